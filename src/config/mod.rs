@@ -1,0 +1,127 @@
+//! One typed, validated, immutable configuration.
+//!
+//! Raw settings come from defaults < TOML file < environment (`SIDECAR_*`) <
+//! command-line flags (see `source.rs` and `load.rs`); `validate.rs` turns them into
+//! a [`Config`] or a [`ConfigError`] listing every problem at once.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http::HeaderName;
+use ipnet::IpNet;
+use url::Url;
+
+use crate::secret::Secret;
+
+/// Which protocol dialect the identity provider speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// Amazon Cognito user pool: `token_use`, `cognito:groups`, `/logout?client_id&logout_uri`.
+    Cognito,
+    /// Any other OpenID Connect provider: `aud` arrays, `azp`, `end_session_endpoint`.
+    Oidc,
+}
+
+/// How the sidecar authenticates itself at the token endpoint.
+#[derive(Clone, Debug)]
+pub enum ClientAuth {
+    /// Public app client: `client_id` in the form body only.
+    None,
+    /// A confidential client; the method is chosen from discovery at start.
+    Secret(Secret<String>),
+}
+
+#[derive(Clone, Debug)]
+pub struct ProviderConfig {
+    pub kind: ProviderKind,
+    /// Compared byte-for-byte with discovery's `issuer` and every token's `iss`.
+    pub issuer: Url,
+    /// Where the discovery document lives; default `{issuer}/.well-known/openid-configuration`.
+    pub discovery_url: Url,
+    pub client_id: String,
+    pub client_auth: ClientAuth,
+    /// The callback registered at the IdP, sent byte-for-byte.
+    pub redirect_url: Url,
+    /// Allowed sign-out URL registered at the IdP (Cognito `logout_uri`).
+    pub sign_out_url: Url,
+    /// Space-separated scopes.
+    pub scope: String,
+    /// Cognito's `identity_provider` hint (e.g. `Google`, a SAML provider name).
+    pub identity_provider: Option<String>,
+    /// Accept emails the IdP has not verified (default false).
+    pub allow_unverified_email: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct CookieConfig {
+    /// Session cookie name; with no domain it gets the `__Host-` prefix when secure.
+    pub name: String,
+    /// At least one secret of 32+ bytes; the first seals, all open (rotation).
+    pub secrets: Vec<Secret<Vec<u8>>>,
+    pub secure: bool,
+    pub domain: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    /// Absolute lifetime of a session.
+    pub ttl: Duration,
+    /// A session unused this long ends.
+    pub idle_timeout: Duration,
+    /// Upper bound of the memory weighed by the session cache, in bytes.
+    pub max_bytes: u64,
+    /// At most this many live sessions per user (`sub`); the oldest goes first.
+    pub max_per_user: usize,
+}
+
+/// Names of the identity headers the sidecar sets upstream.
+#[derive(Clone, Debug)]
+pub struct IdentityHeaders {
+    pub email: HeaderName,
+    pub name: HeaderName,
+    pub sub: HeaderName,
+    pub groups: HeaderName,
+    pub username: HeaderName,
+}
+
+#[derive(Clone, Debug)]
+pub struct Timeouts {
+    pub idp_connect: Duration,
+    pub idp_total: Duration,
+    pub upstream_connect: Duration,
+    pub upstream_headers: Duration,
+    pub client_header_read: Duration,
+    pub idle_keepalive: Duration,
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_request_header_bytes: usize,
+    pub max_connections: usize,
+    /// Largest IdP answer (token, discovery, JWKS) read, in bytes.
+    pub max_idp_body_bytes: usize,
+    /// Pending logins (login cookies) kept per browser.
+    pub max_pending_logins: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Addresses to listen on; default `[::]:4180` falling back to `0.0.0.0:4180`.
+    pub listen: Vec<SocketAddr>,
+    pub upstream: Url,
+    pub provider: ProviderConfig,
+    pub cookie: CookieConfig,
+    pub session: SessionConfig,
+    /// Hosts `rd` may point to besides the sidecar's own (a leading `.` allows subdomains).
+    pub allowed_redirect_domains: Vec<String>,
+    /// Peers whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Path prefix of the sidecar's own endpoints, default `/oauth2`.
+    pub proxy_prefix: String,
+    pub ping_path: String,
+    pub ready_path: String,
+    pub headers: IdentityHeaders,
+    pub timeouts: Timeouts,
+    pub limits: Limits,
+}

@@ -1,0 +1,17 @@
+//! cognito-sidecar: an authenticating reverse proxy for AWS Cognito and any
+//! OpenID Connect provider.
+//!
+//! Layers, each importing only from the ones above it:
+//! 0. leaves: [`secret`], [`body`], [`identity`]
+//! 1. [`config`]
+//! 2. provider and session (siblings that never import each other)
+//! 3. flow: the login state machine
+//! 4. HTTP surfaces: responses, pages, proxy
+//! 5. server
+//!
+//! [`mock`] and [`demo`] stand beside the stack: the mock Cognito shares no code with it.
+
+pub mod body;
+pub mod config;
+pub mod identity;
+pub mod secret;
