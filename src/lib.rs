@@ -14,4 +14,6 @@
 pub mod body;
 pub mod config;
 pub mod identity;
+pub mod provider;
 pub mod secret;
+pub mod session;

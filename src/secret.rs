@@ -10,7 +10,7 @@ use rand::RngCore;
 use subtle::ConstantTimeEq;
 
 /// A value that must never reach a log line.
-#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct Secret<T>(T);
 

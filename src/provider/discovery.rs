@@ -1,0 +1,88 @@
+//! OIDC discovery: the endpoints come from the IdP's document, never from `iss`.
+//!
+//! Cognito's token issuer host (`cognito-idp.REGION.amazonaws.com`) is not its
+//! hosted-login host, so deriving `/oauth2/token` from the issuer would be wrong.
+
+use serde::Deserialize;
+use url::Url;
+
+use super::{http, ProviderError};
+
+/// The parts of the discovery document the sidecar uses.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Metadata {
+    pub issuer: String,
+    pub authorization_endpoint: Url,
+    pub token_endpoint: Url,
+    pub jwks_uri: Url,
+    #[serde(default)]
+    pub userinfo_endpoint: Option<Url>,
+    #[serde(default)]
+    pub revocation_endpoint: Option<Url>,
+    #[serde(default)]
+    pub end_session_endpoint: Option<Url>,
+    #[serde(default)]
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+}
+
+impl Metadata {
+    /// `client_secret_post` only when discovery offers it and not Basic.
+    pub fn prefers_post_auth(&self) -> bool {
+        let offers = |m: &str| self.token_endpoint_auth_methods_supported.iter().any(|x| x == m);
+        offers("client_secret_post") && !offers("client_secret_basic")
+    }
+}
+
+/// Fetches the document and checks its issuer equals the configured one exactly.
+pub async fn fetch(
+    client: &reqwest::Client,
+    url: &Url,
+    issuer: &str,
+    max: usize,
+) -> Result<Metadata, ProviderError> {
+    let metadata: Metadata = http::get_json(client, url, "discovery document", max).await?;
+    if metadata.issuer != issuer {
+        return Err(ProviderError::BadAnswer(format!(
+            "discovery issuer {:?} differs from the configured issuer {:?}",
+            metadata.issuer, issuer
+        )));
+    }
+    Ok(metadata)
+}
+
+/// The issuer as tokens carry it: the configured URL without a trailing slash
+/// added by URL parsing (`https://idp/` vs `https://idp`).
+pub fn issuer_string(issuer: &Url) -> String {
+    let s = issuer.as_str();
+    if issuer.path() == "/" && issuer.query().is_none() {
+        s.trim_end_matches('/').to_string()
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_string_drops_only_the_root_slash() {
+        let u = Url::parse("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Ab").unwrap();
+        assert_eq!(issuer_string(&u), "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Ab");
+        let u = Url::parse("https://accounts.example.com").unwrap();
+        assert_eq!(issuer_string(&u), "https://accounts.example.com");
+        let u = Url::parse("https://idp.example.com/realms/x/").unwrap();
+        assert_eq!(issuer_string(&u), "https://idp.example.com/realms/x/");
+    }
+
+    #[test]
+    fn cognito_document_parses_without_optional_fields() {
+        let doc = r#"{"issuer":"https://cognito-idp.us-east-1.amazonaws.com/p","authorization_endpoint":"https://d/oauth2/authorize",
+            "token_endpoint":"https://d/oauth2/token","jwks_uri":"https://cognito-idp.us-east-1.amazonaws.com/p/.well-known/jwks.json",
+            "userinfo_endpoint":"https://d/oauth2/userInfo","response_types_supported":["code","token"],
+            "token_endpoint_auth_methods_supported":["client_secret_basic","client_secret_post"]}"#;
+        let m: Metadata = serde_json::from_str(doc).unwrap();
+        assert!(m.end_session_endpoint.is_none());
+        assert!(!m.prefers_post_auth());
+    }
+}

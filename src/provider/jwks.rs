@@ -1,0 +1,142 @@
+//! The IdP's signing keys: swapped whole, refetched on an unknown `kid` at most
+//! once per interval so a flood of forged `kid`s is not a flood of fetches.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use jsonwebtoken::DecodingKey;
+use serde::Deserialize;
+use tokio::sync::Mutex;
+use url::Url;
+
+use super::{http, ProviderError};
+
+/// Shortest time between two fetches triggered by unknown `kid`s.
+pub const REFETCH_INTERVAL: Duration = Duration::from_secs(10);
+
+#[derive(Deserialize)]
+struct JwkSet {
+    keys: Vec<Jwk>,
+}
+
+#[derive(Deserialize)]
+struct Jwk {
+    kty: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    alg: Option<String>,
+    #[serde(default, rename = "use")]
+    use_: Option<String>,
+    #[serde(default)]
+    n: Option<String>,
+    #[serde(default)]
+    e: Option<String>,
+}
+
+/// RS256 verification keys by `kid`.
+#[derive(Default)]
+pub struct KeySet(HashMap<String, Arc<DecodingKey>>);
+
+impl KeySet {
+    /// Keeps only keys usable for RS256 signatures; skips the rest.
+    fn from_jwks(set: JwkSet) -> Self {
+        let keys = set
+            .keys
+            .into_iter()
+            .filter(|k| k.kty == "RSA")
+            .filter(|k| k.alg.as_deref().is_none_or(|a| a == "RS256"))
+            .filter(|k| k.use_.as_deref().is_none_or(|u| u == "sig"))
+            .filter_map(|k| {
+                let key = DecodingKey::from_rsa_components(k.n.as_deref()?, k.e.as_deref()?).ok()?;
+                Some((k.kid?, Arc::new(key)))
+            })
+            .collect();
+        Self(keys)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+pub struct Jwks {
+    keys: ArcSwap<KeySet>,
+    last_fetch: Mutex<Option<Instant>>,
+    max_body: usize,
+}
+
+impl Jwks {
+    pub fn new(max_body: usize) -> Self {
+        Self {
+            keys: ArcSwap::from_pointee(KeySet::default()),
+            last_fetch: Mutex::new(None),
+            max_body,
+        }
+    }
+
+    pub fn is_loaded(&self) -> bool {
+        !self.keys.load().is_empty()
+    }
+
+    /// Fetches the set; on failure the previous keys stay in place.
+    pub async fn refresh(&self, client: &reqwest::Client, url: &Url) -> Result<(), ProviderError> {
+        let mut last = self.last_fetch.lock().await;
+        self.fetch_locked(client, url, &mut last).await
+    }
+
+    async fn fetch_locked(
+        &self,
+        client: &reqwest::Client,
+        url: &Url,
+        last: &mut Option<Instant>,
+    ) -> Result<(), ProviderError> {
+        *last = Some(Instant::now());
+        let set: JwkSet = http::get_json(client, url, "JWKS", self.max_body).await?;
+        let keys = KeySet::from_jwks(set);
+        if keys.is_empty() {
+            return Err(ProviderError::BadAnswer("JWKS holds no RS256 signing key".into()));
+        }
+        self.keys.store(Arc::new(keys));
+        Ok(())
+    }
+
+    /// The key named `kid`, refetching the set once if it is unknown and the
+    /// last fetch is older than [`REFETCH_INTERVAL`].
+    pub async fn key(&self, kid: &str, client: &reqwest::Client, url: &Url) -> Option<Arc<DecodingKey>> {
+        if let Some(key) = self.keys.load().0.get(kid) {
+            return Some(key.clone());
+        }
+        let mut last = self.last_fetch.lock().await;
+        // Someone else may have refetched while we waited for the lock.
+        if let Some(key) = self.keys.load().0.get(kid) {
+            return Some(key.clone());
+        }
+        if last.is_some_and(|at| at.elapsed() < REFETCH_INTERVAL) {
+            return None;
+        }
+        if let Err(error) = self.fetch_locked(client, url, &mut last).await {
+            tracing::warn!(%error, "JWKS refetch for an unknown key id failed; keeping the previous keys");
+        }
+        self.keys.load().0.get(kid).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_rsa_signing_keys_are_kept() {
+        let doc = r#"{"keys":[
+            {"kid":"a=","alg":"RS256","kty":"RSA","e":"AQAB","n":"xjlCRBqkQRSSs3eRpvOu3IxEN9H7gmYJSWBBLB2e4Y4Frkl7sp0bfyQkVVH0Wq-FyAmNV1RxvC1S2dkBUgBUEgJY5Kyx0FkZ7wsA2k3JbcQNk-dDQX6qKxUg7aw1K71pScjlu7ZbjuuBWPsvpw8bPkjfSVl0F_x2-pe2JQ4NQNcU8ZR6ARCj9A8Ad_VqqHTxGpXqK6UrN6nOqs3S9vFwaSw4D7j9QiJy6XyKt84XD28cGBK5SQwy_cvTAUV4bWOdPBWl6XnrFmtMvlMDMfg4KmP0DFa8lqkJ3R-dXJcDyFz4ehtFrLiPRC-p9-n4H9LXdBmjg-XZpHVENEyCq2fmE7Q","use":"sig"},
+            {"kid":"b=","alg":"RS256","kty":"RSA","e":"AQAB","n":"xjlC","use":"enc"},
+            {"kid":"c=","kty":"oct","k":"c2VjcmV0"},
+            {"kty":"RSA","e":"AQAB","n":"xjlC"}]}"#;
+        let set = KeySet::from_jwks(serde_json::from_str(doc).unwrap());
+        assert_eq!(set.0.len(), 1);
+        assert!(set.0.contains_key("a="));
+    }
+}

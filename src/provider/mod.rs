@@ -1,0 +1,229 @@
+//! The identity provider: discovery, keys, the token endpoint, ID-token checks.
+//!
+//! Nothing here runs on the hot path of a signed-in request: the IdP is called
+//! only to start up, to finish a login and to sign out.
+
+mod discovery;
+mod http;
+mod identity;
+mod jwks;
+mod token;
+pub mod verify;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use url::Url;
+
+use crate::config::{ClientAuth, Config, ProviderConfig, ProviderKind};
+use crate::identity::Identity;
+use crate::secret::Secret;
+
+pub use discovery::{issuer_string, Metadata};
+pub use token::TokenSet;
+pub use verify::VerifyError;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProviderError {
+    /// Discovery or the JWKS have not been loaded yet.
+    #[error("the identity provider's configuration is not loaded yet")]
+    NotReady,
+    #[error("the identity provider is unreachable: {0}")]
+    Unreachable(String),
+    #[error("the identity provider did not answer in time")]
+    Timeout,
+    #[error("the identity provider answered something unexpected: {0}")]
+    BadAnswer(String),
+    #[error("the identity provider's answer is too large")]
+    TooLarge,
+    /// An OAuth2 error answer (`invalid_grant`, `invalid_client`, ...).
+    #[error("the identity provider refused: {0}")]
+    Refused(String),
+    #[error("the ID token was refused: {0}")]
+    Verify(#[from] VerifyError),
+}
+
+/// What the authorize redirect carries for one login.
+pub struct AuthRequest<'a> {
+    pub state: &'a str,
+    pub nonce: &'a str,
+    pub code_challenge: &'a str,
+}
+
+/// A verified sign-in: who, and the tokens that prove it.
+pub struct SignIn {
+    pub identity: Identity,
+    pub tokens: TokenSet,
+    /// When the ID token expires (unix seconds).
+    pub id_token_expires_at: u64,
+}
+
+pub struct Provider {
+    config: ProviderConfig,
+    issuer: String,
+    http: reqwest::Client,
+    metadata: ArcSwapOption<Metadata>,
+    jwks: jwks::Jwks,
+    max_body: usize,
+}
+
+impl Provider {
+    pub fn new(config: &Config) -> Result<Arc<Self>, ProviderError> {
+        let t = &config.timeouts;
+        Ok(Arc::new(Self {
+            config: config.provider.clone(),
+            issuer: issuer_string(&config.provider.issuer),
+            http: http::client(t.idp_connect, t.idp_total)?,
+            metadata: ArcSwapOption::empty(),
+            jwks: jwks::Jwks::new(config.limits.max_idp_body_bytes),
+            max_body: config.limits.max_idp_body_bytes,
+        }))
+    }
+
+    pub fn kind(&self) -> ProviderKind {
+        self.config.kind
+    }
+
+    /// Ready once discovery and the JWKS are loaded.
+    pub fn is_ready(&self) -> bool {
+        self.metadata.load().is_some() && self.jwks.is_loaded()
+    }
+
+    /// Loads discovery, then the JWKS it points to.
+    pub async fn load(&self) -> Result<(), ProviderError> {
+        let metadata =
+            discovery::fetch(&self.http, &self.config.discovery_url, &self.issuer, self.max_body).await?;
+        self.jwks.refresh(&self.http, &metadata.jwks_uri).await?;
+        self.metadata.store(Some(Arc::new(metadata)));
+        Ok(())
+    }
+
+    /// Loads at start with retries (the sidecar serves meanwhile, `/ready` says
+    /// not ready), then refreshes the keys hourly.
+    pub fn spawn_loader(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut delay = Duration::from_millis(200);
+            loop {
+                match this.load().await {
+                    Ok(()) => {
+                        tracing::info!(issuer = %this.issuer, "identity provider loaded");
+                        delay = Duration::from_secs(3600);
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, retry_in = ?delay, "loading the identity provider failed");
+                        delay = (delay * 2).min(Duration::from_secs(5));
+                        if this.is_ready() {
+                            delay = Duration::from_secs(60);
+                        }
+                    }
+                }
+                tokio::time::sleep(delay).await;
+            }
+        })
+    }
+
+    fn metadata(&self) -> Result<Arc<Metadata>, ProviderError> {
+        self.metadata.load_full().ok_or(ProviderError::NotReady)
+    }
+
+    /// The IdP's authorize URL for one login (code flow, PKCE S256, nonce).
+    pub fn authorize_url(&self, req: &AuthRequest<'_>) -> Result<Url, ProviderError> {
+        let mut url = self.metadata()?.authorization_endpoint.clone();
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("response_type", "code")
+                .append_pair("client_id", &self.config.client_id)
+                .append_pair("redirect_uri", self.config.redirect_url.as_str())
+                .append_pair("scope", &self.config.scope)
+                .append_pair("state", req.state)
+                .append_pair("nonce", req.nonce)
+                .append_pair("code_challenge", req.code_challenge)
+                .append_pair("code_challenge_method", "S256");
+            if let Some(idp) = &self.config.identity_provider {
+                q.append_pair("identity_provider", idp);
+            }
+        }
+        Ok(url)
+    }
+
+    /// Redeems a code and verifies the ID token it returns against `nonce`.
+    pub async fn sign_in(&self, code: &str, verifier: &str, nonce: &str) -> Result<SignIn, ProviderError> {
+        let metadata = self.metadata()?;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", self.config.redirect_url.as_str()),
+            ("code_verifier", verifier),
+        ];
+        let tokens = self.token_request(&metadata, &form).await?;
+        let (identity, exp) = self.verify_id_token(&metadata, tokens.id_token.expose(), Some(nonce)).await?;
+        Ok(SignIn { identity, tokens, id_token_expires_at: exp })
+    }
+
+    async fn token_request(&self, metadata: &Metadata, form: &[(&str, &str)]) -> Result<TokenSet, ProviderError> {
+        let auth = match &self.config.client_auth {
+            ClientAuth::None => token::ClientAuthMethod::Public,
+            ClientAuth::Secret(s) if metadata.prefers_post_auth() => token::ClientAuthMethod::Post(s),
+            ClientAuth::Secret(s) => token::ClientAuthMethod::Basic(s),
+        };
+        let request = token::TokenRequest { client_id: &self.config.client_id, auth, form };
+        token::request(&self.http, &metadata.token_endpoint, &request, self.max_body).await
+    }
+
+    async fn verify_id_token(
+        &self,
+        metadata: &Metadata,
+        token: &str,
+        nonce: Option<&str>,
+    ) -> Result<(Identity, u64), ProviderError> {
+        let kid = verify::header_kid(token)?;
+        let key = self
+            .jwks
+            .key(&kid, &self.http, &metadata.jwks_uri)
+            .await
+            .ok_or(VerifyError::UnknownKey)?;
+        let expected = verify::Expected {
+            issuer: &self.issuer,
+            client_id: &self.config.client_id,
+            kind: self.config.kind,
+            nonce,
+        };
+        let claims = verify::verify(token, &key, &expected)?;
+        let identity = identity::from_claims(&claims, self.config.kind, self.config.allow_unverified_email);
+        Ok((identity, claims.exp))
+    }
+
+    /// Where the browser goes to end its session at the IdP, if anywhere.
+    ///
+    /// Cognito's `/logout` is not RP-initiated logout: it takes `client_id` and
+    /// `logout_uri`, and it does not end a federated IdP's own session.
+    pub fn logout_url(&self, id_token: Option<&Secret<String>>) -> Option<Url> {
+        let metadata = self.metadata.load_full()?;
+        match self.config.kind {
+            ProviderKind::Cognito => {
+                let mut url = metadata.authorization_endpoint.join("/logout").ok()?;
+                if let Some(end) = &metadata.end_session_endpoint {
+                    url = end.clone();
+                }
+                url.query_pairs_mut()
+                    .append_pair("client_id", &self.config.client_id)
+                    .append_pair("logout_uri", self.config.sign_out_url.as_str());
+                Some(url)
+            }
+            ProviderKind::Oidc => {
+                let mut url = metadata.end_session_endpoint.clone()?;
+                {
+                    let mut q = url.query_pairs_mut();
+                    if let Some(token) = id_token {
+                        q.append_pair("id_token_hint", token.expose());
+                    }
+                    q.append_pair("client_id", &self.config.client_id)
+                        .append_pair("post_logout_redirect_uri", self.config.sign_out_url.as_str());
+                }
+                Some(url)
+            }
+        }
+    }
+}

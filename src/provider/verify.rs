@@ -1,0 +1,234 @@
+//! ID-token verification, one error per check (OIDC Core 3.1.3.7, Cognito's
+//! "Verifying a JSON Web Token" guide).
+
+use base64::Engine;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+
+use crate::config::ProviderKind;
+use crate::secret::ct_eq;
+
+/// Clock skew tolerated on `exp` and `iat`, in seconds.
+pub const LEEWAY_SECS: u64 = 60;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// Not three base64url JSON segments.
+    #[error("the token is malformed")]
+    Malformed,
+    /// 3.1.3.7 step 7: only RS256 (never `none`, never HMAC).
+    #[error("the token is not signed with RS256")]
+    Algorithm,
+    #[error("the token names no key id")]
+    MissingKeyId,
+    /// The `kid` is not in the JWKS, even after one refetch.
+    #[error("the token is signed with an unknown key")]
+    UnknownKey,
+    /// Step 6: the signature does not verify with the named key.
+    #[error("the token signature is invalid")]
+    Signature,
+    /// Step 2: `iss` must equal the configured issuer exactly.
+    #[error("the token issuer is not the configured one")]
+    Issuer,
+    /// Step 3: `aud` must contain the client id.
+    #[error("the token audience is not this client")]
+    Audience,
+    /// Step 5: when `azp` is present it must be the client id.
+    #[error("the token's authorized party is not this client")]
+    AuthorizedParty,
+    /// Step 9: `exp` is past (with leeway).
+    #[error("the token has expired")]
+    Expired,
+    /// Step 10: `iat` in the future (with leeway).
+    #[error("the token was issued in the future")]
+    IssuedInFuture,
+    /// Step 11: the `nonce` is not the one this login sent.
+    #[error("the token nonce does not match this login")]
+    Nonce,
+    /// Cognito: an ID token carries `token_use = id`.
+    #[error("the token is not an ID token")]
+    TokenUse,
+    #[error("the token lacks the {0} claim")]
+    MissingClaim(&'static str),
+}
+
+/// What a token must say to be accepted.
+pub struct Expected<'a> {
+    pub issuer: &'a str,
+    pub client_id: &'a str,
+    pub kind: ProviderKind,
+    /// `None` only for refreshed tokens, which carry no nonce.
+    pub nonce: Option<&'a str>,
+}
+
+/// A boolean that Cognito's userInfo sends as a string.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Flag {
+    Bool(bool),
+    Text(String),
+}
+
+impl Flag {
+    pub fn is_true(&self) -> bool {
+        match self {
+            Flag::Bool(b) => *b,
+            Flag::Text(s) => s.eq_ignore_ascii_case("true"),
+        }
+    }
+}
+
+/// The claims the sidecar reads; everything else is ignored.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub exp: u64,
+    #[serde(default)]
+    pub iat: Option<u64>,
+    #[serde(default)]
+    pub nonce: Option<String>,
+    #[serde(default)]
+    pub token_use: Option<String>,
+    #[serde(default)]
+    pub azp: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub email_verified: Option<Flag>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub given_name: Option<String>,
+    #[serde(default)]
+    pub family_name: Option<String>,
+    #[serde(default)]
+    pub preferred_username: Option<String>,
+    #[serde(default, rename = "cognito:username")]
+    pub cognito_username: Option<String>,
+    #[serde(default, rename = "cognito:groups")]
+    pub cognito_groups: Option<serde_json::Value>,
+    #[serde(default)]
+    pub groups: Option<serde_json::Value>,
+}
+
+/// The `kid` of a token whose header is RS256; checked before any key lookup.
+pub fn header_kid(token: &str) -> Result<String, VerifyError> {
+    #[derive(Deserialize)]
+    struct Header {
+        alg: String,
+        kid: Option<String>,
+    }
+    let segment = token.split('.').next().ok_or(VerifyError::Malformed)?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| VerifyError::Malformed)?;
+    let header: Header = serde_json::from_slice(&raw).map_err(|_| VerifyError::Malformed)?;
+    if header.alg != "RS256" {
+        return Err(VerifyError::Algorithm);
+    }
+    header.kid.ok_or(VerifyError::MissingKeyId)
+}
+
+/// Checks signature and claims of an ID token already matched to `key`.
+pub fn verify(token: &str, key: &DecodingKey, expected: &Expected<'_>) -> Result<Claims, VerifyError> {
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.leeway = LEEWAY_SECS;
+    validation.set_issuer(&[expected.issuer]);
+    validation.set_audience(&[expected.client_id]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
+        .map_err(|e| map_error(e.kind()))?
+        .claims;
+    check_claims(&claims, expected, jsonwebtoken::get_current_timestamp())?;
+    Ok(claims)
+}
+
+fn map_error(kind: &ErrorKind) -> VerifyError {
+    match kind {
+        ErrorKind::InvalidSignature => VerifyError::Signature,
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => VerifyError::Algorithm,
+        ErrorKind::ExpiredSignature => VerifyError::Expired,
+        ErrorKind::InvalidIssuer => VerifyError::Issuer,
+        ErrorKind::InvalidAudience => VerifyError::Audience,
+        ErrorKind::MissingRequiredClaim(c) => VerifyError::MissingClaim(match c.as_str() {
+            "iss" => "iss",
+            "aud" => "aud",
+            "sub" => "sub",
+            _ => "exp",
+        }),
+        _ => VerifyError::Malformed,
+    }
+}
+
+fn check_claims(claims: &Claims, expected: &Expected<'_>, now: u64) -> Result<(), VerifyError> {
+    let iat = claims.iat.ok_or(VerifyError::MissingClaim("iat"))?;
+    if iat > now + LEEWAY_SECS {
+        return Err(VerifyError::IssuedInFuture);
+    }
+    if let Some(azp) = &claims.azp {
+        if azp != expected.client_id {
+            return Err(VerifyError::AuthorizedParty);
+        }
+    }
+    if let Some(nonce) = expected.nonce {
+        let got = claims.nonce.as_deref().ok_or(VerifyError::Nonce)?;
+        if !ct_eq(got.as_bytes(), nonce.as_bytes()) {
+            return Err(VerifyError::Nonce);
+        }
+    }
+    if expected.kind == ProviderKind::Cognito && claims.token_use.as_deref() != Some("id") {
+        return Err(VerifyError::TokenUse);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(json: &str) -> Claims {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn expected(nonce: Option<&'static str>) -> Expected<'static> {
+        Expected { issuer: "https://i", client_id: "c", kind: ProviderKind::Cognito, nonce }
+    }
+
+    #[test]
+    fn header_must_be_rs256_with_kid() {
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let tok = |h: &str| format!("{}.e30.sig", b64(h));
+        assert_eq!(header_kid(&tok(r#"{"alg":"RS256","kid":"k1="}"#)), Ok("k1=".into()));
+        assert_eq!(header_kid(&tok(r#"{"alg":"none","kid":"k"}"#)), Err(VerifyError::Algorithm));
+        assert_eq!(header_kid(&tok(r#"{"alg":"HS256","kid":"k"}"#)), Err(VerifyError::Algorithm));
+        assert_eq!(header_kid(&tok(r#"{"alg":"RS256"}"#)), Err(VerifyError::MissingKeyId));
+        assert_eq!(header_kid("%%%.x.y"), Err(VerifyError::Malformed));
+        assert_eq!(header_kid(""), Err(VerifyError::Malformed));
+    }
+
+    #[test]
+    fn claim_checks_each_have_their_error() {
+        let now = 1_000_000;
+        let ok = claims(r#"{"sub":"s","exp":2000000,"iat":1000000,"nonce":"n","token_use":"id"}"#);
+        assert_eq!(check_claims(&ok, &expected(Some("n")), now), Ok(()));
+        assert_eq!(check_claims(&ok, &expected(Some("m")), now), Err(VerifyError::Nonce));
+        let access = claims(r#"{"sub":"s","exp":2000000,"iat":1000000,"nonce":"n","token_use":"access"}"#);
+        assert_eq!(check_claims(&access, &expected(Some("n")), now), Err(VerifyError::TokenUse));
+        let future = claims(r#"{"sub":"s","exp":2000000,"iat":1000100,"token_use":"id"}"#);
+        assert_eq!(check_claims(&future, &expected(None), now), Err(VerifyError::IssuedInFuture));
+        let azp = claims(r#"{"sub":"s","exp":2000000,"iat":1000000,"azp":"other","token_use":"id"}"#);
+        assert_eq!(check_claims(&azp, &expected(None), now), Err(VerifyError::AuthorizedParty));
+        let no_nonce = claims(r#"{"sub":"s","exp":2000000,"iat":1000000,"token_use":"id"}"#);
+        assert_eq!(check_claims(&no_nonce, &expected(Some("n")), now), Err(VerifyError::Nonce));
+    }
+
+    #[test]
+    fn userinfo_style_string_flags_read_as_booleans() {
+        let c = claims(r#"{"sub":"s","exp":1,"email_verified":"true"}"#);
+        assert!(c.email_verified.unwrap().is_true());
+        let c = claims(r#"{"sub":"s","exp":1,"email_verified":false}"#);
+        assert!(!c.email_verified.unwrap().is_true());
+    }
+}

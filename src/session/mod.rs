@@ -1,0 +1,85 @@
+//! Sessions: who is signed in, kept server-side, found by a random id that the
+//! browser holds in a sealed cookie.
+
+pub mod cookie;
+mod store;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::identity::Identity;
+use crate::provider::TokenSet;
+use crate::secret::{random_token, Secret};
+
+pub use store::SessionStore;
+
+/// 256 random bits, base64url. Minted only by the sidecar, after a login.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SessionId(Secret<String>);
+
+impl SessionId {
+    pub fn generate() -> Self {
+        Self(random_token(32))
+    }
+
+    /// Accepts only the exact shape the sidecar mints (after the cookie opened).
+    pub fn parse(raw: &str) -> Option<Self> {
+        let ok = raw.len() == 43 && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        ok.then(|| Self(Secret::new(raw.to_string())))
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub identity: Identity,
+    pub tokens: TokenSet,
+    /// Unix seconds.
+    pub created_at: u64,
+    /// Absolute end of the session (unix seconds), whatever the activity.
+    pub expires_at: u64,
+    /// When the ID token stops being valid (unix seconds).
+    pub id_token_expires_at: u64,
+}
+
+impl Session {
+    /// Rough heap size, for the memory-weighted cache.
+    pub fn weight(&self) -> u32 {
+        let t = &self.tokens;
+        let tokens = t.id_token.expose().len()
+            + t.access_token.expose().len()
+            + t.refresh_token.as_ref().map_or(0, |r| r.expose().len());
+        let id = &self.identity;
+        let identity = id.sub.len()
+            + id.email.as_ref().map_or(0, String::len)
+            + id.name.len()
+            + id.username.len()
+            + id.groups.iter().map(|g| g.len() + 24).sum::<usize>();
+        u32::try_from(tokens + identity + 256).unwrap_or(u32::MAX)
+    }
+}
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_parse_only_their_own_shape() {
+        let id = SessionId::generate();
+        assert_eq!(SessionId::parse(id.expose()), Some(id.clone()));
+        assert_eq!(SessionId::parse("short"), None);
+        assert_eq!(SessionId::parse(&"a".repeat(42)), None);
+        assert_eq!(SessionId::parse(&format!("{}=", &"a".repeat(42))), None);
+    }
+}
