@@ -13,5 +13,7 @@
 
 pub mod body;
 pub mod config;
+pub mod flow;
+pub mod http;
 pub mod identity;
 pub mod secret;
