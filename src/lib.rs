@@ -13,6 +13,8 @@
 
 pub mod body;
 pub mod config;
+pub mod flow;
+pub mod http;
 pub mod identity;
 pub mod provider;
 pub mod secret;
