@@ -125,7 +125,11 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 fn get<'a>(label: &'a str, href: &'a str) -> Option<Action<'a>> {
-    Some(Action { label, href, method: ActionMethod::Get })
+    Some(Action {
+        label,
+        href,
+        method: ActionMethod::Get,
+    })
 }
 
 /// The person must sign in before going on.
@@ -140,7 +144,12 @@ pub fn sign_in_required(start_href: &str) -> String {
 
 /// Sign-in failed for a reason the flow describes in `message`.
 pub fn login_failed(message: &str, retry_href: &str) -> String {
-    render(&Page { title: "Sign-in failed", message, detail: None, action: get("Try again", retry_href) })
+    render(&Page {
+        title: "Sign-in failed",
+        message,
+        detail: None,
+        action: get("Try again", retry_href),
+    })
 }
 
 /// The IdP sent the browser back with `error=...` (RFC 6749 §4.1.2.1).
@@ -151,7 +160,12 @@ pub fn idp_error(error_code: &str, description: Option<&str>, retry_href: &str) 
         Some(d) => format!("Error code: {code}. {}", truncate(d, MAX_DETAIL_CHARS)),
         None => format!("Error code: {code}."),
     };
-    render(&Page { title, message, detail: Some(&detail), action: get("Try again", retry_href) })
+    render(&Page {
+        title,
+        message,
+        detail: Some(&detail),
+        action: get("Try again", retry_href),
+    })
 }
 
 /// A human title and sentence for an OAuth2 / Cognito authorization error code.
@@ -180,7 +194,11 @@ pub fn forbidden(signed_in_as: &str, sign_out_href: &str) -> String {
         title: "Access denied",
         message: "Your account does not have access to this page.",
         detail: Some(&detail),
-        action: Some(Action { label: "Sign out", href: sign_out_href, method: ActionMethod::Post }),
+        action: Some(Action {
+            label: "Sign out",
+            href: sign_out_href,
+            method: ActionMethod::Post,
+        }),
     })
 }
 
@@ -196,7 +214,12 @@ pub fn signed_out(sign_in_href: &str) -> String {
 
 /// The request itself was wrong (bad callback parameters, expired login state).
 pub fn bad_request(message: &str) -> String {
-    render(&Page { title: "Bad request", message, detail: None, action: get("Go to the home page", "/") })
+    render(&Page {
+        title: "Bad request",
+        message,
+        detail: None,
+        action: get("Go to the home page", "/"),
+    })
 }
 
 /// The upstream application could not be reached (502).
@@ -263,13 +286,20 @@ mod tests {
             title: "<b>t</b>",
             message: "a & <script>alert(1)</script>",
             detail: Some("\"><img src=x onerror=alert(1)>"),
-            action: Some(Action { label: "<i>go</i>", href: "/x?a=1&b=\"><script>", method: ActionMethod::Get }),
+            action: Some(Action {
+                label: "<i>go</i>",
+                href: "/x?a=1&b=\"><script>",
+                method: ActionMethod::Get,
+            }),
         });
         assert!(!html.contains("<script>alert"), "{html}");
         assert!(!html.contains("<img"), "{html}");
         assert!(!html.contains("<b>t</b>") && !html.contains("<i>go</i>"));
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-        assert!(html.contains("href=\"/x?a=1&amp;b=&quot;&gt;&lt;script&gt;\""), "{html}");
+        assert!(
+            html.contains("href=\"/x?a=1&amp;b=&quot;&gt;&lt;script&gt;\""),
+            "{html}"
+        );
     }
 
     #[test]
@@ -278,7 +308,10 @@ mod tests {
         let html = idp_error("server_error", Some(&long), "/oauth2/start");
         assert!(html.contains("&lt;script&gt;x&lt;/script&gt;"));
         assert!(!html.contains("<script>"));
-        assert!(html.contains(&format!("{}…", "d".repeat(200 - "<script>x</script>".len()))));
+        assert!(html.contains(&format!(
+            "{}…",
+            "d".repeat(200 - "<script>x</script>".len())
+        )));
         assert!(!html.contains(&"d".repeat(200)));
         assert!(html.contains("The identity provider ran into an internal error"));
     }
@@ -288,8 +321,19 @@ mod tests {
         let html = idp_error("access_denied", None, "/start");
         assert!(html.contains("You cancelled sign-in or the identity provider refused it."));
         assert!(html.contains("Error code: access_denied."));
-        for code in ["invalid_request", "unauthorized_client", "invalid_scope", "server_error", "login_required", "temporarily_unavailable"] {
-            assert_ne!(idp_error_text(code), idp_error_text("something_else"), "{code}");
+        for code in [
+            "invalid_request",
+            "unauthorized_client",
+            "invalid_scope",
+            "server_error",
+            "login_required",
+            "temporarily_unavailable",
+        ] {
+            assert_ne!(
+                idp_error_text(code),
+                idp_error_text("something_else"),
+                "{code}"
+            );
         }
         let unknown = idp_error("<weird>", Some(""), "/start");
         assert!(unknown.contains("The identity provider could not sign you in."));
@@ -299,19 +343,50 @@ mod tests {
     #[test]
     fn every_builder_has_product_message_and_action() {
         let cases = [
-            (sign_in_required("/oauth2/start?rd=%2F"), "You need to sign in", Some("/oauth2/start?rd=%2F")),
-            (login_failed("The sign-in link expired.", "/oauth2/start"), "The sign-in link expired.", Some("/oauth2/start")),
-            (idp_error("access_denied", Some("User cancelled"), "/retry"), "You cancelled sign-in", Some("/retry")),
-            (forbidden("ann@example.com", "/oauth2/sign_out"), "does not have access", Some("/oauth2/sign_out")),
-            (signed_out("/oauth2/start"), "You have been signed out.", Some("/oauth2/start")),
-            (bad_request("The callback had no state."), "The callback had no state.", Some("/")),
+            (
+                sign_in_required("/oauth2/start?rd=%2F"),
+                "You need to sign in",
+                Some("/oauth2/start?rd=%2F"),
+            ),
+            (
+                login_failed("The sign-in link expired.", "/oauth2/start"),
+                "The sign-in link expired.",
+                Some("/oauth2/start"),
+            ),
+            (
+                idp_error("access_denied", Some("User cancelled"), "/retry"),
+                "You cancelled sign-in",
+                Some("/retry"),
+            ),
+            (
+                forbidden("ann@example.com", "/oauth2/sign_out"),
+                "does not have access",
+                Some("/oauth2/sign_out"),
+            ),
+            (
+                signed_out("/oauth2/start"),
+                "You have been signed out.",
+                Some("/oauth2/start"),
+            ),
+            (
+                bad_request("The callback had no state."),
+                "The callback had no state.",
+                Some("/"),
+            ),
             (upstream_unavailable(), "could not be reached", Some("")),
             (gateway_timeout(), "took too long to respond", Some("")),
-            (idp_unavailable("/oauth2/start"), "sign-in service is not responding", Some("/oauth2/start")),
+            (
+                idp_unavailable("/oauth2/start"),
+                "sign-in service is not responding",
+                Some("/oauth2/start"),
+            ),
             (not_found(), "There is nothing at this address.", Some("/")),
         ];
         for (html, message, target) in cases {
-            assert!(html.contains("<header>") && html.contains("<span>cognito-sidecar</span>"), "{html}");
+            assert!(
+                html.contains("<header>") && html.contains("<span>cognito-sidecar</span>"),
+                "{html}"
+            );
             assert!(html.contains(message), "{message}");
             assert_eq!(action_target(&html).as_deref(), target, "{message}");
             assert!(html.contains("<meta name=\"viewport\""));
@@ -328,10 +403,24 @@ mod tests {
 
     #[test]
     fn hostile_hrefs_become_home() {
-        for href in ["javascript:alert(1)", "JaVaScRiPt:x", "data:text/html,x", "//evil.com", "/\\evil.com", "/\tx"] {
-            assert_eq!(action_target(&sign_in_required(href)).as_deref(), Some("/"), "{href:?}");
+        for href in [
+            "javascript:alert(1)",
+            "JaVaScRiPt:x",
+            "data:text/html,x",
+            "//evil.com",
+            "/\\evil.com",
+            "/\tx",
+        ] {
+            assert_eq!(
+                action_target(&sign_in_required(href)).as_deref(),
+                Some("/"),
+                "{href:?}"
+            );
         }
-        assert_eq!(safe_href("https://idp.example.com/login?a=b"), "https://idp.example.com/login?a=b");
+        assert_eq!(
+            safe_href("https://idp.example.com/login?a=b"),
+            "https://idp.example.com/login?a=b"
+        );
     }
 
     #[test]
