@@ -3,6 +3,8 @@
 //! Where a sanitized value lands is checked here with the `url` crate directly, not with the
 //! validator, so a bug in the validator cannot hide itself.
 
+#![allow(clippy::unwrap_used, clippy::panic)] // test helpers outside #[test] fns
+
 use cognito_sidecar::flow::redirect::RedirectPolicy;
 use proptest::prelude::*;
 use url::{Host, Url};
@@ -26,7 +28,9 @@ fn lands_safely(own: &Url, out: &str) -> Result<(), String> {
     if out.starts_with('/') && out[1..].starts_with('/') {
         return Err(format!("output is protocol-relative: {out:?}"));
     }
-    let target = own.join(out).map_err(|e| format!("{out:?} does not resolve: {e}"))?;
+    let target = own
+        .join(out)
+        .map_err(|e| format!("{out:?} does not resolve: {e}"))?;
     if target.origin() == own.origin() {
         return Ok(());
     }
@@ -67,7 +71,9 @@ fn unescape(line: &str) -> String {
             "FF" => '\u{0C}',
             "DEL" => '\u{7F}',
             _ => {
-                let hex = name.strip_prefix("U+").unwrap_or_else(|| panic!("bad escape {name}"));
+                let hex = name
+                    .strip_prefix("U+")
+                    .unwrap_or_else(|| panic!("bad escape {name}"));
                 char::from_u32(u32::from_str_radix(hex, 16).unwrap()).unwrap()
             }
         };
@@ -126,15 +132,53 @@ fn tricky_but_legitimate_values_survive() {
     assert_eq!(p.sanitize("/a/b?x=1&y=%20"), "/a/b?x=1&y=%20");
     assert_eq!(p.sanitize("/a/b#//evil.com"), "/a/b");
     assert_eq!(p.sanitize("/?rd=https://evil.com"), "/?rd=https://evil.com");
-    assert_eq!(p.sanitize("https://deep.sub.corp.example.net/path"), "https://deep.sub.corp.example.net/path");
+    assert_eq!(
+        p.sanitize("https://deep.sub.corp.example.net/path"),
+        "https://deep.sub.corp.example.net/path"
+    );
 }
 
 /// Pieces that, glued together, make most known open-redirect payloads.
 fn dangerous_fragment() -> impl Strategy<Value = &'static str> {
     prop::sample::select(vec![
-        "/", "\\", "//", "%2f", "%2F", "%5c", "%5C", "%252f", "@", ":", "\t", "\n", "\r", "\0", " ", "／", "＼", "。",
-        "evil.com", "app.example.com", "corp.example.net", "auth.example.com", ".", "..", "%2e", "https:", "http:",
-        "javascript:", "//", "?", "#", "%00", "%0a", ":443", ":8443", "xn--", "\u{200B}", "a",
+        "/",
+        "\\",
+        "//",
+        "%2f",
+        "%2F",
+        "%5c",
+        "%5C",
+        "%252f",
+        "@",
+        ":",
+        "\t",
+        "\n",
+        "\r",
+        "\0",
+        " ",
+        "／",
+        "＼",
+        "。",
+        "evil.com",
+        "app.example.com",
+        "corp.example.net",
+        "auth.example.com",
+        ".",
+        "..",
+        "%2e",
+        "https:",
+        "http:",
+        "javascript:",
+        "//",
+        "?",
+        "#",
+        "%00",
+        "%0a",
+        ":443",
+        ":8443",
+        "xn--",
+        "\u{200B}",
+        "a",
     ])
 }
 
@@ -142,7 +186,10 @@ fn assert_safe(input: &str) -> Result<(), TestCaseError> {
     for own in ["https://auth.example.com", "http://127.0.0.1:4180"] {
         let (own_url, p) = policy(own);
         let out = p.sanitize(input);
-        prop_assert!(lands_safely(&own_url, &out).is_ok(), "own {own}, input {input:?} -> {out:?}");
+        prop_assert!(
+            lands_safely(&own_url, &out).is_ok(),
+            "own {own}, input {input:?} -> {out:?}"
+        );
     }
     Ok(())
 }

@@ -40,12 +40,17 @@ impl AllowedHost {
         let bare = name.strip_prefix('.').unwrap_or(&name);
         let valid = !bare.is_empty()
             && !bare.starts_with('.')
-            && bare.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+            && bare
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
         if !valid {
             return None;
         }
         if name.starts_with('.') {
-            Some(Self::Domain { domain: bare.to_owned(), port })
+            Some(Self::Domain {
+                domain: bare.to_owned(),
+                port,
+            })
         } else {
             Some(Self::Exact { host: name, port })
         }
@@ -89,7 +94,10 @@ impl RedirectPolicy {
         Self {
             own_origin: own.origin(),
             own,
-            allowed: allowed_domains.iter().filter_map(|d| AllowedHost::parse(d)).collect(),
+            allowed: allowed_domains
+                .iter()
+                .filter_map(|d| AllowedHost::parse(d))
+                .collect(),
         }
     }
 
@@ -120,7 +128,8 @@ impl RedirectPolicy {
             return None;
         }
         let out = &url[Position::BeforePath..Position::AfterQuery];
-        let single_slash = out.starts_with('/') && !out.starts_with("//") && !out.starts_with("/\\");
+        let single_slash =
+            out.starts_with('/') && !out.starts_with("//") && !out.starts_with("/\\");
         single_slash.then(|| out.to_owned())
     }
 
@@ -162,7 +171,9 @@ fn plain_ascii(rd: &str) -> bool {
 fn decoded_forms_safe(rd: &str) -> bool {
     let mut current = rd.to_owned();
     for _ in 0..DECODE_ROUNDS {
-        let decoded = percent_decode_str(&current).decode_utf8_lossy().into_owned();
+        let decoded = percent_decode_str(&current)
+            .decode_utf8_lossy()
+            .into_owned();
         if decoded == current {
             return true;
         }
@@ -176,7 +187,10 @@ fn decoded_forms_safe(rd: &str) -> bool {
 }
 
 fn decoded_safe(decoded: &str) -> bool {
-    if decoded.chars().any(|c| c.is_control() || SLASH_LOOKALIKES.contains(&c)) {
+    if decoded
+        .chars()
+        .any(|c| c.is_control() || SLASH_LOOKALIKES.contains(&c))
+    {
         return false;
     }
     let Some(rest) = decoded.strip_prefix(['/', '\\']) else {
@@ -191,7 +205,11 @@ mod tests {
 
     fn policy() -> RedirectPolicy {
         let own = Url::parse("https://auth.example.com/oauth2/callback").unwrap();
-        let allowed = vec!["app.example.com".to_owned(), ".corp.example.net".to_owned(), "ports.example.org:8443".to_owned()];
+        let allowed = vec![
+            "app.example.com".to_owned(),
+            ".corp.example.net".to_owned(),
+            "ports.example.org:8443".to_owned(),
+        ];
         RedirectPolicy::new(&own, &allowed)
     }
 
@@ -209,10 +227,22 @@ mod tests {
             ("https://app.example.com/x?q", "https://app.example.com/x?q"),
             ("HTTPS://APP.example.com/x", "https://app.example.com/x"),
             ("https://corp.example.net/", "https://corp.example.net/"),
-            ("https://a.b.corp.example.net/p#f", "https://a.b.corp.example.net/p"),
-            ("https://auth.example.com/own", "https://auth.example.com/own"),
-            ("https://auth.example.com:443/own", "https://auth.example.com/own"),
-            ("https://ports.example.org:8443/", "https://ports.example.org:8443/"),
+            (
+                "https://a.b.corp.example.net/p#f",
+                "https://a.b.corp.example.net/p",
+            ),
+            (
+                "https://auth.example.com/own",
+                "https://auth.example.com/own",
+            ),
+            (
+                "https://auth.example.com:443/own",
+                "https://auth.example.com/own",
+            ),
+            (
+                "https://ports.example.org:8443/",
+                "https://ports.example.org:8443/",
+            ),
             // refused
             ("", "/"),
             ("//evil.com", "/"),
@@ -271,8 +301,14 @@ mod tests {
     fn own_scheme_allowed_for_allowed_hosts_in_plain_http_dev() {
         let own = Url::parse("http://localhost:4180/").unwrap();
         let p = RedirectPolicy::new(&own, &["app.localtest.me".to_owned()]);
-        assert_eq!(p.sanitize("http://app.localtest.me/x"), "http://app.localtest.me/x");
-        assert_eq!(p.sanitize("http://localhost:4180/x"), "http://localhost:4180/x");
+        assert_eq!(
+            p.sanitize("http://app.localtest.me/x"),
+            "http://app.localtest.me/x"
+        );
+        assert_eq!(
+            p.sanitize("http://localhost:4180/x"),
+            "http://localhost:4180/x"
+        );
         assert_eq!(p.sanitize("http://localhost:4181/x"), "/");
         assert_eq!(p.sanitize("http://localhost/x"), "/");
     }
@@ -280,7 +316,9 @@ mod tests {
     #[test]
     fn bad_allow_list_entries_allow_nothing() {
         let own = Url::parse("https://auth.example.com/").unwrap();
-        let entries: Vec<String> = [".", "", "*", ":443", "..example.com", "a b", "x:notaport"].map(String::from).to_vec();
+        let entries: Vec<String> = [".", "", "*", ":443", "..example.com", "a b", "x:notaport"]
+            .map(String::from)
+            .to_vec();
         let p = RedirectPolicy::new(&own, &entries);
         assert!(p.allowed.is_empty());
         assert_eq!(p.sanitize("https://example.com/"), "/");
