@@ -1,1 +1,114 @@
+//! The login state machine: start, callback, sign-out, and finding the session
+//! of a request. Successful steps answer with redirects; failures are
+//! [`FlowError`]s that `http::respond` turns into pages.
+
+mod authn;
+mod callback;
+mod login;
+mod logout;
 pub mod redirect;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::config::Config;
+use crate::provider::{Provider, ProviderError, VerifyError};
+use crate::session::cookie::CookieCodec;
+use crate::session::SessionStore;
+
+pub use authn::Authenticated;
+pub use logout::is_cross_site;
+use redirect::RedirectPolicy;
+
+/// Why a login step failed. Each carries where "try again" should lead.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error("the identity provider is not ready")]
+    NotReady,
+    #[error("callback without code and state")]
+    BadCallback { retry: String },
+    /// The `state` matches no login this browser started (forged, replayed or expired).
+    #[error("callback state matches no pending login")]
+    StateMismatch { retry: String },
+    /// The IdP redirected back with `error=...`.
+    #[error("the identity provider returned error {code}")]
+    IdpError { code: String, description: Option<String>, retry: String },
+    /// The token endpoint refused the code (`invalid_grant`: used, expired, ...).
+    #[error("the token endpoint refused the code: {code}")]
+    CodeRefused { code: String, retry: String },
+    #[error("the ID token was refused: {error}")]
+    BadToken { error: VerifyError, retry: String },
+    #[error("the identity provider failed: {error}")]
+    IdpFailed { error: ProviderError, retry: String },
+    #[error("the sign-out request came from another site")]
+    CrossSiteSignOut,
+}
+
+impl FlowError {
+    fn from_provider(error: ProviderError, retry: String) -> Self {
+        match error {
+            ProviderError::NotReady => FlowError::NotReady,
+            ProviderError::Refused(code) => FlowError::CodeRefused { code, retry },
+            ProviderError::Verify(error) => FlowError::BadToken { error, retry },
+            error => FlowError::IdpFailed { error, retry },
+        }
+    }
+}
+
+pub struct Flow {
+    provider: Arc<Provider>,
+    sessions: SessionStore,
+    cookies: CookieCodec,
+    redirects: RedirectPolicy,
+    prefix: String,
+    session_ttl: Duration,
+    max_pending_logins: usize,
+}
+
+impl Flow {
+    pub fn new(config: &Config, provider: Arc<Provider>, sessions: SessionStore) -> Self {
+        Self {
+            provider,
+            sessions,
+            cookies: CookieCodec::new(&config.cookie),
+            redirects: RedirectPolicy::new(&own_origin(&config.provider.redirect_url), &config.allowed_redirect_domains),
+            prefix: config.proxy_prefix.clone(),
+            session_ttl: config.session.ttl,
+            max_pending_logins: config.limits.max_pending_logins.max(1),
+        }
+    }
+
+    pub fn provider(&self) -> &Provider {
+        &self.provider
+    }
+
+    pub fn sessions(&self) -> &SessionStore {
+        &self.sessions
+    }
+
+    pub fn cookies(&self) -> &CookieCodec {
+        &self.cookies
+    }
+
+    /// `rd` made safe: a local path or a URL on an allowed host, else `/`.
+    pub fn safe_redirect(&self, rd: &str) -> String {
+        self.redirects.sanitize(rd)
+    }
+
+    /// The link a "try again" / "sign in" button follows.
+    pub fn start_href(&self, rd: &str) -> String {
+        let rd: String = url::form_urlencoded::byte_serialize(rd.as_bytes()).collect();
+        format!("{}/start?rd={rd}", self.prefix)
+    }
+}
+
+/// The sidecar's public origin, from the registered callback URL.
+pub fn own_origin(redirect_url: &Url) -> Url {
+    let mut origin = redirect_url.clone();
+    origin.set_path("/");
+    origin.set_query(None);
+    origin.set_fragment(None);
+    origin
+}

@@ -1,1 +1,4 @@
+//! What the sidecar itself answers: pages for people, JSON for programs.
+
 pub mod pages;
+pub mod respond;

@@ -21,7 +21,7 @@ use crate::identity::Identity;
 use crate::secret::Secret;
 
 pub use discovery::{issuer_string, Metadata};
-pub use token::TokenSet;
+pub use token::{printable as printable_code, TokenSet};
 pub use verify::VerifyError;
 
 #[derive(Debug, Clone, thiserror::Error)]

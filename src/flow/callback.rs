@@ -1,0 +1,128 @@
+//! The IdP's redirect back: state checked against this browser's pending login
+//! (constant time), code exchanged, ID token verified, then a brand-new session.
+
+use http::{header, Response, StatusCode};
+
+use super::login::PendingLogin;
+use super::{Flow, FlowError};
+use crate::body::{self, Body};
+use crate::secret::ct_eq;
+use crate::session::cookie::request_cookies;
+use crate::session::{now, Session, SessionId};
+
+/// Longest callback query read; anything longer is not from a real IdP.
+const MAX_QUERY_LEN: usize = 16 * 1024;
+
+/// The callback's query parameters that matter.
+#[derive(Default, Debug, PartialEq, Eq)]
+pub struct CallbackQuery {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+impl CallbackQuery {
+    /// Parses leniently; a repeated parameter keeps its first value.
+    pub fn parse(query: &str) -> Self {
+        let mut q = Self::default();
+        if query.len() > MAX_QUERY_LEN {
+            return q;
+        }
+        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            let slot = match key.as_ref() {
+                "code" => &mut q.code,
+                "state" => &mut q.state,
+                "error" => &mut q.error,
+                "error_description" => &mut q.error_description,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(value.into_owned());
+            }
+        }
+        q
+    }
+}
+
+impl Flow {
+    pub async fn callback(&self, query: &str, request: &http::HeaderMap) -> Result<Response<Body>, FlowError> {
+        let q = CallbackQuery::parse(query);
+        let pending = q.state.as_deref().and_then(|state| self.pending_login(state, request));
+        let retry = self.start_href(pending.as_ref().map_or("/", |(_, l)| l.rd.as_str()));
+        if let Some(code) = q.error {
+            return Err(FlowError::IdpError {
+                code: crate::provider::printable_code(&code),
+                description: q.error_description,
+                retry,
+            });
+        }
+        let (Some(code), Some(_)) = (q.code, q.state) else {
+            return Err(FlowError::BadCallback { retry });
+        };
+        let Some((cookie_name, login)) = pending else {
+            return Err(FlowError::StateMismatch { retry });
+        };
+        let sign_in = self
+            .provider
+            .sign_in(&code, login.verifier.expose(), login.nonce.expose())
+            .await
+            .map_err(|e| FlowError::from_provider(e, retry.clone()))?;
+        let created_at = now();
+        let session = Session {
+            identity: sign_in.identity,
+            tokens: sign_in.tokens,
+            created_at,
+            expires_at: created_at + self.session_ttl.as_secs(),
+            id_token_expires_at: sign_in.id_token_expires_at,
+        };
+        tracing::info!(sub = %session.identity.sub, "signed in");
+        // Never reuse an id the browser brought: a fresh one defeats fixation.
+        let id = SessionId::generate();
+        self.sessions.insert(id.clone(), session).await;
+        let set_session = self.session_cookie(&id).ok_or(FlowError::NotReady)?;
+        Response::builder()
+            .status(StatusCode::FOUND)
+            .header(header::LOCATION, self.safe_redirect(&login.rd))
+            .header(header::CACHE_CONTROL, "no-store")
+            .header(header::SET_COOKIE, set_session)
+            .header(header::SET_COOKIE, self.cookies.clear_cookie(&cookie_name))
+            .body(body::empty())
+            .map_err(|_| FlowError::NotReady)
+    }
+
+    /// The pending login whose state equals `state`, compared in constant time.
+    fn pending_login(&self, state: &str, request: &http::HeaderMap) -> Option<(String, PendingLogin)> {
+        let name = self.login_cookie_name(state);
+        request_cookies(request)
+            .filter(|(n, _)| *n == name)
+            .filter_map(|(_, value)| self.open_login(&name, &value))
+            .find(|login| ct_eq(login.state.expose().as_bytes(), state.as_bytes()))
+            .map(|login| (name.clone(), login))
+    }
+
+    /// `Set-Cookie` for a session id, sealed with the current key.
+    pub fn session_cookie(&self, id: &SessionId) -> Option<String> {
+        let name = self.cookies.name("");
+        let sealed = self.cookies.seal(&name, id.expose())?;
+        let max_age = i64::try_from(self.session_ttl.as_secs()).unwrap_or(i64::MAX);
+        Some(self.cookies.set_cookie(&name, sealed, max_age))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parsing_keeps_first_values_and_ignores_the_rest() {
+        let q = CallbackQuery::parse("code=a&state=s%20t&code=b&x=y");
+        assert_eq!(q.code.as_deref(), Some("a"));
+        assert_eq!(q.state.as_deref(), Some("s t"));
+        let q = CallbackQuery::parse("error=access_denied&error_description=User+cancelled");
+        assert_eq!(q.error.as_deref(), Some("access_denied"));
+        assert_eq!(q.error_description.as_deref(), Some("User cancelled"));
+        assert_eq!(CallbackQuery::parse(&"a".repeat(MAX_QUERY_LEN + 1)), CallbackQuery::default());
+        assert_eq!(CallbackQuery::parse("%ff%fe=%00"), CallbackQuery::default());
+    }
+}

@@ -1,0 +1,122 @@
+//! Starting a login: state, nonce and PKCE verifier go into a short-lived sealed
+//! cookie of their own (named after the state, so two tabs never overwrite each
+//! other's), then the browser goes to the IdP.
+
+use base64::Engine;
+use http::{header, Response, StatusCode};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{Flow, FlowError};
+use crate::body::{self, Body};
+use crate::provider::AuthRequest;
+use crate::secret::{random_token, Secret};
+use crate::session::cookie::request_cookies;
+use crate::session::now;
+
+/// How long a browser may stay at the IdP's sign-in form.
+pub const LOGIN_TTL_SECS: i64 = 600;
+/// Longest `rd` remembered; longer return paths fall back to `/`.
+const MAX_RD_LEN: usize = 2048;
+
+/// One pending login, sealed in its cookie.
+#[derive(Serialize, Deserialize)]
+pub(super) struct PendingLogin {
+    pub state: Secret<String>,
+    pub nonce: Secret<String>,
+    pub verifier: Secret<String>,
+    pub rd: String,
+    pub created_at: u64,
+}
+
+pub(super) fn pkce_challenge(verifier: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+impl Flow {
+    /// `{session cookie}_login_` and a digest of the state.
+    pub(super) fn login_cookie_prefix(&self) -> String {
+        self.cookies.name("_login_")
+    }
+
+    pub(super) fn login_cookie_name(&self, state: &str) -> String {
+        let digest = Sha256::digest(state.as_bytes());
+        let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..9]);
+        format!("{}{tag}", self.login_cookie_prefix())
+    }
+
+    /// Redirects to the IdP's authorize endpoint; the login cookie remembers `rd`.
+    pub fn start(&self, rd: &str, request: &http::HeaderMap) -> Result<Response<Body>, FlowError> {
+        let mut rd = self.safe_redirect(rd);
+        if rd.len() > MAX_RD_LEN {
+            rd = "/".into();
+        }
+        let login = PendingLogin {
+            state: random_token(32),
+            nonce: random_token(32),
+            verifier: random_token(32),
+            rd,
+            created_at: now(),
+        };
+        let url = self
+            .provider
+            .authorize_url(&AuthRequest {
+                state: login.state.expose(),
+                nonce: login.nonce.expose(),
+                code_challenge: &pkce_challenge(login.verifier.expose()),
+            })
+            .map_err(|_| FlowError::NotReady)?;
+        let name = self.login_cookie_name(login.state.expose());
+        let payload = serde_json::to_string(&login).map_err(|_| FlowError::NotReady)?;
+        let sealed = self.cookies.seal(&name, &payload).ok_or(FlowError::NotReady)?;
+        let mut builder = Response::builder()
+            .status(StatusCode::FOUND)
+            .header(header::LOCATION, url.as_str())
+            .header(header::CACHE_CONTROL, "no-store")
+            .header(header::SET_COOKIE, self.cookies.set_cookie(&name, sealed, LOGIN_TTL_SECS));
+        for stale in self.logins_to_evict(request) {
+            builder = builder.header(header::SET_COOKIE, self.cookies.clear_cookie(&stale));
+        }
+        builder.body(body::empty()).map_err(|_| FlowError::NotReady)
+    }
+
+    /// Pending logins beyond the bound, oldest (or unreadable) first, so piled-up
+    /// login cookies never grow the request headers past the server's limit.
+    fn logins_to_evict(&self, request: &http::HeaderMap) -> Vec<String> {
+        let prefix = self.login_cookie_prefix();
+        let mut pending: Vec<(u64, String)> = request_cookies(request)
+            .filter(|(name, _)| name.starts_with(&prefix))
+            .map(|(name, value)| {
+                let created = self
+                    .open_login(&name, &value)
+                    .map_or(0, |login| login.created_at);
+                (created, name)
+            })
+            .collect();
+        pending.sort();
+        pending.dedup_by(|a, b| a.1 == b.1);
+        let keep = self.max_pending_logins.saturating_sub(1);
+        let excess = pending.len().saturating_sub(keep);
+        pending.into_iter().take(excess).map(|(_, name)| name).collect()
+    }
+
+    pub(super) fn open_login(&self, name: &str, sealed: &str) -> Option<PendingLogin> {
+        let opened = self.cookies.open(name, sealed)?;
+        let login: PendingLogin = serde_json::from_str(&opened.value).ok()?;
+        let age = now().saturating_sub(login.created_at);
+        (age <= LOGIN_TTL_SECS as u64).then_some(login)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_challenge_matches_rfc7636_appendix_b() {
+        assert_eq!(
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+}

@@ -1,0 +1,88 @@
+//! Sign-out: the session ends server-side, the cookie is cleared, and the
+//! browser goes through the IdP's logout, then to `signed_out`, then to `rd`.
+
+use http::{header, HeaderMap, Response, StatusCode};
+
+use super::{Flow, FlowError};
+use crate::body::{self, Body};
+use crate::session::cookie::request_cookies;
+
+const RD_TTL_SECS: i64 = 300;
+
+/// A sign-out another site started (a hostile page's form or image) is refused.
+pub fn is_cross_site(headers: &HeaderMap, own_origin: &url::Url) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        if site.eq_ignore_ascii_case("cross-site") {
+            return true;
+        }
+    }
+    match headers.get(header::ORIGIN).map(|v| v.to_str()) {
+        None => false,
+        Some(Ok(origin)) => {
+            let own = own_origin.origin().ascii_serialization();
+            origin != own
+        }
+        Some(Err(_)) => true,
+    }
+}
+
+impl Flow {
+    pub async fn sign_out(&self, rd: &str, request: &HeaderMap) -> Result<Response<Body>, FlowError> {
+        let authenticated = self.authenticate(request).await;
+        let id_token = authenticated.as_ref().map(|a| a.session.tokens.id_token.clone());
+        if let Some(a) = &authenticated {
+            self.sessions.remove(&a.id).await;
+            tracing::info!(sub = %a.session.identity.sub, "signed out");
+        }
+        let rd = self.safe_redirect(rd);
+        let rd_name = self.cookies.name("_rd");
+        let signed_out = format!("{}/signed_out", self.prefix);
+        let location = self
+            .provider
+            .logout_url(id_token.as_ref())
+            .map_or(signed_out, |u| u.to_string());
+        let mut builder = Response::builder()
+            .status(StatusCode::FOUND)
+            .header(header::LOCATION, location)
+            .header(header::CACHE_CONTROL, "no-store")
+            .header(header::SET_COOKIE, self.cookies.clear_cookie(&self.cookies.name("")));
+        if let Some(sealed) = self.cookies.seal(&rd_name, &rd) {
+            builder = builder.header(header::SET_COOKIE, self.cookies.set_cookie(&rd_name, sealed, RD_TTL_SECS));
+        }
+        builder.body(body::empty()).map_err(|_| FlowError::NotReady)
+    }
+
+    /// Where the IdP's logout lands: on to the remembered `rd`, if any.
+    pub fn signed_out_target(&self, request: &HeaderMap) -> (Option<String>, String) {
+        let rd_name = self.cookies.name("_rd");
+        let rd = request_cookies(request)
+            .filter(|(n, _)| *n == rd_name)
+            .find_map(|(_, v)| self.cookies.open(&rd_name, &v))
+            .map(|opened| self.safe_redirect(&opened.value));
+        (rd, self.cookies.clear_cookie(&rd_name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn cross_site_sign_out_is_detected() {
+        let own = url::Url::parse("https://app.example.com/").unwrap();
+        assert!(!is_cross_site(&headers(&[]), &own));
+        assert!(!is_cross_site(&headers(&[("sec-fetch-site", "same-origin")]), &own));
+        assert!(!is_cross_site(&headers(&[("origin", "https://app.example.com")]), &own));
+        assert!(is_cross_site(&headers(&[("sec-fetch-site", "cross-site")]), &own));
+        assert!(is_cross_site(&headers(&[("origin", "https://evil.example")]), &own));
+        assert!(is_cross_site(&headers(&[("origin", "null")]), &own));
+    }
+}

@@ -1,0 +1,245 @@
+//! The one place that turns a failure into a status and a body: an HTML page
+//! for browsers, a small JSON object for API clients, `Cache-Control: no-store`
+//! always, and exactly one log line without secrets.
+
+use http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
+
+use super::pages;
+use crate::body::{self, Body};
+use crate::flow::FlowError;
+use crate::provider::ProviderError;
+use crate::proxy::ProxyError;
+
+/// Decided once per request: who is asking, so the answer fits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientKind {
+    /// A navigation: GET/HEAD that accepts HTML.
+    Navigation,
+    /// Another browser request that accepts HTML (a form POST).
+    Browser,
+    Api,
+}
+
+impl ClientKind {
+    pub fn of(method: &Method, headers: &HeaderMap) -> Self {
+        let accept = headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.contains("text/html"));
+        if !accept {
+            return ClientKind::Api;
+        }
+        if method == Method::GET || method == Method::HEAD {
+            ClientKind::Navigation
+        } else {
+            ClientKind::Browser
+        }
+    }
+}
+
+/// Every way a request can fail before or while reaching the upstream.
+#[derive(Debug)]
+pub enum Reject {
+    /// No valid session; `start` is the sign-in link.
+    NeedsLogin { start: String },
+    Flow(FlowError),
+    Proxy(ProxyError),
+    HeadersTooLarge,
+    NotFound,
+    MethodNotAllowed,
+}
+
+impl From<FlowError> for Reject {
+    fn from(e: FlowError) -> Self {
+        Reject::Flow(e)
+    }
+}
+
+impl From<ProxyError> for Reject {
+    fn from(e: ProxyError) -> Self {
+        Reject::Proxy(e)
+    }
+}
+
+struct Answer {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    html: String,
+}
+
+fn answer(status: StatusCode, code: &'static str, message: &str, html: String) -> Answer {
+    Answer { status, code, message: message.to_string(), html }
+}
+
+fn flow_answer(error: &FlowError) -> Answer {
+    use FlowError::*;
+    match error {
+        NotReady => answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "idp_not_ready",
+            "Sign-in is not available yet: the identity provider has not been reached.",
+            pages::idp_unavailable(""),
+        ),
+        BadCallback { retry } => {
+            let msg = "The sign-in callback is missing its code or state.";
+            answer(StatusCode::BAD_REQUEST, "bad_callback", msg, pages::login_failed(msg, retry))
+        }
+        StateMismatch { retry } => {
+            let msg = "This sign-in link is not for this browser, or it has expired.";
+            answer(StatusCode::BAD_REQUEST, "state_mismatch", msg, pages::login_failed(msg, retry))
+        }
+        IdpError { code, description, retry } => {
+            let status = match code.as_str() {
+                "server_error" | "temporarily_unavailable" => StatusCode::BAD_GATEWAY,
+                "access_denied" => StatusCode::FORBIDDEN,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            let html = pages::idp_error(code, description.as_deref(), retry);
+            answer(status, "idp_error", "The identity provider did not sign you in.", html)
+        }
+        CodeRefused { retry, .. } => {
+            let msg = "The identity provider refused this sign-in (it may have been used already or expired).";
+            answer(StatusCode::BAD_REQUEST, "code_refused", msg, pages::login_failed(msg, retry))
+        }
+        BadToken { retry, .. } => {
+            let msg = "The identity provider's answer could not be verified.";
+            answer(StatusCode::UNAUTHORIZED, "invalid_id_token", msg, pages::login_failed(msg, retry))
+        }
+        IdpFailed { error, retry } => {
+            let (status, code) = match error {
+                ProviderError::Timeout => (StatusCode::GATEWAY_TIMEOUT, "idp_timeout"),
+                _ => (StatusCode::BAD_GATEWAY, "idp_failed"),
+            };
+            let msg = "The identity provider could not be reached or answered something unexpected.";
+            answer(status, code, msg, pages::idp_unavailable(retry))
+        }
+        CrossSiteSignOut => {
+            let msg = "Sign-out must be started from this site.";
+            answer(StatusCode::FORBIDDEN, "cross_site", msg, pages::bad_request(msg))
+        }
+    }
+}
+
+fn describe(reject: &Reject) -> Answer {
+    match reject {
+        Reject::NeedsLogin { start } => answer(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Sign-in required.",
+            pages::sign_in_required(start),
+        ),
+        Reject::Flow(e) => flow_answer(e),
+        Reject::Proxy(ProxyError::Timeout) => answer(
+            StatusCode::GATEWAY_TIMEOUT,
+            "upstream_timeout",
+            "The application did not answer in time.",
+            pages::gateway_timeout(),
+        ),
+        Reject::Proxy(_) => answer(
+            StatusCode::BAD_GATEWAY,
+            "upstream_unavailable",
+            "The application is unavailable.",
+            pages::upstream_unavailable(),
+        ),
+        Reject::HeadersTooLarge => {
+            let msg = "The request headers are too large.";
+            answer(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large", msg, pages::bad_request(msg))
+        }
+        Reject::NotFound => answer(StatusCode::NOT_FOUND, "not_found", "Not found.", pages::not_found()),
+        Reject::MethodNotAllowed => {
+            let msg = "This method is not allowed here.";
+            answer(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", msg, pages::bad_request(msg))
+        }
+    }
+}
+
+fn log(reject: &Reject, status: StatusCode) {
+    match reject {
+        Reject::NeedsLogin { .. } | Reject::NotFound => tracing::debug!(%status, "rejected"),
+        Reject::Flow(e @ (FlowError::IdpFailed { .. } | FlowError::BadToken { .. } | FlowError::NotReady)) => {
+            tracing::warn!(%status, error = %e, "sign-in failed")
+        }
+        Reject::Flow(e) => tracing::info!(%status, error = %e, "sign-in refused"),
+        Reject::Proxy(e) => tracing::warn!(%status, error = %e, "upstream failed"),
+        other => tracing::info!(%status, reject = ?other, "rejected"),
+    }
+}
+
+/// The response for `reject`, shaped for `kind`.
+pub fn respond(kind: ClientKind, reject: Reject) -> Response<Body> {
+    let a = describe(&reject);
+    log(&reject, a.status);
+    let (content_type, body) = match kind {
+        ClientKind::Api => {
+            let json = serde_json::json!({ "error": a.code, "message": a.message });
+            ("application/json", json.to_string())
+        }
+        _ => ("text/html; charset=utf-8", a.html),
+    };
+    let mut response = Response::new(body::full(body));
+    *response.status_mut() = a.status;
+    if a.status == StatusCode::UNAUTHORIZED && kind == ClientKind::Api {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Cookie"));
+    }
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    no_store(response)
+}
+
+/// Marks a response of the sidecar's own as never cacheable.
+pub fn no_store(mut response: Response<Body>) -> Response<Body> {
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A small JSON answer of the sidecar's own.
+pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
+    let mut response = Response::new(body::full(value.to_string()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    no_store(response)
+}
+
+/// An HTML page of the sidecar's own.
+pub fn html(status: StatusCode, page: String) -> Response<Body> {
+    let mut response = Response::new(body::full(page));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    no_store(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, v.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn client_kind_follows_method_and_accept() {
+        let html = accept("text/html,application/xhtml+xml");
+        assert_eq!(ClientKind::of(&Method::GET, &html), ClientKind::Navigation);
+        assert_eq!(ClientKind::of(&Method::POST, &html), ClientKind::Browser);
+        assert_eq!(ClientKind::of(&Method::GET, &accept("application/json")), ClientKind::Api);
+        assert_eq!(ClientKind::of(&Method::GET, &HeaderMap::new()), ClientKind::Api);
+    }
+
+    #[test]
+    fn answers_carry_status_type_and_no_store() {
+        let r = respond(ClientKind::Api, Reject::NeedsLogin { start: "/oauth2/start".into() });
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/json");
+        assert_eq!(r.headers()[header::CACHE_CONTROL], "no-store");
+        let r = respond(ClientKind::Browser, Reject::Proxy(ProxyError::Timeout));
+        assert_eq!(r.status(), StatusCode::GATEWAY_TIMEOUT);
+        assert!(r.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+        let r = respond(ClientKind::Browser, Reject::Flow(FlowError::CrossSiteSignOut));
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+}
