@@ -220,14 +220,14 @@ pub(crate) fn env_layer(env: &dyn Source) -> Layer {
 /// Stacks the layers, lowest first. Giving a secret and its file in one layer is a problem.
 pub(crate) fn merge(layers: Vec<Layer>, problems: &mut Vec<Problem>) -> Raw {
     let mut raw = Raw::default();
-    for layer in layers {
+    for mut layer in layers {
         for (a, b) in PAIRS {
             if layer.values.contains_key(a) && layer.values.contains_key(b) {
-                problems.push(Problem::new(
-                    a,
-                    format!("set together with {b} in {}; use one", layer.origin),
-                    None,
-                ));
+                let message = format!("set together with {b} in {}; use one", layer.origin);
+                problems.push(Problem::new(a, message, None));
+                // Neither counts, so the conflict is the only line about them.
+                layer.values.remove(a);
+                layer.values.remove(b);
             }
         }
         for (name, value) in layer.values {
