@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
+use super::reader::Problem;
 use super::source::{toml_key, Kind, Layer, SETTINGS};
-use super::validate::Problem;
 
 /// Reads the TOML config file into a layer. `None` when it cannot be read or
 /// parsed at all (the problem is recorded); unknown keys and values of the wrong

@@ -17,12 +17,13 @@ use crate::secret::Secret;
 mod args;
 mod file;
 mod parse;
+mod reader;
 mod source;
 mod validate;
 
 pub use args::{RunArgs, LAYERING_HELP};
+pub use reader::{ConfigError, Problem};
 pub use source::{env_key, toml_key, MapSource, ProcessEnv, Source, CONFIG_ENV};
-pub use validate::{ConfigError, Problem};
 
 /// Which protocol dialect the identity provider speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,7 +9,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::args::RunArgs;
-use super::validate::{self, ConfigError, Problem};
+use super::reader::{ConfigError, Problem};
+use super::validate;
 use super::{file, Config};
 
 /// Reads one environment-style variable; a parameter so tests never touch the
