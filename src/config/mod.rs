@@ -1,8 +1,9 @@
 //! One typed, validated, immutable configuration.
 //!
 //! Raw settings come from defaults < TOML file < environment (`SIDECAR_*`) <
-//! command-line flags (see `source.rs` and `load.rs`); `validate.rs` turns them into
-//! a [`Config`] or a [`ConfigError`] listing every problem at once.
+//! command-line flags (see `source.rs`, `file.rs` and `args.rs`); `validate.rs` turns
+//! them into a [`Config`] or a [`ConfigError`] listing every problem at once.
+//! Entry point: [`Config::load`].
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -12,6 +13,17 @@ use ipnet::IpNet;
 use url::Url;
 
 use crate::secret::Secret;
+
+mod args;
+mod file;
+mod parse;
+mod reader;
+mod source;
+mod validate;
+
+pub use args::{RunArgs, LAYERING_HELP};
+pub use reader::{ConfigError, Problem};
+pub use source::{env_key, toml_key, MapSource, ProcessEnv, Source, CONFIG_ENV};
 
 /// Which protocol dialect the identity provider speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,7 +119,10 @@ pub struct Limits {
 
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Addresses to listen on; default `[::]:4180` falling back to `0.0.0.0:4180`.
+    /// Addresses to listen on, in order. The server tries them in order and
+    /// falls back to the next when one cannot be bound: the default
+    /// `[::]:4180`, `0.0.0.0:4180` thus ends up on IPv4 on a host without IPv6.
+    /// An explicit `listen` value is used as given (no fallback is added).
     pub listen: Vec<SocketAddr>,
     pub upstream: Url,
     pub provider: ProviderConfig,

@@ -1,0 +1,325 @@
+//! Command-line flags: the highest layer. Values stay raw text here so that a bad
+//! flag is reported together with every other problem by `validate`.
+//!
+//! No clap `env` attributes: the environment is read through [`super::Source`]
+//! so tests never touch the process environment.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::source::Layer;
+use crate::secret::Secret;
+
+/// Explains the layers; for the binary's `after_help`.
+pub const LAYERING_HELP: &str = "\
+Settings come from, lowest first: defaults < TOML file (--config, SIDECAR_CONFIG) < environment < flags.
+Every flag has an environment variable SIDECAR_<FLAG> (upper snake case, e.g. SIDECAR_CLIENT_ID) and a
+TOML key <flag> (snake case, e.g. client_id). Lists take a repeated flag, a comma list or a TOML array.
+Prefer the *-file forms for secrets: flags show up in the process list.";
+
+/// Every setting of the sidecar, each `None` unless given on the command line.
+#[derive(Args, Debug, Default, Clone)]
+pub struct RunArgs {
+    /// TOML config file (keys are the flag names in snake case). [default: none]
+    #[arg(long, value_name = "FILE", help_heading = "Config file")]
+    pub config: Option<PathBuf>,
+
+    /// Address to listen on, repeatable or comma separated. [default: [::]:4180, falling back to 0.0.0.0:4180 without IPv6]
+    #[arg(long, value_name = "IP:PORT", help_heading = "Proxy")]
+    pub listen: Option<Vec<String>>,
+    /// The app to protect, an http(s) URL. [required]
+    #[arg(long, value_name = "URL", help_heading = "Proxy")]
+    pub upstream: Option<String>,
+    /// Path prefix of the sidecar's own endpoints; starts with /, no trailing slash. [default: /oauth2]
+    #[arg(long, value_name = "PATH", help_heading = "Proxy")]
+    pub proxy_prefix: Option<String>,
+    /// Liveness endpoint. [default: /ping]
+    #[arg(long, value_name = "PATH", help_heading = "Proxy")]
+    pub ping_path: Option<String>,
+    /// Readiness endpoint. [default: /ready]
+    #[arg(long, value_name = "PATH", help_heading = "Proxy")]
+    pub ready_path: Option<String>,
+    /// Hosts the return-to URL may point to besides our own; a leading . allows subdomains. [default: none]
+    #[arg(long, value_name = "DOMAIN", help_heading = "Proxy")]
+    pub allowed_redirect_domains: Option<Vec<String>>,
+    /// Peers whose X-Forwarded-* headers are believed: CIDRs or bare IPs. [default: none]
+    #[arg(long, value_name = "CIDR", help_heading = "Proxy")]
+    pub trusted_proxies: Option<Vec<String>>,
+
+    /// Issuer URL; https, or http only on a loopback host. [required]
+    #[arg(long, value_name = "URL", help_heading = "Identity provider")]
+    pub issuer_url: Option<String>,
+    /// Discovery document URL. [default: <issuer-url>/.well-known/openid-configuration]
+    #[arg(long, value_name = "URL", help_heading = "Identity provider")]
+    pub discovery_url: Option<String>,
+    /// cognito or oidc. [default: cognito when the issuer host starts with cognito-idp., else oidc]
+    #[arg(long, value_name = "KIND", help_heading = "Identity provider")]
+    pub provider: Option<String>,
+    /// OAuth2 client id. [required]
+    #[arg(long, value_name = "ID", help_heading = "Identity provider")]
+    pub client_id: Option<String>,
+    /// OAuth2 client secret; leave unset for a public client. [default: none]
+    #[arg(long, value_name = "SECRET", help_heading = "Identity provider")]
+    pub client_secret: Option<Secret<String>>,
+    /// File holding the client secret (trailing newline ignored). [default: none]
+    #[arg(long, value_name = "FILE", help_heading = "Identity provider")]
+    pub client_secret_file: Option<String>,
+    /// Callback URL registered at the provider, absolute http(s), no fragment. [required]
+    #[arg(long, value_name = "URL", help_heading = "Identity provider")]
+    pub redirect_url: Option<String>,
+    /// Where the provider sends the browser after sign-out. [default: <redirect-url origin><proxy-prefix>/signed_out]
+    #[arg(long, value_name = "URL", help_heading = "Identity provider")]
+    pub sign_out_url: Option<String>,
+    /// Space-separated scopes; must contain openid. [default: openid email profile]
+    #[arg(long, value_name = "SCOPES", help_heading = "Identity provider")]
+    pub scope: Option<String>,
+    /// Cognito identity_provider hint, e.g. Google. [default: none]
+    #[arg(long, value_name = "NAME", help_heading = "Identity provider")]
+    pub identity_provider: Option<String>,
+    /// Accept email addresses the provider has not verified. [default: false]
+    #[arg(long, value_name = "BOOL", help_heading = "Identity provider")]
+    pub allow_unverified_email: Option<String>,
+
+    /// Cookie secret, 32+ bytes; repeat or comma separate to rotate (the first seals). [required, or --cookie-secret-file]
+    #[arg(long, value_name = "SECRET", help_heading = "Cookies and sessions")]
+    pub cookie_secret: Option<Vec<Secret<String>>>,
+    /// File(s) holding cookie secrets, one per line. [default: none]
+    #[arg(long, value_name = "FILE", help_heading = "Cookies and sessions")]
+    pub cookie_secret_file: Option<Vec<String>>,
+    /// Mark cookies Secure (true/false/1/0/yes/no). [default: true]
+    #[arg(long, value_name = "BOOL", help_heading = "Cookies and sessions")]
+    pub cookie_secure: Option<String>,
+    /// Session cookie name. [default: _cognito_sidecar]
+    #[arg(long, value_name = "NAME", help_heading = "Cookies and sessions")]
+    pub cookie_name: Option<String>,
+    /// Cookie Domain attribute. [default: none, host-only]
+    #[arg(long, value_name = "DOMAIN", help_heading = "Cookies and sessions")]
+    pub cookie_domain: Option<String>,
+    /// Absolute session lifetime (90s, 30m, 12h, 7d or seconds). [default: 12h]
+    #[arg(long, value_name = "DURATION", help_heading = "Cookies and sessions")]
+    pub session_ttl: Option<String>,
+    /// A session unused this long ends. [default: 1h]
+    #[arg(long, value_name = "DURATION", help_heading = "Cookies and sessions")]
+    pub session_idle_timeout: Option<String>,
+    /// Memory for the session store (bytes, KiB, MiB, GiB). [default: 256MiB]
+    #[arg(long, value_name = "BYTES", help_heading = "Cookies and sessions")]
+    pub session_max_bytes: Option<String>,
+    /// Live sessions per user; the oldest goes first. [default: 10]
+    #[arg(long, value_name = "N", help_heading = "Cookies and sessions")]
+    pub sessions_per_user: Option<String>,
+
+    /// Upstream header carrying the user's email. [default: X-User-Email]
+    #[arg(long, value_name = "HEADER", help_heading = "Identity headers")]
+    pub header_email: Option<String>,
+    /// Upstream header carrying the user's name. [default: X-User-Name]
+    #[arg(long, value_name = "HEADER", help_heading = "Identity headers")]
+    pub header_name: Option<String>,
+    /// Upstream header carrying the user's subject id. [default: X-User-Sub]
+    #[arg(long, value_name = "HEADER", help_heading = "Identity headers")]
+    pub header_sub: Option<String>,
+    /// Upstream header carrying the user's groups. [default: X-User-Groups]
+    #[arg(long, value_name = "HEADER", help_heading = "Identity headers")]
+    pub header_groups: Option<String>,
+    /// Upstream header carrying the user name. [default: X-User-Username]
+    #[arg(long, value_name = "HEADER", help_heading = "Identity headers")]
+    pub header_username: Option<String>,
+
+    /// Connecting to the provider. [default: 5s]
+    #[arg(long, value_name = "DURATION", help_heading = "Timeouts")]
+    pub idp_connect_timeout: Option<String>,
+    /// A whole provider request. [default: 15s]
+    #[arg(long, value_name = "DURATION", help_heading = "Timeouts")]
+    pub idp_timeout: Option<String>,
+    /// Connecting to the upstream. [default: 5s]
+    #[arg(long, value_name = "DURATION", help_heading = "Timeouts")]
+    pub upstream_connect_timeout: Option<String>,
+    /// Waiting for the upstream's response headers. [default: 60s]
+    #[arg(long, value_name = "DURATION", help_heading = "Timeouts")]
+    pub upstream_timeout: Option<String>,
+    /// Reading a client's request headers. [default: 10s]
+    #[arg(long, value_name = "DURATION", help_heading = "Timeouts")]
+    pub client_header_timeout: Option<String>,
+    /// Idle keep-alive connections close after this. [default: 60s]
+    #[arg(long, value_name = "DURATION", help_heading = "Timeouts")]
+    pub idle_timeout: Option<String>,
+    /// Time open requests get to finish at shutdown. [default: 10s]
+    #[arg(long, value_name = "DURATION", help_heading = "Timeouts")]
+    pub shutdown_grace: Option<String>,
+
+    /// Largest request header block accepted. [default: 16KiB]
+    #[arg(long, value_name = "BYTES", help_heading = "Limits")]
+    pub max_header_bytes: Option<String>,
+    /// Concurrent client connections. [default: 10000]
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub max_connections: Option<String>,
+    /// Largest provider answer read (token, discovery, JWKS). [default: 1MiB]
+    #[arg(long, value_name = "BYTES", help_heading = "Limits")]
+    pub max_idp_body_bytes: Option<String>,
+    /// Sign-ins in progress kept per browser. [default: 5]
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub max_pending_logins: Option<String>,
+}
+
+impl RunArgs {
+    /// The flags that were given, as a raw layer.
+    pub(crate) fn layer(&self) -> Layer {
+        let mut l = Layer::new("the command line");
+        let mut one = |name: &'static str, v: &Option<String>| {
+            if let Some(v) = v {
+                l.values.insert(name, vec![v.clone()]);
+            }
+        };
+        one("upstream", &self.upstream);
+        one("proxy-prefix", &self.proxy_prefix);
+        one("ping-path", &self.ping_path);
+        one("ready-path", &self.ready_path);
+        one("issuer-url", &self.issuer_url);
+        one("discovery-url", &self.discovery_url);
+        one("provider", &self.provider);
+        one("client-id", &self.client_id);
+        one(
+            "client-secret",
+            &self.client_secret.as_ref().map(|s| s.expose().clone()),
+        );
+        one("client-secret-file", &self.client_secret_file);
+        one("redirect-url", &self.redirect_url);
+        one("sign-out-url", &self.sign_out_url);
+        one("scope", &self.scope);
+        one("identity-provider", &self.identity_provider);
+        one("allow-unverified-email", &self.allow_unverified_email);
+        one("cookie-secure", &self.cookie_secure);
+        one("cookie-name", &self.cookie_name);
+        one("cookie-domain", &self.cookie_domain);
+        one("session-ttl", &self.session_ttl);
+        one("session-idle-timeout", &self.session_idle_timeout);
+        one("session-max-bytes", &self.session_max_bytes);
+        one("sessions-per-user", &self.sessions_per_user);
+        self.headers_timeouts_limits(&mut one);
+        let secrets = self
+            .cookie_secret
+            .as_ref()
+            .map(|v| v.iter().map(|s| s.expose().clone()).collect());
+        for (name, v) in [
+            ("listen", &self.listen),
+            ("allowed-redirect-domains", &self.allowed_redirect_domains),
+            ("trusted-proxies", &self.trusted_proxies),
+            ("cookie-secret", &secrets),
+            ("cookie-secret-file", &self.cookie_secret_file),
+        ] {
+            if let Some(v) = v {
+                l.values.insert(name, v.clone());
+            }
+        }
+        l
+    }
+
+    fn headers_timeouts_limits(&self, one: &mut impl FnMut(&'static str, &Option<String>)) {
+        one("header-email", &self.header_email);
+        one("header-name", &self.header_name);
+        one("header-sub", &self.header_sub);
+        one("header-groups", &self.header_groups);
+        one("header-username", &self.header_username);
+        one("idp-connect-timeout", &self.idp_connect_timeout);
+        one("idp-timeout", &self.idp_timeout);
+        one("upstream-connect-timeout", &self.upstream_connect_timeout);
+        one("upstream-timeout", &self.upstream_timeout);
+        one("client-header-timeout", &self.client_header_timeout);
+        one("idle-timeout", &self.idle_timeout);
+        one("shutdown-grace", &self.shutdown_grace);
+        one("max-header-bytes", &self.max_header_bytes);
+        one("max-connections", &self.max_connections);
+        one("max-idp-body-bytes", &self.max_idp_body_bytes);
+        one("max-pending-logins", &self.max_pending_logins);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::super::source::{Kind, SETTINGS};
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    fn flag_names() -> Vec<String> {
+        Cli::command()
+            .get_arguments()
+            .filter_map(|a| a.get_long().map(str::to_string))
+            .filter(|n| n != "config" && n != "help")
+            .collect()
+    }
+
+    #[test]
+    fn every_setting_has_a_flag_and_every_flag_a_setting() {
+        let mut flags = flag_names();
+        let mut settings: Vec<String> = SETTINGS.iter().map(|s| s.name.to_string()).collect();
+        flags.sort();
+        settings.sort();
+        assert_eq!(flags, settings);
+    }
+
+    #[test]
+    fn every_flag_reaches_its_setting() {
+        let mut argv = vec!["sidecar".to_string()];
+        for s in SETTINGS {
+            argv.push(format!("--{}", s.name));
+            argv.push(format!("v-{}", s.name));
+            if s.kind == Kind::List {
+                argv.push(format!("--{}", s.name));
+                argv.push("second".into());
+            }
+        }
+        let cli = Cli::try_parse_from(argv).unwrap();
+        let layer = cli.run.layer();
+        assert_eq!(layer.values.len(), SETTINGS.len());
+        for s in SETTINGS {
+            let mut want = vec![format!("v-{}", s.name)];
+            if s.kind == Kind::List {
+                want.push("second".into());
+            }
+            assert_eq!(layer.values[s.name], want, "{}", s.name);
+        }
+    }
+
+    #[test]
+    fn help_documents_every_flag_and_its_default() {
+        for arg in Cli::command().get_arguments() {
+            if arg.get_long() == Some("help") {
+                continue;
+            }
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            assert!(
+                help.contains("[default: ") || help.contains("[required"),
+                "{:?}: {help}",
+                arg.get_long()
+            );
+        }
+        let rendered = Cli::command().render_long_help().to_string();
+        assert!(rendered.contains("--session-ttl <DURATION>"));
+        assert!(rendered.contains("[default: 12h]"));
+    }
+
+    #[test]
+    fn debug_hides_secrets_given_as_flags() {
+        let cli = Cli::try_parse_from([
+            "s",
+            "--client-secret",
+            "hunter2",
+            "--cookie-secret",
+            "longsecret-longsecret-longsecret",
+        ])
+        .unwrap();
+        let debug = format!("{:?}", cli.run);
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("longsecret"),
+            "{debug}"
+        );
+        assert!(cli.run.config.is_none());
+    }
+}
