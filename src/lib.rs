@@ -17,5 +17,7 @@ pub mod flow;
 pub mod http;
 pub mod identity;
 pub mod provider;
+pub mod proxy;
+pub mod server;
 pub mod secret;
 pub mod session;

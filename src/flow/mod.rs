@@ -84,6 +84,10 @@ impl Flow {
         &self.provider
     }
 
+    pub fn provider_arc(&self) -> Arc<Provider> {
+        Arc::clone(&self.provider)
+    }
+
     pub fn sessions(&self) -> &SessionStore {
         &self.sessions
     }

@@ -1,0 +1,193 @@
+//! Listening, serving connections, and shutting down gracefully.
+//!
+//! Built from a [`Config`] alone, bound to addresses the caller chooses, so
+//! tests bind `127.0.0.1:0` and talk over real sockets.
+
+mod router;
+mod state;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+pub use state::AppState;
+
+/// A started sidecar: its addresses, and a handle to stop it.
+pub struct Running {
+    addrs: Vec<SocketAddr>,
+    state: Arc<AppState>,
+    stop: watch::Sender<bool>,
+    listeners: Vec<JoinHandle<()>>,
+    loader: JoinHandle<()>,
+}
+
+impl Running {
+    /// The first bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addrs[0]
+    }
+
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Stops accepting, lets in-flight requests finish within the grace
+    /// period, then returns.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for listener in self.listeners {
+            let _ = listener.await;
+        }
+        self.loader.abort();
+    }
+}
+
+/// Binds each address in order; an address that fails is skipped when another
+/// bound (the default `[::]:4180` falls back to `0.0.0.0:4180` without IPv6).
+async fn bind_all(addrs: &[SocketAddr]) -> anyhow::Result<Vec<TcpListener>> {
+    let mut listeners = Vec::new();
+    let mut errors = Vec::new();
+    for addr in addrs {
+        match TcpListener::bind(addr).await {
+            Ok(l) => listeners.push(l),
+            Err(e) => errors.push(format!("{addr}: {e}")),
+        }
+    }
+    if listeners.is_empty() {
+        anyhow::bail!("cannot listen on any address: {}", errors.join("; "));
+    }
+    for e in errors {
+        tracing::info!("not listening on {e}");
+    }
+    Ok(listeners)
+}
+
+/// Starts the sidecar on `config.listen`.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let listeners = bind_all(&config.listen).await?;
+    start_on(config, listeners)
+}
+
+/// Starts the sidecar on listeners the caller bound.
+pub fn start_on(config: Config, listeners: Vec<TcpListener>) -> anyhow::Result<Running> {
+    let state = AppState::new(config)?;
+    let loader = state.flow.provider_arc().spawn_loader();
+    let (stop, stopped) = watch::channel(false);
+    let permits = Arc::new(Semaphore::new(state.config.limits.max_connections));
+    let mut addrs = Vec::new();
+    let mut handles = Vec::new();
+    for listener in listeners {
+        addrs.push(listener.local_addr()?);
+        let accept = accept_loop(listener, state.clone(), permits.clone(), stopped.clone());
+        handles.push(tokio::spawn(accept));
+    }
+    for addr in &addrs {
+        tracing::info!(%addr, "listening");
+    }
+    Ok(Running { addrs, state, stop, listeners: handles, loader })
+}
+
+fn builder(state: &AppState) -> auto::Builder<TokioExecutor> {
+    let t = &state.config.timeouts;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(t.client_header_read)
+        .max_buf_size(state.config.limits.max_request_header_bytes.max(8192) + 1024)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(t.idle_keepalive))
+        .max_header_list_size(u32::try_from(state.config.limits.max_request_header_bytes).unwrap_or(u32::MAX));
+    builder
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    permits: Arc<Semaphore>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let graceful = GracefulShutdown::new();
+    let builder = builder(&state);
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = stopped.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        match permits.clone().try_acquire_owned() {
+            Ok(permit) => serve(stream, peer, permit, &state, &builder, &graceful),
+            Err(_) => {
+                tokio::spawn(over_capacity(stream));
+            }
+        }
+    }
+    drop(listener);
+    let grace = state.config.timeouts.shutdown_grace;
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!(?grace, "grace period over; closing the remaining connections");
+    }
+}
+
+fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    permit: OwnedSemaphorePermit,
+    state: &Arc<AppState>,
+    builder: &auto::Builder<TokioExecutor>,
+    graceful: &GracefulShutdown,
+) {
+    let state = state.clone();
+    let service = service_fn(move |req| {
+        let state = state.clone();
+        async move { Ok::<_, Infallible>(router::handle(state, req, peer, false).await) }
+    });
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+    let conn = graceful.watch(conn);
+    tokio::spawn(async move {
+        if let Err(error) = conn.await {
+            tracing::debug!(%error, "connection ended with an error");
+        }
+        drop(permit);
+    });
+}
+
+/// Over the connection limit: a short 503 instead of an unbounded queue.
+async fn over_capacity(mut stream: TcpStream) {
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_millis(500), stream.read(&mut buf)).await;
+    let body = r#"{"error":"overloaded","message":"Too many connections; try again shortly."}"#;
+    let head = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncache-control: no-store\r\n\
+         retry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.write_all(body.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}

@@ -1,0 +1,137 @@
+//! Path -> surface: the sidecar's own endpoints under the prefix, liveness and
+//! readiness, and everything else through authentication to the upstream.
+//!
+//! Endpoints (prefix `/oauth2` by default):
+//! - `GET  {prefix}/start?rd=`   begin a login
+//! - `GET  {prefix}/callback`    the IdP's redirect back (the path of `redirect-url`)
+//! - `GET|POST {prefix}/sign_out?rd=` end the session (same-site only)
+//! - `GET  {prefix}/signed_out`  where the IdP's logout lands
+//! - `GET  {prefix}/userinfo`    the signed-in identity as JSON
+//! - `GET  /ping`, `/ready`      liveness, readiness (paths configurable)
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::{header, HeaderMap, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use super::state::AppState;
+use crate::body::Body;
+use crate::flow::{is_cross_site, own_origin, FlowError};
+use crate::http::pages;
+use crate::http::respond::{self, respond, ClientKind, Reject};
+use crate::proxy::ForwardContext;
+
+/// One request, start to end; never fails, every error becomes a response.
+pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, peer: SocketAddr, tls: bool) -> Response<Body> {
+    let kind = ClientKind::of(req.method(), req.headers());
+    let result = if header_bytes(req.headers()) > state.config.limits.max_request_header_bytes {
+        Err(Reject::HeadersTooLarge)
+    } else {
+        route(&state, req, peer, tls).await
+    };
+    result.unwrap_or_else(|reject| respond(kind, reject))
+}
+
+fn header_bytes(headers: &HeaderMap) -> usize {
+    headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum()
+}
+
+fn query_param(query: Option<&str>, name: &str) -> String {
+    query
+        .and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == name))
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| "/".to_string())
+}
+
+async fn route(state: &AppState, req: Request<Incoming>, peer: SocketAddr, tls: bool) -> Result<Response<Body>, Reject> {
+    let config = &state.config;
+    let path = req.uri().path();
+    if path == config.ping_path {
+        return Ok(respond::json(StatusCode::OK, &serde_json::json!({"status": "ok"})));
+    }
+    if path == config.ready_path {
+        let ready = state.is_ready();
+        let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+        return Ok(respond::json(status, &serde_json::json!({"ready": ready})));
+    }
+    if path == state.callback_path {
+        return own_endpoint(state, "/callback", &req).await;
+    }
+    if let Some(rest) = path.strip_prefix(config.proxy_prefix.as_str()) {
+        if rest.starts_with('/') {
+            let rest = rest.to_string();
+            return own_endpoint(state, &rest, &req).await;
+        }
+    }
+    proxy(state, req, peer, tls).await
+}
+
+async fn own_endpoint(state: &AppState, rest: &str, req: &Request<Incoming>) -> Result<Response<Body>, Reject> {
+    let flow = &state.flow;
+    let (method, headers, query) = (req.method(), req.headers(), req.uri().query());
+    let get = method == Method::GET || method == Method::HEAD;
+    match rest {
+        "/start" if get => Ok(flow.start(&query_param(query, "rd"), headers)?),
+        "/callback" if get => Ok(flow.callback(query.unwrap_or(""), headers).await?),
+        "/sign_out" if get || method == Method::POST => {
+            if is_cross_site(headers, &own_origin(&state.config.provider.redirect_url)) {
+                return Err(FlowError::CrossSiteSignOut.into());
+            }
+            Ok(flow.sign_out(&query_param(query, "rd"), headers).await?)
+        }
+        "/signed_out" if get => Ok(signed_out(state, headers)),
+        "/userinfo" if get => userinfo(state, headers).await,
+        "/start" | "/callback" | "/signed_out" | "/userinfo" | "/sign_out" => Err(Reject::MethodNotAllowed),
+        _ => Err(Reject::NotFound),
+    }
+}
+
+fn signed_out(state: &AppState, headers: &HeaderMap) -> Response<Body> {
+    let (rd, clear) = state.flow.signed_out_target(headers);
+    let mut response = match rd {
+        Some(rd) => {
+            let mut r = Response::new(crate::body::empty());
+            *r.status_mut() = StatusCode::FOUND;
+            if let Ok(v) = rd.parse() {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            respond::no_store(r)
+        }
+        None => respond::html(StatusCode::OK, pages::signed_out(&state.flow.start_href("/"))),
+    };
+    if let Ok(v) = clear.parse() {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+async fn userinfo(state: &AppState, headers: &HeaderMap) -> Result<Response<Body>, Reject> {
+    let Some(auth) = state.flow.authenticate(headers).await else {
+        return Err(Reject::NeedsLogin { start: state.flow.start_href("/") });
+    };
+    let id = &auth.session.identity;
+    let body = serde_json::json!({
+        "sub": id.sub, "email": id.email, "name": id.name,
+        "username": id.username, "groups": id.groups,
+    });
+    Ok(respond::json(StatusCode::OK, &body))
+}
+
+/// Without a session a navigation goes straight to the IdP (no extra round
+/// trip), another browser request gets a sign-in page, an API client JSON.
+async fn proxy(state: &AppState, req: Request<Incoming>, peer: SocketAddr, tls: bool) -> Result<Response<Body>, Reject> {
+    let Some(auth) = state.flow.authenticate(req.headers()).await else {
+        let rd = req.uri().path_and_query().map_or("/", |pq| pq.as_str()).to_string();
+        return match ClientKind::of(req.method(), req.headers()) {
+            ClientKind::Navigation => Ok(state.flow.start(&rd, req.headers())?),
+            _ => Err(Reject::NeedsLogin { start: state.flow.start_href(&rd) }),
+        };
+    };
+    let ctx = ForwardContext { client_addr: peer, identity: Some(&auth.session.identity), tls };
+    let mut response = state.upstream.forward(req, &ctx).await?;
+    if let Some(cookie) = auth.reseal.and_then(|c| c.parse().ok()) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
