@@ -1,0 +1,512 @@
+//! Header hygiene on the way to and from the upstream.
+//!
+//! The upstream trusts the identity headers, so a client must never be able to
+//! send one: [`strip_identity_headers`] removes every name of every identity
+//! family the product can emit (after lower-casing and mapping `_` to `-`,
+//! because some servers, e.g. WSGI, treat `X_User` and `X-User` alike), and only
+//! then [`set_identity_headers`] inserts the user's values.
+//!
+//! # Value encoding
+//!
+//! Identity values come from the IdP and may hold anything. Each one is made
+//! safe for a header, in this order:
+//! 1. control characters (C0 incl. CR, LF, NUL, TAB; DEL; C1) are removed;
+//! 2. `%`, `,` and every non-ASCII character are percent-encoded as UTF-8
+//!    (`José` -> `Jos%C3%A9`, `a,b` -> `a%2Cb`, `100%` -> `100%25`); every
+//!    other printable ASCII character, space included, is sent as is.
+//!
+//! So plain ASCII names stay readable and one `urllib.parse.unquote(value)`
+//! (Python) or `decodeURIComponent` gives the original text back. The groups
+//! header is the encoded group names joined with `,` (no space): split on `,`
+//! first, then unquote each part. Empty group names are skipped.
+//!
+//! Each value is capped at [`MAX_VALUE_BYTES`] after encoding. An over-long
+//! groups list loses whole groups from its end (one `warn!`, and
+//! [`GROUPS_TRUNCATED`] counts it); any other over-long value is not sent at
+//! all rather than cut, so a cut email or `sub` can never name someone else.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+use tracing::{debug, warn};
+
+use crate::config::IdentityHeaders;
+use crate::identity::Identity;
+
+/// Largest identity header value sent upstream, in bytes after encoding.
+pub const MAX_VALUE_BYTES: usize = 8 * 1024;
+
+/// How many times a groups header lost groups to [`MAX_VALUE_BYTES`].
+pub static GROUPS_TRUNCATED: AtomicU64 = AtomicU64::new(0);
+
+/// Bytes encoded besides non-ASCII: the escape itself and the list separator.
+const ENCODE: &AsciiSet = &CONTROLS.add(b'%').add(b',');
+
+/// Name prefixes of identity families (oauth2-proxy, ALB, our own).
+const IDENTITY_PREFIXES: [&str; 3] = ["x-user-", "x-auth-request-", "x-amzn-oidc-"];
+
+/// Exact identity names of other products and of the future signed header.
+const IDENTITY_NAMES: [&str; 8] = [
+    "x-forwarded-user",
+    "x-forwarded-email",
+    "x-forwarded-groups",
+    "x-forwarded-preferred-username",
+    "x-forwarded-access-token",
+    "x-sidecar-identity",
+    "remote-user",
+    "x-remote-user",
+];
+
+/// Hop-by-hop headers of RFC 9110 section 7.6.1, plus legacy ones.
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHORIZATION,
+    header::PROXY_AUTHENTICATE,
+];
+
+/// `_` and `-` are the same to many app servers; names are already lower case.
+fn normalize(name: &str) -> String {
+    name.to_ascii_lowercase().replace('_', "-")
+}
+
+fn is_identity_header(name: &str, names: &IdentityHeaders) -> bool {
+    let name = normalize(name);
+    let configured = [
+        &names.email,
+        &names.name,
+        &names.sub,
+        &names.groups,
+        &names.username,
+    ];
+    IDENTITY_NAMES.contains(&name.as_str())
+        || IDENTITY_PREFIXES.iter().any(|p| name.starts_with(p))
+        || configured.iter().any(|c| normalize(c.as_str()) == name)
+}
+
+/// Removes every header that looks like an identity header, whoever sent it.
+pub fn strip_identity_headers(headers: &mut HeaderMap, names: &IdentityHeaders) {
+    let doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|n| is_identity_header(n.as_str(), names))
+        .cloned()
+        .collect();
+    for name in doomed {
+        debug!(header = %name, "dropped a client-sent identity header");
+        headers.remove(&name);
+    }
+}
+
+/// Inserts (never appends) the identity headers; `email` only when known.
+pub fn set_identity_headers(headers: &mut HeaderMap, identity: &Identity, names: &IdentityHeaders) {
+    match &identity.email {
+        Some(email) => insert_capped(headers, &names.email, encode_value(email)),
+        None => {
+            headers.remove(&names.email);
+        }
+    }
+    insert_capped(headers, &names.name, encode_value(&identity.name));
+    insert_capped(headers, &names.sub, encode_value(&identity.sub));
+    insert_capped(headers, &names.username, encode_value(&identity.username));
+    insert_capped(headers, &names.groups, encode_groups(&identity.groups));
+}
+
+/// Removes controls, then percent-encodes `%`, `,` and non-ASCII (see module doc).
+pub fn encode_value(raw: &str) -> String {
+    let clean: String = raw.chars().filter(|c| !c.is_control()).collect();
+    utf8_percent_encode(&clean, ENCODE).to_string()
+}
+
+/// Encoded group names joined with `,`, whole groups dropped from the end past the cap.
+fn encode_groups(groups: &[String]) -> String {
+    let mut out = String::new();
+    let mut kept = 0usize;
+    for group in groups {
+        let encoded = encode_value(group);
+        if encoded.is_empty() {
+            kept += 1;
+            continue;
+        }
+        let separator = usize::from(!out.is_empty());
+        if out.len() + separator + encoded.len() > MAX_VALUE_BYTES {
+            GROUPS_TRUNCATED.fetch_add(1, Ordering::Relaxed);
+            warn!(
+                groups = groups.len(),
+                kept,
+                cap = MAX_VALUE_BYTES,
+                "identity groups exceed the header cap; dropped the last groups"
+            );
+            break;
+        }
+        if separator == 1 {
+            out.push(',');
+        }
+        out.push_str(&encoded);
+        kept += 1;
+    }
+    out
+}
+
+/// Inserts an encoded value, or removes the header when it is over the cap.
+fn insert_capped(headers: &mut HeaderMap, name: &HeaderName, encoded: String) {
+    if encoded.len() > MAX_VALUE_BYTES {
+        warn!(header = %name, len = encoded.len(), "identity value over the header cap; not sent");
+        headers.remove(name);
+        return;
+    }
+    // Encoded values are printable ASCII, so this only fails on a bug; fail closed.
+    match HeaderValue::from_str(&encoded) {
+        Ok(value) => {
+            headers.insert(name.clone(), value);
+        }
+        Err(_) => {
+            headers.remove(name);
+        }
+    }
+}
+
+/// Lower-cased, trimmed comma-separated tokens of every `name` header.
+pub(crate) fn tokens(headers: &HeaderMap, name: &HeaderName) -> Vec<String> {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// Removes hop-by-hop headers (RFC 9110 section 7.6.1) and every header
+/// `Connection` names. Keeps `TE: trailers`; re-adds `Connection: upgrade` and
+/// `Upgrade` when `upgrade` is the protocol being passed through.
+pub fn remove_hop_by_hop(headers: &mut HeaderMap, upgrade: Option<&HeaderValue>) {
+    let te_trailers = tokens(headers, &header::TE).iter().any(|t| t == "trailers");
+    for token in tokens(headers, &header::CONNECTION) {
+        if let Ok(name) = HeaderName::from_bytes(token.as_bytes()) {
+            headers.remove(name);
+        }
+    }
+    for name in &HOP_BY_HOP {
+        headers.remove(name);
+    }
+    if te_trailers {
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    }
+    if let Some(protocol) = upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, protocol.clone());
+    }
+}
+
+/// Case-insensitive `strip_prefix` for the ASCII cookie-name prefixes.
+fn strip_prefix_ci<'a>(name: &'a [u8], prefix: &str) -> Option<&'a [u8]> {
+    let head = name.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix.as_bytes())
+        .then(|| name.get(prefix.len()..).unwrap_or_default())
+}
+
+fn without_cookie_prefix(name: &[u8]) -> &[u8] {
+    strip_prefix_ci(name, "__Host-")
+        .or_else(|| strip_prefix_ci(name, "__Secure-"))
+        .unwrap_or(name)
+}
+
+/// True for the session cookie, its `__Host-` form and the `{name}_*` login cookies.
+pub(crate) fn is_sidecar_cookie(name: &[u8], session: &str) -> bool {
+    let session = without_cookie_prefix(session.as_bytes());
+    !session.is_empty() && without_cookie_prefix(name.trim_ascii()).starts_with(session)
+}
+
+/// The cookie name of one `name=value` pair (or `Set-Cookie` value).
+fn cookie_name(pair: &[u8]) -> &[u8] {
+    let end = pair.iter().position(|&b| b == b'=' || b == b';');
+    pair.get(..end.unwrap_or(pair.len()))
+        .unwrap_or(pair)
+        .trim_ascii()
+}
+
+/// Removes the sidecar's cookies from `Cookie`, keeping the others byte-for-byte
+/// and merging several `Cookie` headers into one (RFC 9113 section 8.2.3).
+pub fn filter_cookies(headers: &mut HeaderMap, session: &str) {
+    let values: Vec<HeaderValue> = headers.get_all(header::COOKIE).iter().cloned().collect();
+    let mut kept: Vec<&[u8]> = Vec::new();
+    let mut dropped = 0usize;
+    for pair in values
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b';'))
+    {
+        let pair = pair.trim_ascii();
+        if pair.is_empty() {
+            continue;
+        }
+        if is_sidecar_cookie(cookie_name(pair), session) {
+            dropped += 1;
+        } else {
+            kept.push(pair);
+        }
+    }
+    if dropped == 0 && values.len() <= 1 {
+        return;
+    }
+    headers.remove(header::COOKIE);
+    if kept.is_empty() {
+        return;
+    }
+    let mut joined = BytesMut::new();
+    for (i, pair) in kept.iter().enumerate() {
+        if i > 0 {
+            joined.put_slice(b"; ");
+        }
+        joined.put_slice(pair);
+    }
+    if let Ok(value) = HeaderValue::from_maybe_shared(Bytes::from(joined)) {
+        headers.insert(header::COOKIE, value);
+    }
+}
+
+/// Drops upstream `Set-Cookie` headers that would set one of the sidecar's cookies.
+pub fn filter_set_cookies(headers: &mut HeaderMap, session: &str) {
+    let values: Vec<HeaderValue> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .cloned()
+        .collect();
+    let (kept, dropped): (Vec<_>, Vec<_>) = values
+        .into_iter()
+        .partition(|v| !is_sidecar_cookie(cookie_name(v.as_bytes()), session));
+    if dropped.is_empty() {
+        return;
+    }
+    debug!(
+        count = dropped.len(),
+        "dropped upstream Set-Cookie for sidecar cookies"
+    );
+    headers.remove(header::SET_COOKIE);
+    for value in kept {
+        headers.append(header::SET_COOKIE, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::tests::test_config;
+
+    fn names() -> IdentityHeaders {
+        test_config().headers
+    }
+
+    fn identity() -> Identity {
+        Identity {
+            sub: "0b1c-42".into(),
+            email: Some("jose@example.com".into()),
+            name: "José Núñez".into(),
+            username: "jose".into(),
+            groups: vec!["admins".into(), "r&d, east".into()],
+        }
+    }
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (k, v) in pairs {
+            let name = HeaderName::from_bytes(k.as_bytes()).unwrap();
+            headers.append(name, HeaderValue::from_str(v).unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn encoding_keeps_ascii_and_escapes_the_rest() {
+        assert_eq!(encode_value("Jane Doe-O'Neil"), "Jane Doe-O'Neil");
+        assert_eq!(encode_value("José"), "Jos%C3%A9");
+        assert_eq!(encode_value("a,b 100%"), "a%2Cb 100%25");
+        assert_eq!(encode_value("ev\r\nil\0\x7f\u{85}\tx"), "evilx");
+    }
+
+    #[test]
+    fn identity_family_spoofs_are_removed_in_any_spelling() {
+        let spoofed = [
+            "x-user-email",
+            "X_User_Email",
+            "x-user_sub",
+            "x-auth-request-user",
+            "X-Amzn-Oidc-Data",
+            "x_amzn_oidc_identity",
+            "x-forwarded-user",
+            "x-forwarded-email",
+            "x-forwarded-groups",
+            "x-forwarded-preferred-username",
+            "x-forwarded-access-token",
+            "x-sidecar-identity",
+            "remote-user",
+            "REMOTE_USER",
+            "x-remote-user",
+        ];
+        let mut headers = map(&spoofed.map(|n| (n, "admin@evil")));
+        headers.insert("x-forwarded-for", HeaderValue::from_static("1.2.3.4"));
+        headers.insert("x-user", HeaderValue::from_static("kept: not in a family"));
+        strip_identity_headers(&mut headers, &names());
+        let mut left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["x-forwarded-for", "x-user"]);
+    }
+
+    #[test]
+    fn configured_names_are_stripped_too() {
+        let mut cfg = names();
+        cfg.email = HeaderName::from_static("x-company-mail");
+        let mut headers = map(&[("X_Company_Mail", "a@evil"), ("x-company-mail", "b@evil")]);
+        strip_identity_headers(&mut headers, &cfg);
+        assert!(headers.is_empty());
+    }
+
+    #[test]
+    fn set_inserts_and_encodes() {
+        let n = names();
+        let mut headers = map(&[(n.name.as_str(), "old"), (n.name.as_str(), "older")]);
+        set_identity_headers(&mut headers, &identity(), &n);
+        assert_eq!(headers.get_all(&n.name).iter().count(), 1);
+        assert_eq!(headers[&n.name], "Jos%C3%A9 N%C3%BA%C3%B1ez");
+        assert_eq!(headers[&n.email], "jose@example.com");
+        assert_eq!(headers[&n.groups], "admins,r&d%2C east");
+        assert_eq!(headers[&n.sub], "0b1c-42");
+        assert_eq!(headers[&n.username], "jose");
+    }
+
+    #[test]
+    fn email_is_absent_when_unknown_and_groups_may_be_empty() {
+        let n = names();
+        let mut who = identity();
+        who.email = None;
+        who.groups = vec![];
+        let mut headers = HeaderMap::new();
+        set_identity_headers(&mut headers, &who, &n);
+        assert!(headers.get(&n.email).is_none());
+        assert_eq!(headers[&n.groups], "");
+    }
+
+    #[test]
+    fn groups_over_the_cap_lose_whole_groups_from_the_end() {
+        let group = "g".repeat(1000);
+        let groups: Vec<String> = (0..20).map(|i| format!("{group}{i:02}")).collect();
+        let before = GROUPS_TRUNCATED.load(Ordering::Relaxed);
+        let value = encode_groups(&groups);
+        assert!(value.len() <= MAX_VALUE_BYTES);
+        let parts: Vec<&str> = value.split(',').collect();
+        assert_eq!(
+            parts.len(),
+            8,
+            "8 groups of 1002 bytes + commas fit in 8 KiB"
+        );
+        assert_eq!(
+            parts,
+            groups[..8].iter().map(String::as_str).collect::<Vec<_>>()
+        );
+        assert!(GROUPS_TRUNCATED.load(Ordering::Relaxed) > before);
+    }
+
+    #[test]
+    fn an_over_long_scalar_is_not_sent() {
+        let n = names();
+        let mut who = identity();
+        who.name = "é".repeat(MAX_VALUE_BYTES);
+        let mut headers = map(&[(n.name.as_str(), "spoof")]);
+        set_identity_headers(&mut headers, &who, &n);
+        assert!(headers.get(&n.name).is_none());
+        assert_eq!(headers[&n.sub], "0b1c-42");
+    }
+
+    #[test]
+    fn hop_by_hop_and_connection_named_headers_go() {
+        let mut headers = map(&[
+            ("connection", "keep-alive, X-Secret"),
+            ("x-secret", "1"),
+            ("keep-alive", "5"),
+            ("proxy-connection", "x"),
+            ("te", "gzip, trailers"),
+            ("trailer", "x"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "websocket"),
+            ("proxy-authorization", "Basic x"),
+            ("proxy-authenticate", "Basic"),
+            ("authorization", "Bearer kept"),
+            ("x-app", "kept"),
+        ]);
+        remove_hop_by_hop(&mut headers, None);
+        let mut left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["authorization", "te", "x-app"]);
+        assert_eq!(headers["te"], "trailers");
+    }
+
+    #[test]
+    fn a_passed_through_upgrade_is_re_added() {
+        let mut headers = map(&[
+            ("connection", "Upgrade, x-gone"),
+            ("upgrade", "websocket"),
+            ("x-gone", "1"),
+        ]);
+        remove_hop_by_hop(&mut headers, Some(&HeaderValue::from_static("websocket")));
+        assert_eq!(headers["connection"], "upgrade");
+        assert_eq!(headers["upgrade"], "websocket");
+        assert!(headers.get("x-gone").is_none());
+    }
+
+    #[test]
+    fn sidecar_cookies_are_recognised() {
+        for name in [
+            "_sc",
+            "__Host-_sc",
+            "__host-_sc",
+            "__Secure-_sc",
+            "_sc_login_ab",
+            "_sc_rd",
+        ] {
+            assert!(is_sidecar_cookie(name.as_bytes(), "_sc"), "{name}");
+        }
+        for name in ["sc", "_s", "x_sc", "csrftoken", "__Host-other"] {
+            assert!(!is_sidecar_cookie(name.as_bytes(), "_sc"), "{name}");
+        }
+        assert!(!is_sidecar_cookie(b"anything", ""));
+    }
+
+    #[test]
+    fn cookie_header_keeps_others_byte_for_byte() {
+        let mut headers = map(&[
+            ("cookie", "a=1;_sc=secret; __Host-_sc=s2;b=\"x y\""),
+            ("cookie", "_sc_rd=/; c=3"),
+        ]);
+        filter_cookies(&mut headers, "_sc");
+        assert_eq!(headers.get_all("cookie").iter().count(), 1);
+        assert_eq!(headers["cookie"], "a=1; b=\"x y\"; c=3");
+
+        let mut only_ours = map(&[("cookie", "_sc=s; _sc_login_1=x")]);
+        filter_cookies(&mut only_ours, "_sc");
+        assert!(only_ours.get("cookie").is_none());
+
+        let mut untouched = map(&[("cookie", "a=1;b=2")]);
+        filter_cookies(&mut untouched, "_sc");
+        assert_eq!(untouched["cookie"], "a=1;b=2");
+    }
+
+    #[test]
+    fn upstream_cannot_set_sidecar_cookies() {
+        let mut headers = map(&[
+            ("set-cookie", "_sc=evil; Path=/"),
+            ("set-cookie", "app=1; HttpOnly"),
+            ("set-cookie", "__Host-_sc_login_x=1; Secure"),
+            ("set-cookie", "other=2"),
+        ]);
+        filter_set_cookies(&mut headers, "_sc");
+        let left: Vec<_> = headers.get_all("set-cookie").iter().collect();
+        assert_eq!(left, ["app=1; HttpOnly", "other=2"]);
+    }
+}

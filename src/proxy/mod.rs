@@ -1,0 +1,443 @@
+//! The forwarder: one authenticated request in, one streamed upstream answer out.
+//!
+//! Bodies are never buffered: the client's body is boxed and sent as it
+//! arrives, the upstream's body is boxed and returned as it arrives. Upstream
+//! connections are HTTP/1.1, pooled by hyper-util's legacy client. On the way
+//! the request loses hop-by-hop headers, identity look-alikes and the sidecar's
+//! own cookies, and gains `X-Forwarded-*` and the identity headers; see
+//! [`headers`] for the rules and [`upgrade`] for WebSockets.
+
+pub mod headers;
+pub mod upgrade;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::{Authority, Scheme};
+use http::{Extensions, Request, Response, StatusCode, Uri, Version};
+use hyper::body::Incoming;
+use hyper::upgrade::OnUpgrade;
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use ipnet::IpNet;
+
+use crate::body::{boxed, Body, BoxError};
+use crate::config::{Config, IdentityHeaders};
+use crate::identity::Identity;
+
+/// Idle upstream connections are closed after this long. Short, because app
+/// servers often close idle keep-alive connections early (gunicorn: 2 s).
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+
+/// Why a request could not be forwarded.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// No connection to the upstream (refused, unreachable, connect timeout): 502.
+    #[error("cannot connect to the upstream")]
+    Connect(#[source] BoxError),
+    /// The upstream's response headers did not arrive in time: 504.
+    #[error("the upstream did not answer in time")]
+    Timeout,
+    /// Anything else between us and the upstream: 502.
+    #[error("the upstream exchange failed")]
+    Upstream(#[source] BoxError),
+}
+
+/// What the caller knows about the request besides the request itself.
+pub struct ForwardContext<'a> {
+    /// The TCP peer (the client, or a proxy in front of us).
+    pub client_addr: SocketAddr,
+    /// The authenticated user; `None` for requests allowed anonymously.
+    pub identity: Option<&'a Identity>,
+    /// Whether the client reached us over TLS.
+    pub tls: bool,
+}
+
+/// The upstream app and a connection pool to it. Cheap to clone.
+#[derive(Clone)]
+pub struct Upstream {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client<HttpConnector, Body>,
+    /// Where requests go; an error when the URL cannot be a request target.
+    target: Result<Target, String>,
+    headers_timeout: Duration,
+    trusted_proxies: Vec<IpNet>,
+    identity_headers: IdentityHeaders,
+    cookie_name: String,
+}
+
+/// The upstream URL, split into the parts a request URI is built from.
+#[derive(Clone, Debug)]
+struct Target {
+    scheme: Scheme,
+    authority: Authority,
+    /// Path prefix without a trailing `/`; empty for the root.
+    base: String,
+}
+
+impl Target {
+    fn from_url(url: &url::Url) -> Result<Self, String> {
+        let host = url.host_str().ok_or("the upstream URL has no host")?;
+        let authority = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        };
+        Ok(Self {
+            scheme: url.scheme().parse().map_err(|_| "bad upstream scheme")?,
+            authority: authority.parse().map_err(|_| "bad upstream authority")?,
+            base: url.path().trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// The upstream URI for a request: our scheme and authority, base + path and query.
+    fn rewrite(&self, uri: &Uri) -> Result<Uri, ProxyError> {
+        let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
+        if !path_and_query.starts_with('/') {
+            return Err(ProxyError::Upstream("request target is not a path".into()));
+        }
+        Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(format!("{}{path_and_query}", self.base))
+            .build()
+            .map_err(|e| ProxyError::Upstream(e.into()))
+    }
+}
+
+impl Upstream {
+    pub fn new(config: &Config) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(config.timeouts.upstream_connect));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .pool_timer(TokioTimer::new())
+            .build(connector);
+        Self {
+            inner: Arc::new(Inner {
+                client,
+                target: Target::from_url(&config.upstream),
+                headers_timeout: config.timeouts.upstream_headers,
+                trusted_proxies: config.trusted_proxies.clone(),
+                identity_headers: config.headers.clone(),
+                cookie_name: config.cookie.name.clone(),
+            }),
+        }
+    }
+
+    /// Forwards one request; the caller has already authenticated it
+    /// (identity `None` = allowed anonymous).
+    pub async fn forward(
+        &self,
+        mut req: Request<Incoming>,
+        ctx: &ForwardContext<'_>,
+    ) -> Result<Response<Body>, ProxyError> {
+        let inner = &*self.inner;
+        let target = inner
+            .target
+            .as_ref()
+            .map_err(|e| ProxyError::Upstream(e.clone().into()))?;
+        let protocol = upgrade::requested(req.headers());
+        let client_io = protocol.as_ref().map(|_| hyper::upgrade::on(&mut req));
+        let (mut parts, body) = req.into_parts();
+        let rewritten = target.rewrite(&parts.uri)?;
+        let original = std::mem::replace(&mut parts.uri, rewritten);
+        parts.version = Version::HTTP_11;
+        parts.extensions = Extensions::new();
+        inner.prepare(&mut parts.headers, &original, ctx, protocol.as_ref());
+        let request = Request::from_parts(parts, boxed(body));
+        let response = inner.send(request).await?;
+        inner.finish(response, protocol, client_io)
+    }
+}
+
+impl Inner {
+    /// Request header hygiene, in an order where later steps cannot be undone by the client.
+    fn prepare(
+        &self,
+        headers: &mut HeaderMap,
+        original: &Uri,
+        ctx: &ForwardContext<'_>,
+        upgrade: Option<&HeaderValue>,
+    ) {
+        headers::remove_hop_by_hop(headers, upgrade);
+        if !headers.contains_key(header::HOST) {
+            let authority = original
+                .authority()
+                .map(|a| HeaderValue::from_str(a.as_str()));
+            if let Some(Ok(host)) = authority {
+                headers.insert(header::HOST, host);
+            }
+        }
+        headers::strip_identity_headers(headers, &self.identity_headers);
+        headers::filter_cookies(headers, &self.cookie_name);
+        let peer_trusted = trusted(ctx.client_addr.ip(), &self.trusted_proxies);
+        set_forwarded(headers, ctx, peer_trusted);
+        if let Some(identity) = ctx.identity {
+            headers::set_identity_headers(headers, identity, &self.identity_headers);
+        }
+    }
+
+    /// Sends the request; the timeout covers connecting and the response headers only.
+    async fn send(&self, request: Request<Body>) -> Result<Response<Incoming>, ProxyError> {
+        match tokio::time::timeout(self.headers_timeout, self.client.request(request)).await {
+            Err(_elapsed) => Err(ProxyError::Timeout),
+            Ok(Err(error)) if error.is_connect() => Err(ProxyError::Connect(error.into())),
+            Ok(Err(error)) => Err(ProxyError::Upstream(error.into())),
+            Ok(Ok(response)) => Ok(response),
+        }
+    }
+
+    /// Response header hygiene, and the splice when the upstream switched protocols.
+    fn finish(
+        &self,
+        mut response: Response<Incoming>,
+        protocol: Option<HeaderValue>,
+        client_io: Option<OnUpgrade>,
+    ) -> Result<Response<Body>, ProxyError> {
+        let switched = response.status() == StatusCode::SWITCHING_PROTOCOLS;
+        if switched {
+            let (Some(asked), Some(client_io)) = (&protocol, client_io) else {
+                return Err(ProxyError::Upstream(
+                    "101 without an upgrade request".into(),
+                ));
+            };
+            if !upgrade::accepted(response.headers(), asked) {
+                return Err(ProxyError::Upstream("101 to another protocol".into()));
+            }
+            upgrade::splice(client_io, hyper::upgrade::on(&mut response));
+        }
+        let (mut parts, body) = response.into_parts();
+        parts.extensions = Extensions::new();
+        headers::remove_hop_by_hop(&mut parts.headers, protocol.as_ref().filter(|_| switched));
+        headers::filter_set_cookies(&mut parts.headers, &self.cookie_name);
+        Ok(Response::from_parts(parts, boxed(body)))
+    }
+}
+
+/// Whether `X-Forwarded-*` from this peer are believed. IPv4-mapped IPv6
+/// peers (`::ffff:a.b.c.d`, from dual-stack sockets) match IPv4 networks.
+pub fn trusted(peer: IpAddr, proxies: &[IpNet]) -> bool {
+    let peer = peer.to_canonical();
+    proxies.iter().any(|net| net.contains(&peer))
+}
+
+/// Sets `X-Forwarded-For/-Proto/-Host`: appended to / kept for trusted peers,
+/// replaced by our own view (and `Forwarded`, `X-Real-IP` dropped) otherwise.
+fn set_forwarded(headers: &mut HeaderMap, ctx: &ForwardContext<'_>, peer_trusted: bool) {
+    let peer = ctx.client_addr.ip().to_canonical().to_string();
+    let proto = HeaderValue::from_static(if ctx.tls { "https" } else { "http" });
+    let host = headers.get(header::HOST).cloned();
+    if peer_trusted {
+        let mut chain: Vec<String> = headers
+            .get_all(&X_FORWARDED_FOR)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .collect();
+        chain.push(peer);
+        insert_str(headers, X_FORWARDED_FOR, &chain.join(", "));
+        if !headers.contains_key(&X_FORWARDED_PROTO) {
+            headers.insert(X_FORWARDED_PROTO, proto);
+        }
+        if let (false, Some(host)) = (headers.contains_key(&X_FORWARDED_HOST), host) {
+            headers.insert(X_FORWARDED_HOST, host);
+        }
+        return;
+    }
+    headers.remove(header::FORWARDED);
+    headers.remove(X_REAL_IP);
+    insert_str(headers, X_FORWARDED_FOR, &peer);
+    headers.insert(X_FORWARDED_PROTO, proto);
+    match host {
+        Some(host) => headers.insert(X_FORWARDED_HOST, host),
+        None => headers.remove(X_FORWARDED_HOST),
+    };
+}
+
+/// Inserts a value we built; one that is not a valid header value removes the header.
+fn insert_str(headers: &mut HeaderMap, name: HeaderName, value: &str) {
+    match HeaderValue::from_str(value) {
+        Ok(value) => headers.insert(name, value),
+        Err(_) => headers.remove(name),
+    };
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::{
+        ClientAuth, CookieConfig, Limits, ProviderConfig, ProviderKind, SessionConfig, Timeouts,
+    };
+    use crate::secret::Secret;
+
+    /// A complete [`Config`] with sensible values, for tests only.
+    pub(crate) fn test_config() -> Config {
+        let url = |s: &str| url::Url::parse(s).unwrap();
+        let name = HeaderName::from_static;
+        Config {
+            listen: vec!["127.0.0.1:0".parse().unwrap()],
+            upstream: url("http://127.0.0.1:8000/"),
+            provider: ProviderConfig {
+                kind: ProviderKind::Cognito,
+                issuer: url("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Test"),
+                discovery_url: url("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Test/.well-known/openid-configuration"),
+                client_id: "client-id".into(),
+                client_auth: ClientAuth::None,
+                redirect_url: url("https://app.example.com/oauth2/callback"),
+                sign_out_url: url("https://app.example.com/"),
+                scope: "openid email profile".into(),
+                identity_provider: None,
+                allow_unverified_email: false,
+            },
+            cookie: CookieConfig {
+                name: "_sidecar".into(),
+                secrets: vec![Secret::new(vec![7u8; 32])],
+                secure: true,
+                domain: None,
+            },
+            session: SessionConfig {
+                ttl: Duration::from_secs(12 * 3600),
+                idle_timeout: Duration::from_secs(3600),
+                max_bytes: 64 << 20,
+                max_per_user: 10,
+            },
+            allowed_redirect_domains: vec![],
+            trusted_proxies: vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
+            proxy_prefix: "/oauth2".into(),
+            ping_path: "/ping".into(),
+            ready_path: "/ready".into(),
+            headers: IdentityHeaders {
+                email: name("x-user-email"),
+                name: name("x-user-name"),
+                sub: name("x-user-sub"),
+                groups: name("x-user-groups"),
+                username: name("x-user-username"),
+            },
+            timeouts: Timeouts {
+                idp_connect: Duration::from_secs(5),
+                idp_total: Duration::from_secs(15),
+                upstream_connect: Duration::from_secs(5),
+                upstream_headers: Duration::from_secs(60),
+                client_header_read: Duration::from_secs(10),
+                idle_keepalive: Duration::from_secs(60),
+                shutdown_grace: Duration::from_secs(10),
+            },
+            limits: Limits {
+                max_request_header_bytes: 16 * 1024,
+                max_connections: 1024,
+                max_idp_body_bytes: 1 << 20,
+                max_pending_logins: 5,
+            },
+        }
+    }
+
+    fn target(url: &str) -> Target {
+        Target::from_url(&url::Url::parse(url).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn uri_gets_upstream_authority_and_base_path() {
+        let uri: Uri = "/a/b?x=1&y=%20".parse().unwrap();
+        let root = target("http://127.0.0.1:8000");
+        assert_eq!(
+            root.rewrite(&uri).unwrap(),
+            "http://127.0.0.1:8000/a/b?x=1&y=%20"
+        );
+        let based = target("http://app.internal/base/");
+        assert_eq!(
+            based.rewrite(&uri).unwrap(),
+            "http://app.internal/base/a/b?x=1&y=%20"
+        );
+        let absolute: Uri = "http://client.example/p?q".parse().unwrap();
+        assert_eq!(
+            based.rewrite(&absolute).unwrap(),
+            "http://app.internal/base/p?q"
+        );
+        let v6 = target("http://[::1]:9000/");
+        assert_eq!(v6.rewrite(&uri).unwrap(), "http://[::1]:9000/a/b?x=1&y=%20");
+    }
+
+    #[test]
+    fn trust_follows_cidrs_and_maps_ipv4_in_ipv6() {
+        let nets: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap(), "fd00::/8".parse().unwrap()];
+        assert!(trusted("10.1.2.3".parse().unwrap(), &nets));
+        assert!(trusted("::ffff:10.1.2.3".parse().unwrap(), &nets));
+        assert!(trusted("fd12::1".parse().unwrap(), &nets));
+        assert!(!trusted("11.0.0.1".parse().unwrap(), &nets));
+        assert!(!trusted("::ffff:11.0.0.1".parse().unwrap(), &nets));
+        assert!(!trusted("10.0.0.1".parse().unwrap(), &[]));
+    }
+
+    fn spoofed() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("app.example.com"));
+        h.insert(X_FORWARDED_FOR, HeaderValue::from_static("6.6.6.6"));
+        h.insert(X_FORWARDED_PROTO, HeaderValue::from_static("https"));
+        h.insert(X_FORWARDED_HOST, HeaderValue::from_static("evil.example"));
+        h.insert(header::FORWARDED, HeaderValue::from_static("for=6.6.6.6"));
+        h.insert(X_REAL_IP, HeaderValue::from_static("6.6.6.6"));
+        h
+    }
+
+    fn ctx(addr: &str) -> ForwardContext<'static> {
+        ForwardContext {
+            client_addr: addr.parse().unwrap(),
+            identity: None,
+            tls: false,
+        }
+    }
+
+    #[test]
+    fn untrusted_peers_get_our_view() {
+        let mut h = spoofed();
+        set_forwarded(&mut h, &ctx("[::ffff:192.0.2.7]:5000"), false);
+        assert_eq!(h[&X_FORWARDED_FOR], "192.0.2.7");
+        assert_eq!(h[&X_FORWARDED_PROTO], "http");
+        assert_eq!(h[&X_FORWARDED_HOST], "app.example.com");
+        assert!(h.get(header::FORWARDED).is_none() && h.get(X_REAL_IP).is_none());
+    }
+
+    #[test]
+    fn trusted_peers_are_appended_to() {
+        let mut h = spoofed();
+        h.append(X_FORWARDED_FOR, HeaderValue::from_static("7.7.7.7"));
+        set_forwarded(&mut h, &ctx("10.0.0.2:5000"), true);
+        assert_eq!(h[&X_FORWARDED_FOR], "6.6.6.6, 7.7.7.7, 10.0.0.2");
+        assert_eq!(h[&X_FORWARDED_PROTO], "https");
+        assert_eq!(h[&X_FORWARDED_HOST], "evil.example");
+        assert_eq!(h[header::FORWARDED], "for=6.6.6.6");
+
+        let mut bare = HeaderMap::new();
+        bare.insert(header::HOST, HeaderValue::from_static("h"));
+        set_forwarded(
+            &mut bare,
+            &ForwardContext {
+                tls: true,
+                ..ctx("10.0.0.2:1")
+            },
+            true,
+        );
+        assert_eq!(bare[&X_FORWARDED_FOR], "10.0.0.2");
+        assert_eq!(bare[&X_FORWARDED_PROTO], "https");
+        assert_eq!(bare[&X_FORWARDED_HOST], "h");
+    }
+
+    #[test]
+    fn unusable_upstream_url_is_an_error_not_a_panic() {
+        assert!(Target::from_url(&url::Url::parse("unix:/run/app.sock").unwrap()).is_err());
+    }
+}
