@@ -14,4 +14,5 @@
 pub mod body;
 pub mod config;
 pub mod identity;
+pub mod mock;
 pub mod secret;
