@@ -16,6 +16,7 @@ pub mod config;
 pub mod flow;
 pub mod http;
 pub mod identity;
+pub mod mock;
 pub mod provider;
 pub mod proxy;
 pub mod server;
