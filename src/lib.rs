@@ -13,12 +13,29 @@
 
 pub mod body;
 pub mod config;
+pub mod demo;
 pub mod flow;
 pub mod http;
 pub mod identity;
 pub mod mock;
 pub mod provider;
 pub mod proxy;
-pub mod server;
 pub mod secret;
+pub mod server;
 pub mod session;
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = tokio::signal::ctrl_c() => {},
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

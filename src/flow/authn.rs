@@ -20,11 +20,25 @@ impl Flow {
     pub async fn authenticate(&self, request: &http::HeaderMap) -> Option<Authenticated> {
         let name = self.cookies.name("");
         for (_, value) in request_cookies(request).filter(|(n, _)| *n == name) {
-            let Some(opened) = self.cookies.open(&name, &value) else { continue };
-            let Some(id) = SessionId::parse(&opened.value) else { continue };
-            let Some(session) = self.sessions.get(&id).await else { continue };
-            let reseal = if opened.stale_key { self.session_cookie(&id) } else { None };
-            return Some(Authenticated { id, session, reseal });
+            let Some(opened) = self.cookies.open(&name, &value) else {
+                continue;
+            };
+            let Some(id) = SessionId::parse(&opened.value) else {
+                continue;
+            };
+            let Some(session) = self.sessions.get(&id).await else {
+                continue;
+            };
+            let reseal = if opened.stale_key {
+                self.session_cookie(&id)
+            } else {
+                None
+            };
+            return Some(Authenticated {
+                id,
+                session,
+                reseal,
+            });
         }
         None
     }

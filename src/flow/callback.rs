@@ -46,9 +46,16 @@ impl CallbackQuery {
 }
 
 impl Flow {
-    pub async fn callback(&self, query: &str, request: &http::HeaderMap) -> Result<Response<Body>, FlowError> {
+    pub async fn callback(
+        &self,
+        query: &str,
+        request: &http::HeaderMap,
+    ) -> Result<Response<Body>, FlowError> {
         let q = CallbackQuery::parse(query);
-        let pending = q.state.as_deref().and_then(|state| self.pending_login(state, request));
+        let pending = q
+            .state
+            .as_deref()
+            .and_then(|state| self.pending_login(state, request));
         let retry = self.start_href(pending.as_ref().map_or("/", |(_, l)| l.rd.as_str()));
         if let Some(code) = q.error {
             return Err(FlowError::IdpError {
@@ -92,7 +99,11 @@ impl Flow {
     }
 
     /// The pending login whose state equals `state`, compared in constant time.
-    fn pending_login(&self, state: &str, request: &http::HeaderMap) -> Option<(String, PendingLogin)> {
+    fn pending_login(
+        &self,
+        state: &str,
+        request: &http::HeaderMap,
+    ) -> Option<(String, PendingLogin)> {
         let name = self.login_cookie_name(state);
         request_cookies(request)
             .filter(|(n, _)| *n == name)
@@ -122,7 +133,10 @@ mod tests {
         let q = CallbackQuery::parse("error=access_denied&error_description=User+cancelled");
         assert_eq!(q.error.as_deref(), Some("access_denied"));
         assert_eq!(q.error_description.as_deref(), Some("User cancelled"));
-        assert_eq!(CallbackQuery::parse(&"a".repeat(MAX_QUERY_LEN + 1)), CallbackQuery::default());
+        assert_eq!(
+            CallbackQuery::parse(&"a".repeat(MAX_QUERY_LEN + 1)),
+            CallbackQuery::default()
+        );
         assert_eq!(CallbackQuery::parse("%ff%fe=%00"), CallbackQuery::default());
     }
 }

@@ -68,12 +68,18 @@ impl Flow {
             .map_err(|_| FlowError::NotReady)?;
         let name = self.login_cookie_name(login.state.expose());
         let payload = serde_json::to_string(&login).map_err(|_| FlowError::NotReady)?;
-        let sealed = self.cookies.seal(&name, &payload).ok_or(FlowError::NotReady)?;
+        let sealed = self
+            .cookies
+            .seal(&name, &payload)
+            .ok_or(FlowError::NotReady)?;
         let mut builder = Response::builder()
             .status(StatusCode::FOUND)
             .header(header::LOCATION, url.as_str())
             .header(header::CACHE_CONTROL, "no-store")
-            .header(header::SET_COOKIE, self.cookies.set_cookie(&name, sealed, LOGIN_TTL_SECS));
+            .header(
+                header::SET_COOKIE,
+                self.cookies.set_cookie(&name, sealed, LOGIN_TTL_SECS),
+            );
         for stale in self.logins_to_evict(request) {
             builder = builder.header(header::SET_COOKIE, self.cookies.clear_cookie(&stale));
         }
@@ -97,7 +103,11 @@ impl Flow {
         pending.dedup_by(|a, b| a.1 == b.1);
         let keep = self.max_pending_logins.saturating_sub(1);
         let excess = pending.len().saturating_sub(keep);
-        pending.into_iter().take(excess).map(|(_, name)| name).collect()
+        pending
+            .into_iter()
+            .take(excess)
+            .map(|(_, name)| name)
+            .collect()
     }
 
     pub(super) fn open_login(&self, name: &str, sealed: &str) -> Option<PendingLogin> {

@@ -27,9 +27,15 @@ pub fn is_cross_site(headers: &HeaderMap, own_origin: &url::Url) -> bool {
 }
 
 impl Flow {
-    pub async fn sign_out(&self, rd: &str, request: &HeaderMap) -> Result<Response<Body>, FlowError> {
+    pub async fn sign_out(
+        &self,
+        rd: &str,
+        request: &HeaderMap,
+    ) -> Result<Response<Body>, FlowError> {
         let authenticated = self.authenticate(request).await;
-        let id_token = authenticated.as_ref().map(|a| a.session.tokens.id_token.clone());
+        let id_token = authenticated
+            .as_ref()
+            .map(|a| a.session.tokens.id_token.clone());
         if let Some(a) = &authenticated {
             self.sessions.remove(&a.id).await;
             tracing::info!(sub = %a.session.identity.sub, "signed out");
@@ -45,9 +51,15 @@ impl Flow {
             .status(StatusCode::FOUND)
             .header(header::LOCATION, location)
             .header(header::CACHE_CONTROL, "no-store")
-            .header(header::SET_COOKIE, self.cookies.clear_cookie(&self.cookies.name("")));
+            .header(
+                header::SET_COOKIE,
+                self.cookies.clear_cookie(&self.cookies.name("")),
+            );
         if let Some(sealed) = self.cookies.seal(&rd_name, &rd) {
-            builder = builder.header(header::SET_COOKIE, self.cookies.set_cookie(&rd_name, sealed, RD_TTL_SECS));
+            builder = builder.header(
+                header::SET_COOKIE,
+                self.cookies.set_cookie(&rd_name, sealed, RD_TTL_SECS),
+            );
         }
         builder.body(body::empty()).map_err(|_| FlowError::NotReady)
     }
@@ -70,7 +82,10 @@ mod tests {
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.insert(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+            h.insert(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
         }
         h
     }
@@ -79,10 +94,22 @@ mod tests {
     fn cross_site_sign_out_is_detected() {
         let own = url::Url::parse("https://app.example.com/").unwrap();
         assert!(!is_cross_site(&headers(&[]), &own));
-        assert!(!is_cross_site(&headers(&[("sec-fetch-site", "same-origin")]), &own));
-        assert!(!is_cross_site(&headers(&[("origin", "https://app.example.com")]), &own));
-        assert!(is_cross_site(&headers(&[("sec-fetch-site", "cross-site")]), &own));
-        assert!(is_cross_site(&headers(&[("origin", "https://evil.example")]), &own));
+        assert!(!is_cross_site(
+            &headers(&[("sec-fetch-site", "same-origin")]),
+            &own
+        ));
+        assert!(!is_cross_site(
+            &headers(&[("origin", "https://app.example.com")]),
+            &own
+        ));
+        assert!(is_cross_site(
+            &headers(&[("sec-fetch-site", "cross-site")]),
+            &own
+        ));
+        assert!(is_cross_site(
+            &headers(&[("origin", "https://evil.example")]),
+            &own
+        ));
         assert!(is_cross_site(&headers(&[("origin", "null")]), &own));
     }
 }

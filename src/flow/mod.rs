@@ -34,7 +34,11 @@ pub enum FlowError {
     StateMismatch { retry: String },
     /// The IdP redirected back with `error=...`.
     #[error("the identity provider returned error {code}")]
-    IdpError { code: String, description: Option<String>, retry: String },
+    IdpError {
+        code: String,
+        description: Option<String>,
+        retry: String,
+    },
     /// The token endpoint refused the code (`invalid_grant`: used, expired, ...).
     #[error("the token endpoint refused the code: {code}")]
     CodeRefused { code: String, retry: String },
@@ -73,7 +77,10 @@ impl Flow {
             provider,
             sessions,
             cookies: CookieCodec::new(&config.cookie),
-            redirects: RedirectPolicy::new(&own_origin(&config.provider.redirect_url), &config.allowed_redirect_domains),
+            redirects: RedirectPolicy::new(
+                &own_origin(&config.provider.redirect_url),
+                &config.allowed_redirect_domains,
+            ),
             prefix: config.proxy_prefix.clone(),
             session_ttl: config.session.ttl,
             max_pending_logins: config.limits.max_pending_logins.max(1),

@@ -42,7 +42,9 @@ impl ClientKind {
 #[derive(Debug)]
 pub enum Reject {
     /// No valid session; `start` is the sign-in link.
-    NeedsLogin { start: String },
+    NeedsLogin {
+        start: String,
+    },
     Flow(FlowError),
     Proxy(ProxyError),
     HeadersTooLarge,
@@ -70,7 +72,12 @@ struct Answer {
 }
 
 fn answer(status: StatusCode, code: &'static str, message: &str, html: String) -> Answer {
-    Answer { status, code, message: message.to_string(), html }
+    Answer {
+        status,
+        code,
+        message: message.to_string(),
+        html,
+    }
 }
 
 fn flow_answer(error: &FlowError) -> Answer {
@@ -84,40 +91,75 @@ fn flow_answer(error: &FlowError) -> Answer {
         ),
         BadCallback { retry } => {
             let msg = "The sign-in callback is missing its code or state.";
-            answer(StatusCode::BAD_REQUEST, "bad_callback", msg, pages::login_failed(msg, retry))
+            answer(
+                StatusCode::BAD_REQUEST,
+                "bad_callback",
+                msg,
+                pages::login_failed(msg, retry),
+            )
         }
         StateMismatch { retry } => {
             let msg = "This sign-in link is not for this browser, or it has expired.";
-            answer(StatusCode::BAD_REQUEST, "state_mismatch", msg, pages::login_failed(msg, retry))
+            answer(
+                StatusCode::BAD_REQUEST,
+                "state_mismatch",
+                msg,
+                pages::login_failed(msg, retry),
+            )
         }
-        IdpError { code, description, retry } => {
+        IdpError {
+            code,
+            description,
+            retry,
+        } => {
             let status = match code.as_str() {
                 "server_error" | "temporarily_unavailable" => StatusCode::BAD_GATEWAY,
                 "access_denied" => StatusCode::FORBIDDEN,
                 _ => StatusCode::BAD_REQUEST,
             };
             let html = pages::idp_error(code, description.as_deref(), retry);
-            answer(status, "idp_error", "The identity provider did not sign you in.", html)
+            answer(
+                status,
+                "idp_error",
+                "The identity provider did not sign you in.",
+                html,
+            )
         }
         CodeRefused { retry, .. } => {
             let msg = "The identity provider refused this sign-in (it may have been used already or expired).";
-            answer(StatusCode::BAD_REQUEST, "code_refused", msg, pages::login_failed(msg, retry))
+            answer(
+                StatusCode::BAD_REQUEST,
+                "code_refused",
+                msg,
+                pages::login_failed(msg, retry),
+            )
         }
         BadToken { retry, .. } => {
             let msg = "The identity provider's answer could not be verified.";
-            answer(StatusCode::UNAUTHORIZED, "invalid_id_token", msg, pages::login_failed(msg, retry))
+            answer(
+                StatusCode::UNAUTHORIZED,
+                "invalid_id_token",
+                msg,
+                pages::login_failed(msg, retry),
+            )
         }
         IdpFailed { error, retry } => {
             let (status, code) = match error {
                 ProviderError::Timeout => (StatusCode::GATEWAY_TIMEOUT, "idp_timeout"),
                 _ => (StatusCode::BAD_GATEWAY, "idp_failed"),
             };
-            let msg = "The identity provider could not be reached or answered something unexpected.";
+            let msg =
+                "The identity provider could not be reached or answered something unexpected.";
             answer(status, code, msg, pages::idp_unavailable(retry))
         }
         CrossSiteSignOut => {
             let msg = "Sign-out must be started from this site.";
-            answer(StatusCode::FORBIDDEN, "cross_site", msg, pages::bad_request(msg))
+            answer(
+                StatusCode::FORBIDDEN,
+                "cross_site",
+                msg,
+                pages::bad_request(msg),
+            )
         }
     }
 }
@@ -145,12 +187,27 @@ fn describe(reject: &Reject) -> Answer {
         ),
         Reject::HeadersTooLarge => {
             let msg = "The request headers are too large.";
-            answer(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large", msg, pages::bad_request(msg))
+            answer(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+                msg,
+                pages::bad_request(msg),
+            )
         }
-        Reject::NotFound => answer(StatusCode::NOT_FOUND, "not_found", "Not found.", pages::not_found()),
+        Reject::NotFound => answer(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Not found.",
+            pages::not_found(),
+        ),
         Reject::MethodNotAllowed => {
             let msg = "This method is not allowed here.";
-            answer(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", msg, pages::bad_request(msg))
+            answer(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                msg,
+                pages::bad_request(msg),
+            )
         }
     }
 }
@@ -158,7 +215,9 @@ fn describe(reject: &Reject) -> Answer {
 fn log(reject: &Reject, status: StatusCode) {
     match reject {
         Reject::NeedsLogin { .. } | Reject::NotFound => tracing::debug!(%status, "rejected"),
-        Reject::Flow(e @ (FlowError::IdpFailed { .. } | FlowError::BadToken { .. } | FlowError::NotReady)) => {
+        Reject::Flow(
+            e @ (FlowError::IdpFailed { .. } | FlowError::BadToken { .. } | FlowError::NotReady),
+        ) => {
             tracing::warn!(%status, error = %e, "sign-in failed")
         }
         Reject::Flow(e) => tracing::info!(%status, error = %e, "sign-in refused"),
@@ -181,15 +240,21 @@ pub fn respond(kind: ClientKind, reject: Reject) -> Response<Body> {
     let mut response = Response::new(body::full(body));
     *response.status_mut() = a.status;
     if a.status == StatusCode::UNAUTHORIZED && kind == ClientKind::Api {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Cookie"));
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Cookie"));
     }
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     no_store(response)
 }
 
 /// Marks a response of the sidecar's own as never cacheable.
 pub fn no_store(mut response: Response<Body>) -> Response<Body> {
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -197,7 +262,10 @@ pub fn no_store(mut response: Response<Body>) -> Response<Body> {
 pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
     let mut response = Response::new(body::full(value.to_string()));
     *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     no_store(response)
 }
 
@@ -205,9 +273,10 @@ pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
 pub fn html(status: StatusCode, page: String) -> Response<Body> {
     let mut response = Response::new(body::full(page));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     no_store(response)
 }
 
@@ -226,20 +295,37 @@ mod tests {
         let html = accept("text/html,application/xhtml+xml");
         assert_eq!(ClientKind::of(&Method::GET, &html), ClientKind::Navigation);
         assert_eq!(ClientKind::of(&Method::POST, &html), ClientKind::Browser);
-        assert_eq!(ClientKind::of(&Method::GET, &accept("application/json")), ClientKind::Api);
-        assert_eq!(ClientKind::of(&Method::GET, &HeaderMap::new()), ClientKind::Api);
+        assert_eq!(
+            ClientKind::of(&Method::GET, &accept("application/json")),
+            ClientKind::Api
+        );
+        assert_eq!(
+            ClientKind::of(&Method::GET, &HeaderMap::new()),
+            ClientKind::Api
+        );
     }
 
     #[test]
     fn answers_carry_status_type_and_no_store() {
-        let r = respond(ClientKind::Api, Reject::NeedsLogin { start: "/oauth2/start".into() });
+        let r = respond(
+            ClientKind::Api,
+            Reject::NeedsLogin {
+                start: "/oauth2/start".into(),
+            },
+        );
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(r.headers()[header::CONTENT_TYPE], "application/json");
         assert_eq!(r.headers()[header::CACHE_CONTROL], "no-store");
         let r = respond(ClientKind::Browser, Reject::Proxy(ProxyError::Timeout));
         assert_eq!(r.status(), StatusCode::GATEWAY_TIMEOUT);
-        assert!(r.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
-        let r = respond(ClientKind::Browser, Reject::Flow(FlowError::CrossSiteSignOut));
+        assert!(r.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        let r = respond(
+            ClientKind::Browser,
+            Reject::Flow(FlowError::CrossSiteSignOut),
+        );
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
     }
 }

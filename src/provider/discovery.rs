@@ -28,7 +28,11 @@ pub struct Metadata {
 impl Metadata {
     /// `client_secret_post` only when discovery offers it and not Basic.
     pub fn prefers_post_auth(&self) -> bool {
-        let offers = |m: &str| self.token_endpoint_auth_methods_supported.iter().any(|x| x == m);
+        let offers = |m: &str| {
+            self.token_endpoint_auth_methods_supported
+                .iter()
+                .any(|x| x == m)
+        };
         offers("client_secret_post") && !offers("client_secret_basic")
     }
 }
@@ -68,7 +72,10 @@ mod tests {
     #[test]
     fn issuer_string_drops_only_the_root_slash() {
         let u = Url::parse("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Ab").unwrap();
-        assert_eq!(issuer_string(&u), "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Ab");
+        assert_eq!(
+            issuer_string(&u),
+            "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Ab"
+        );
         let u = Url::parse("https://accounts.example.com").unwrap();
         assert_eq!(issuer_string(&u), "https://accounts.example.com");
         let u = Url::parse("https://idp.example.com/realms/x/").unwrap();

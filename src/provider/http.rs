@@ -34,9 +34,15 @@ pub async fn read_bounded(resp: reqwest::Response, max: usize) -> Result<Vec<u8>
 }
 
 /// Parses a JSON answer, saying what was wrong without echoing the body (it may hold tokens).
-pub fn parse_json<T: DeserializeOwned>(what: &'static str, body: &[u8]) -> Result<T, ProviderError> {
+pub fn parse_json<T: DeserializeOwned>(
+    what: &'static str,
+    body: &[u8],
+) -> Result<T, ProviderError> {
     serde_json::from_slice(body).map_err(|e| {
-        ProviderError::BadAnswer(format!("{what}: not the expected JSON ({})", e.classify_name()))
+        ProviderError::BadAnswer(format!(
+            "{what}: not the expected JSON ({})",
+            e.classify_name()
+        ))
     })
 }
 

@@ -80,9 +80,17 @@ mod tests {
     #[test]
     fn name_falls_back_to_given_family_then_username() {
         let c = claims(r#"{"sub":"s","exp":1,"name":"José Ñúñez","cognito:username":"jose"}"#);
-        assert_eq!(from_claims(&c, ProviderKind::Cognito, false).name, "José Ñúñez");
-        let c = claims(r#"{"sub":"s","exp":1,"given_name":"Ada","family_name":"Lovelace","cognito:username":"ada"}"#);
-        assert_eq!(from_claims(&c, ProviderKind::Cognito, false).name, "Ada Lovelace");
+        assert_eq!(
+            from_claims(&c, ProviderKind::Cognito, false).name,
+            "José Ñúñez"
+        );
+        let c = claims(
+            r#"{"sub":"s","exp":1,"given_name":"Ada","family_name":"Lovelace","cognito:username":"ada"}"#,
+        );
+        assert_eq!(
+            from_claims(&c, ProviderKind::Cognito, false).name,
+            "Ada Lovelace"
+        );
         let c = claims(r#"{"sub":"s","exp":1,"cognito:username":"bob"}"#);
         let id = from_claims(&c, ProviderKind::Cognito, false);
         assert_eq!((id.name.as_str(), id.username.as_str()), ("bob", "bob"));
@@ -95,12 +103,16 @@ mod tests {
         let c = claims(r#"{"sub":"s","exp":1,"email":"Bob@Example.COM","email_verified":false}"#);
         assert_eq!(from_claims(&c, ProviderKind::Cognito, false).email, None);
         assert_eq!(
-            from_claims(&c, ProviderKind::Cognito, true).email.as_deref(),
+            from_claims(&c, ProviderKind::Cognito, true)
+                .email
+                .as_deref(),
             Some("bob@example.com")
         );
         let c = claims(r#"{"sub":"s","exp":1,"email":"Bob@Example.COM","email_verified":true}"#);
         assert_eq!(
-            from_claims(&c, ProviderKind::Cognito, false).email.as_deref(),
+            from_claims(&c, ProviderKind::Cognito, false)
+                .email
+                .as_deref(),
             Some("bob@example.com")
         );
         let c = claims(r#"{"sub":"s","exp":1,"email":"bob@example.com"}"#);
@@ -110,11 +122,16 @@ mod tests {
     #[test]
     fn groups_come_from_cognito_groups_and_tolerate_odd_shapes() {
         let c = claims(r#"{"sub":"s","exp":1,"cognito:groups":["a","b,c",3]}"#);
-        assert_eq!(from_claims(&c, ProviderKind::Cognito, false).groups, vec!["a", "b,c"]);
+        assert_eq!(
+            from_claims(&c, ProviderKind::Cognito, false).groups,
+            vec!["a", "b,c"]
+        );
         let c = claims(r#"{"sub":"s","exp":1,"groups":{"x":1}}"#);
         assert!(from_claims(&c, ProviderKind::Oidc, false).groups.is_empty());
         let c = claims(r#"{"sub":"s","exp":1,"groups":["g"]}"#);
         assert_eq!(from_claims(&c, ProviderKind::Oidc, false).groups, vec!["g"]);
-        assert!(from_claims(&c, ProviderKind::Cognito, false).groups.is_empty());
+        assert!(from_claims(&c, ProviderKind::Cognito, false)
+            .groups
+            .is_empty());
     }
 }

@@ -50,7 +50,8 @@ impl KeySet {
             .filter(|k| k.alg.as_deref().is_none_or(|a| a == "RS256"))
             .filter(|k| k.use_.as_deref().is_none_or(|u| u == "sig"))
             .filter_map(|k| {
-                let key = DecodingKey::from_rsa_components(k.n.as_deref()?, k.e.as_deref()?).ok()?;
+                let key =
+                    DecodingKey::from_rsa_components(k.n.as_deref()?, k.e.as_deref()?).ok()?;
                 Some((k.kid?, Arc::new(key)))
             })
             .collect();
@@ -97,7 +98,9 @@ impl Jwks {
         let set: JwkSet = http::get_json(client, url, "JWKS", self.max_body).await?;
         let keys = KeySet::from_jwks(set);
         if keys.is_empty() {
-            return Err(ProviderError::BadAnswer("JWKS holds no RS256 signing key".into()));
+            return Err(ProviderError::BadAnswer(
+                "JWKS holds no RS256 signing key".into(),
+            ));
         }
         self.keys.store(Arc::new(keys));
         Ok(())
@@ -105,7 +108,12 @@ impl Jwks {
 
     /// The key named `kid`, refetching the set once if it is unknown and the
     /// last fetch is older than [`REFETCH_INTERVAL`].
-    pub async fn key(&self, kid: &str, client: &reqwest::Client, url: &Url) -> Option<Arc<DecodingKey>> {
+    pub async fn key(
+        &self,
+        kid: &str,
+        client: &reqwest::Client,
+        url: &Url,
+    ) -> Option<Arc<DecodingKey>> {
         if let Some(key) = self.keys.load().0.get(kid) {
             return Some(key.clone());
         }

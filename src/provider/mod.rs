@@ -92,8 +92,13 @@ impl Provider {
 
     /// Loads discovery, then the JWKS it points to.
     pub async fn load(&self) -> Result<(), ProviderError> {
-        let metadata =
-            discovery::fetch(&self.http, &self.config.discovery_url, &self.issuer, self.max_body).await?;
+        let metadata = discovery::fetch(
+            &self.http,
+            &self.config.discovery_url,
+            &self.issuer,
+            self.max_body,
+        )
+        .await?;
         self.jwks.refresh(&self.http, &metadata.jwks_uri).await?;
         self.metadata.store(Some(Arc::new(metadata)));
         Ok(())
@@ -149,7 +154,12 @@ impl Provider {
     }
 
     /// Redeems a code and verifies the ID token it returns against `nonce`.
-    pub async fn sign_in(&self, code: &str, verifier: &str, nonce: &str) -> Result<SignIn, ProviderError> {
+    pub async fn sign_in(
+        &self,
+        code: &str,
+        verifier: &str,
+        nonce: &str,
+    ) -> Result<SignIn, ProviderError> {
         let metadata = self.metadata()?;
         let form = [
             ("grant_type", "authorization_code"),
@@ -158,18 +168,40 @@ impl Provider {
             ("code_verifier", verifier),
         ];
         let tokens = self.token_request(&metadata, &form).await?;
-        let (identity, exp) = self.verify_id_token(&metadata, tokens.id_token.expose(), Some(nonce)).await?;
-        Ok(SignIn { identity, tokens, id_token_expires_at: exp })
+        let (identity, exp) = self
+            .verify_id_token(&metadata, tokens.id_token.expose(), Some(nonce))
+            .await?;
+        Ok(SignIn {
+            identity,
+            tokens,
+            id_token_expires_at: exp,
+        })
     }
 
-    async fn token_request(&self, metadata: &Metadata, form: &[(&str, &str)]) -> Result<TokenSet, ProviderError> {
+    async fn token_request(
+        &self,
+        metadata: &Metadata,
+        form: &[(&str, &str)],
+    ) -> Result<TokenSet, ProviderError> {
         let auth = match &self.config.client_auth {
             ClientAuth::None => token::ClientAuthMethod::Public,
-            ClientAuth::Secret(s) if metadata.prefers_post_auth() => token::ClientAuthMethod::Post(s),
+            ClientAuth::Secret(s) if metadata.prefers_post_auth() => {
+                token::ClientAuthMethod::Post(s)
+            }
             ClientAuth::Secret(s) => token::ClientAuthMethod::Basic(s),
         };
-        let request = token::TokenRequest { client_id: &self.config.client_id, auth, form };
-        token::request(&self.http, &metadata.token_endpoint, &request, self.max_body).await
+        let request = token::TokenRequest {
+            client_id: &self.config.client_id,
+            auth,
+            form,
+        };
+        token::request(
+            &self.http,
+            &metadata.token_endpoint,
+            &request,
+            self.max_body,
+        )
+        .await
     }
 
     async fn verify_id_token(
@@ -191,7 +223,11 @@ impl Provider {
             nonce,
         };
         let claims = verify::verify(token, &key, &expected)?;
-        let identity = identity::from_claims(&claims, self.config.kind, self.config.allow_unverified_email);
+        let identity = identity::from_claims(
+            &claims,
+            self.config.kind,
+            self.config.allow_unverified_email,
+        );
         Ok((identity, claims.exp))
     }
 
@@ -220,7 +256,10 @@ impl Provider {
                         q.append_pair("id_token_hint", token.expose());
                     }
                     q.append_pair("client_id", &self.config.client_id)
-                        .append_pair("post_logout_redirect_uri", self.config.sign_out_url.as_str());
+                        .append_pair(
+                            "post_logout_redirect_uri",
+                            self.config.sign_out_url.as_str(),
+                        );
                 }
                 Some(url)
             }

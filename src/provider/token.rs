@@ -60,7 +60,10 @@ fn body(req: &TokenRequest<'_>) -> String {
 fn basic(client_id: &str, secret: &Secret<String>) -> String {
     let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let pair = format!("{}:{}", enc(client_id), enc(secret.expose()));
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
 }
 
 pub async fn request(
@@ -87,12 +90,14 @@ pub async fn request(
         return Err(ProviderError::Refused(code));
     }
     if !status.is_success() {
-        return Err(ProviderError::BadAnswer(format!("token endpoint: HTTP {status}")));
+        return Err(ProviderError::BadAnswer(format!(
+            "token endpoint: HTTP {status}"
+        )));
     }
     let tokens: RawTokens = http::parse_json("token response", &raw)?;
-    let id_token = tokens
-        .id_token
-        .ok_or_else(|| ProviderError::BadAnswer("token response: no id_token (is `openid` in the scope?)".into()))?;
+    let id_token = tokens.id_token.ok_or_else(|| {
+        ProviderError::BadAnswer("token response: no id_token (is `openid` in the scope?)".into())
+    })?;
     Ok(TokenSet {
         id_token: Secret::new(id_token),
         access_token: Secret::new(tokens.access_token),
@@ -117,16 +122,29 @@ mod tests {
     fn body_carries_client_id_and_only_post_carries_the_secret() {
         let secret = Secret::new("s3cr:t".to_string());
         let form = [("grant_type", "authorization_code"), ("code", "a b")];
-        let basic_req = TokenRequest { client_id: "cid", auth: ClientAuthMethod::Basic(&secret), form: &form };
-        assert_eq!(body(&basic_req), "grant_type=authorization_code&code=a+b&client_id=cid");
-        let post_req = TokenRequest { client_id: "cid", auth: ClientAuthMethod::Post(&secret), form: &form };
+        let basic_req = TokenRequest {
+            client_id: "cid",
+            auth: ClientAuthMethod::Basic(&secret),
+            form: &form,
+        };
+        assert_eq!(
+            body(&basic_req),
+            "grant_type=authorization_code&code=a+b&client_id=cid"
+        );
+        let post_req = TokenRequest {
+            client_id: "cid",
+            auth: ClientAuthMethod::Post(&secret),
+            form: &form,
+        };
         assert!(body(&post_req).ends_with("&client_id=cid&client_secret=s3cr%3At"));
     }
 
     #[test]
     fn basic_header_form_encodes_both_parts() {
         let h = basic("cid", &Secret::new("a:b".into()));
-        let raw = base64::engine::general_purpose::STANDARD.decode(&h[6..]).unwrap();
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(&h[6..])
+            .unwrap();
         assert_eq!(raw, b"cid:a%3Ab");
     }
 

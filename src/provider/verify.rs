@@ -132,7 +132,11 @@ pub fn header_kid(token: &str) -> Result<String, VerifyError> {
 }
 
 /// Checks signature and claims of an ID token already matched to `key`.
-pub fn verify(token: &str, key: &DecodingKey, expected: &Expected<'_>) -> Result<Claims, VerifyError> {
+pub fn verify(
+    token: &str,
+    key: &DecodingKey,
+    expected: &Expected<'_>,
+) -> Result<Claims, VerifyError> {
     let mut validation = Validation::new(Algorithm::RS256);
     validation.leeway = LEEWAY_SECS;
     validation.set_issuer(&[expected.issuer]);
@@ -193,17 +197,34 @@ mod tests {
     }
 
     fn expected(nonce: Option<&'static str>) -> Expected<'static> {
-        Expected { issuer: "https://i", client_id: "c", kind: ProviderKind::Cognito, nonce }
+        Expected {
+            issuer: "https://i",
+            client_id: "c",
+            kind: ProviderKind::Cognito,
+            nonce,
+        }
     }
 
     #[test]
     fn header_must_be_rs256_with_kid() {
         let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
         let tok = |h: &str| format!("{}.e30.sig", b64(h));
-        assert_eq!(header_kid(&tok(r#"{"alg":"RS256","kid":"k1="}"#)), Ok("k1=".into()));
-        assert_eq!(header_kid(&tok(r#"{"alg":"none","kid":"k"}"#)), Err(VerifyError::Algorithm));
-        assert_eq!(header_kid(&tok(r#"{"alg":"HS256","kid":"k"}"#)), Err(VerifyError::Algorithm));
-        assert_eq!(header_kid(&tok(r#"{"alg":"RS256"}"#)), Err(VerifyError::MissingKeyId));
+        assert_eq!(
+            header_kid(&tok(r#"{"alg":"RS256","kid":"k1="}"#)),
+            Ok("k1=".into())
+        );
+        assert_eq!(
+            header_kid(&tok(r#"{"alg":"none","kid":"k"}"#)),
+            Err(VerifyError::Algorithm)
+        );
+        assert_eq!(
+            header_kid(&tok(r#"{"alg":"HS256","kid":"k"}"#)),
+            Err(VerifyError::Algorithm)
+        );
+        assert_eq!(
+            header_kid(&tok(r#"{"alg":"RS256"}"#)),
+            Err(VerifyError::MissingKeyId)
+        );
         assert_eq!(header_kid("%%%.x.y"), Err(VerifyError::Malformed));
         assert_eq!(header_kid(""), Err(VerifyError::Malformed));
     }
@@ -213,15 +234,32 @@ mod tests {
         let now = 1_000_000;
         let ok = claims(r#"{"sub":"s","exp":2000000,"iat":1000000,"nonce":"n","token_use":"id"}"#);
         assert_eq!(check_claims(&ok, &expected(Some("n")), now), Ok(()));
-        assert_eq!(check_claims(&ok, &expected(Some("m")), now), Err(VerifyError::Nonce));
-        let access = claims(r#"{"sub":"s","exp":2000000,"iat":1000000,"nonce":"n","token_use":"access"}"#);
-        assert_eq!(check_claims(&access, &expected(Some("n")), now), Err(VerifyError::TokenUse));
+        assert_eq!(
+            check_claims(&ok, &expected(Some("m")), now),
+            Err(VerifyError::Nonce)
+        );
+        let access =
+            claims(r#"{"sub":"s","exp":2000000,"iat":1000000,"nonce":"n","token_use":"access"}"#);
+        assert_eq!(
+            check_claims(&access, &expected(Some("n")), now),
+            Err(VerifyError::TokenUse)
+        );
         let future = claims(r#"{"sub":"s","exp":2000000,"iat":1000100,"token_use":"id"}"#);
-        assert_eq!(check_claims(&future, &expected(None), now), Err(VerifyError::IssuedInFuture));
-        let azp = claims(r#"{"sub":"s","exp":2000000,"iat":1000000,"azp":"other","token_use":"id"}"#);
-        assert_eq!(check_claims(&azp, &expected(None), now), Err(VerifyError::AuthorizedParty));
+        assert_eq!(
+            check_claims(&future, &expected(None), now),
+            Err(VerifyError::IssuedInFuture)
+        );
+        let azp =
+            claims(r#"{"sub":"s","exp":2000000,"iat":1000000,"azp":"other","token_use":"id"}"#);
+        assert_eq!(
+            check_claims(&azp, &expected(None), now),
+            Err(VerifyError::AuthorizedParty)
+        );
         let no_nonce = claims(r#"{"sub":"s","exp":2000000,"iat":1000000,"token_use":"id"}"#);
-        assert_eq!(check_claims(&no_nonce, &expected(Some("n")), now), Err(VerifyError::Nonce));
+        assert_eq!(
+            check_claims(&no_nonce, &expected(Some("n")), now),
+            Err(VerifyError::Nonce)
+        );
     }
 
     #[test]

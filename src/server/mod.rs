@@ -99,7 +99,13 @@ pub fn start_on(config: Config, listeners: Vec<TcpListener>) -> anyhow::Result<R
     for addr in &addrs {
         tracing::info!(%addr, "listening");
     }
-    Ok(Running { addrs, state, stop, listeners: handles, loader })
+    Ok(Running {
+        addrs,
+        state,
+        stop,
+        listeners: handles,
+        loader,
+    })
 }
 
 fn builder(state: &AppState) -> auto::Builder<TokioExecutor> {
@@ -115,7 +121,9 @@ fn builder(state: &AppState) -> auto::Builder<TokioExecutor> {
         .http2()
         .timer(TokioTimer::new())
         .keep_alive_interval(Some(t.idle_keepalive))
-        .max_header_list_size(u32::try_from(state.config.limits.max_request_header_bytes).unwrap_or(u32::MAX));
+        .max_header_list_size(
+            u32::try_from(state.config.limits.max_request_header_bytes).unwrap_or(u32::MAX),
+        );
     builder
 }
 
@@ -149,8 +157,14 @@ async fn accept_loop(
     }
     drop(listener);
     let grace = state.config.timeouts.shutdown_grace;
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
-        tracing::warn!(?grace, "grace period over; closing the remaining connections");
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            ?grace,
+            "grace period over; closing the remaining connections"
+        );
     }
 }
 
@@ -167,7 +181,9 @@ fn serve(
         let state = state.clone();
         async move { Ok::<_, Infallible>(router::handle(state, req, peer, false).await) }
     });
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+    let conn = builder
+        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+        .into_owned();
     let conn = graceful.watch(conn);
     tokio::spawn(async move {
         if let Err(error) = conn.await {

@@ -23,7 +23,12 @@ use crate::http::respond::{self, respond, ClientKind, Reject};
 use crate::proxy::ForwardContext;
 
 /// One request, start to end; never fails, every error becomes a response.
-pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, peer: SocketAddr, tls: bool) -> Response<Body> {
+pub async fn handle(
+    state: Arc<AppState>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    tls: bool,
+) -> Response<Body> {
     let kind = ClientKind::of(req.method(), req.headers());
     let result = if header_bytes(req.headers()) > state.config.limits.max_request_header_bytes {
         Err(Reject::HeadersTooLarge)
@@ -34,7 +39,10 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, peer: SocketAd
 }
 
 fn header_bytes(headers: &HeaderMap) -> usize {
-    headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum()
+    headers
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .sum()
 }
 
 fn query_param(query: Option<&str>, name: &str) -> String {
@@ -44,15 +52,27 @@ fn query_param(query: Option<&str>, name: &str) -> String {
         .unwrap_or_else(|| "/".to_string())
 }
 
-async fn route(state: &AppState, req: Request<Incoming>, peer: SocketAddr, tls: bool) -> Result<Response<Body>, Reject> {
+async fn route(
+    state: &AppState,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    tls: bool,
+) -> Result<Response<Body>, Reject> {
     let config = &state.config;
     let path = req.uri().path();
     if path == config.ping_path {
-        return Ok(respond::json(StatusCode::OK, &serde_json::json!({"status": "ok"})));
+        return Ok(respond::json(
+            StatusCode::OK,
+            &serde_json::json!({"status": "ok"}),
+        ));
     }
     if path == config.ready_path {
         let ready = state.is_ready();
-        let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+        let status = if ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
         return Ok(respond::json(status, &serde_json::json!({"ready": ready})));
     }
     if path == state.callback_path {
@@ -67,7 +87,11 @@ async fn route(state: &AppState, req: Request<Incoming>, peer: SocketAddr, tls: 
     proxy(state, req, peer, tls).await
 }
 
-async fn own_endpoint(state: &AppState, rest: &str, req: &Request<Incoming>) -> Result<Response<Body>, Reject> {
+async fn own_endpoint(
+    state: &AppState,
+    rest: &str,
+    req: &Request<Incoming>,
+) -> Result<Response<Body>, Reject> {
     let flow = &state.flow;
     let (method, headers, query) = (req.method(), req.headers(), req.uri().query());
     let get = method == Method::GET || method == Method::HEAD;
@@ -82,7 +106,9 @@ async fn own_endpoint(state: &AppState, rest: &str, req: &Request<Incoming>) -> 
         }
         "/signed_out" if get => Ok(signed_out(state, headers)),
         "/userinfo" if get => userinfo(state, headers).await,
-        "/start" | "/callback" | "/signed_out" | "/userinfo" | "/sign_out" => Err(Reject::MethodNotAllowed),
+        "/start" | "/callback" | "/signed_out" | "/userinfo" | "/sign_out" => {
+            Err(Reject::MethodNotAllowed)
+        }
         _ => Err(Reject::NotFound),
     }
 }
@@ -98,7 +124,10 @@ fn signed_out(state: &AppState, headers: &HeaderMap) -> Response<Body> {
             }
             respond::no_store(r)
         }
-        None => respond::html(StatusCode::OK, pages::signed_out(&state.flow.start_href("/"))),
+        None => respond::html(
+            StatusCode::OK,
+            pages::signed_out(&state.flow.start_href("/")),
+        ),
     };
     if let Ok(v) = clear.parse() {
         response.headers_mut().append(header::SET_COOKIE, v);
@@ -108,7 +137,9 @@ fn signed_out(state: &AppState, headers: &HeaderMap) -> Response<Body> {
 
 async fn userinfo(state: &AppState, headers: &HeaderMap) -> Result<Response<Body>, Reject> {
     let Some(auth) = state.flow.authenticate(headers).await else {
-        return Err(Reject::NeedsLogin { start: state.flow.start_href("/") });
+        return Err(Reject::NeedsLogin {
+            start: state.flow.start_href("/"),
+        });
     };
     let id = &auth.session.identity;
     let body = serde_json::json!({
@@ -120,15 +151,30 @@ async fn userinfo(state: &AppState, headers: &HeaderMap) -> Result<Response<Body
 
 /// Without a session a navigation goes straight to the IdP (no extra round
 /// trip), another browser request gets a sign-in page, an API client JSON.
-async fn proxy(state: &AppState, req: Request<Incoming>, peer: SocketAddr, tls: bool) -> Result<Response<Body>, Reject> {
+async fn proxy(
+    state: &AppState,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    tls: bool,
+) -> Result<Response<Body>, Reject> {
     let Some(auth) = state.flow.authenticate(req.headers()).await else {
-        let rd = req.uri().path_and_query().map_or("/", |pq| pq.as_str()).to_string();
+        let rd = req
+            .uri()
+            .path_and_query()
+            .map_or("/", |pq| pq.as_str())
+            .to_string();
         return match ClientKind::of(req.method(), req.headers()) {
             ClientKind::Navigation => Ok(state.flow.start(&rd, req.headers())?),
-            _ => Err(Reject::NeedsLogin { start: state.flow.start_href(&rd) }),
+            _ => Err(Reject::NeedsLogin {
+                start: state.flow.start_href(&rd),
+            }),
         };
     };
-    let ctx = ForwardContext { client_addr: peer, identity: Some(&auth.session.identity), tls };
+    let ctx = ForwardContext {
+        client_addr: peer,
+        identity: Some(&auth.session.identity),
+        tls,
+    };
     let mut response = state.upstream.forward(req, &ctx).await?;
     if let Some(cookie) = auth.reseal.and_then(|c| c.parse().ok()) {
         response.headers_mut().append(header::SET_COOKIE, cookie);

@@ -23,7 +23,12 @@ impl AppState {
         let flow = Flow::new(&config, provider, sessions);
         let upstream = Upstream::new(&config);
         let callback_path = config.provider.redirect_url.path().to_string();
-        Ok(Arc::new(Self { config, flow, upstream, callback_path }))
+        Ok(Arc::new(Self {
+            config,
+            flow,
+            upstream,
+            callback_path,
+        }))
     }
 
     pub fn is_ready(&self) -> bool {

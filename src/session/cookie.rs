@@ -27,7 +27,9 @@ pub struct CookieCodec {
 
 impl std::fmt::Debug for CookieCodec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CookieCodec").field("base_name", &self.base_name).finish_non_exhaustive()
+        f.debug_struct("CookieCodec")
+            .field("base_name", &self.base_name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -42,7 +44,11 @@ fn derive_key(secret: &[u8]) -> Option<Key> {
 impl CookieCodec {
     pub fn new(config: &CookieConfig) -> Self {
         Self {
-            keys: config.secrets.iter().filter_map(|s| derive_key(s.expose())).collect(),
+            keys: config
+                .secrets
+                .iter()
+                .filter_map(|s| derive_key(s.expose()))
+                .collect(),
             base_name: config.name.clone(),
             secure: config.secure,
             domain: config.domain.clone(),
@@ -52,14 +58,19 @@ impl CookieCodec {
     /// `__Host-` binds the cookie to this exact host; only possible when secure
     /// and no domain is set.
     pub fn name(&self, suffix: &str) -> String {
-        let prefix = if self.secure && self.domain.is_none() { "__Host-" } else { "" };
+        let prefix = if self.secure && self.domain.is_none() {
+            "__Host-"
+        } else {
+            ""
+        };
         format!("{prefix}{}{suffix}", self.base_name)
     }
 
     pub fn seal(&self, name: &str, value: &str) -> Option<String> {
         let key = self.keys.first()?;
         let mut jar = CookieJar::new();
-        jar.private_mut(key).add(Cookie::new(name.to_string(), value.to_string()));
+        jar.private_mut(key)
+            .add(Cookie::new(name.to_string(), value.to_string()));
         jar.get(name).map(|c| c.value().to_string())
     }
 
@@ -73,7 +84,10 @@ impl CookieCodec {
             let mut jar = CookieJar::new();
             jar.add_original(Cookie::new(name.to_string(), sealed.to_string()));
             let opened = jar.private(key).get(name)?;
-            Some(Opened { value: opened.value().to_string(), stale_key: i > 0 })
+            Some(Opened {
+                value: opened.value().to_string(),
+                stale_key: i > 0,
+            })
         })
     }
 
@@ -106,7 +120,10 @@ pub fn request_cookies(headers: &http::HeaderMap) -> impl Iterator<Item = (Strin
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| {
             let (name, value) = pair.trim().split_once('=')?;
-            Some((name.trim().to_string(), value.trim().trim_matches('"').to_string()))
+            Some((
+                name.trim().to_string(),
+                value.trim().trim_matches('"').to_string(),
+            ))
         })
 }
 
@@ -118,7 +135,10 @@ mod tests {
     fn codec(secrets: &[&str], secure: bool) -> CookieCodec {
         CookieCodec::new(&CookieConfig {
             name: "_cs".into(),
-            secrets: secrets.iter().map(|s| Secret::new(s.as_bytes().to_vec())).collect(),
+            secrets: secrets
+                .iter()
+                .map(|s| Secret::new(s.as_bytes().to_vec()))
+                .collect(),
             secure,
             domain: None,
         })
@@ -157,7 +177,10 @@ mod tests {
         assert!(opened.stale_key);
         let fresh = rotated.seal("n", "v").unwrap();
         assert!(!rotated.open("n", &fresh).unwrap().stale_key);
-        assert!(codec(&[B], true).open("n", &old).is_none(), "a retired key opens nothing");
+        assert!(
+            codec(&[B], true).open("n", &old).is_none(),
+            "a retired key opens nothing"
+        );
     }
 
     #[test]

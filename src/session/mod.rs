@@ -25,7 +25,10 @@ impl SessionId {
 
     /// Accepts only the exact shape the sidecar mints (after the cookie opened).
     pub fn parse(raw: &str) -> Option<Self> {
-        let ok = raw.len() == 43 && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let ok = raw.len() == 43
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         ok.then(|| Self(Secret::new(raw.to_string())))
     }
 

@@ -31,7 +31,11 @@ impl SessionStore {
             .max_capacity(10_000_000)
             .time_to_idle(config.ttl.max(Duration::from_secs(1)))
             .build();
-        Self { sessions, by_user, max_per_user: config.max_per_user.max(1) }
+        Self {
+            sessions,
+            by_user,
+            max_per_user: config.max_per_user.max(1),
+        }
     }
 
     /// A live session, or `None` (unknown, expired, evicted or past `expires_at`).
@@ -121,7 +125,9 @@ mod tests {
         let store = SessionStore::new(&config(5));
         let id = SessionId::generate();
         assert!(store.get(&id).await.is_none());
-        store.insert(id.clone(), session("a", super::super::now() + 60)).await;
+        store
+            .insert(id.clone(), session("a", super::super::now() + 60))
+            .await;
         assert_eq!(store.get(&id).await.unwrap().identity.sub, "a");
         store.remove(&id).await;
         assert!(store.get(&id).await.is_none());
@@ -131,7 +137,9 @@ mod tests {
     async fn past_absolute_expiry_is_gone() {
         let store = SessionStore::new(&config(5));
         let id = SessionId::generate();
-        store.insert(id.clone(), session("a", super::super::now() - 1)).await;
+        store
+            .insert(id.clone(), session("a", super::super::now() - 1))
+            .await;
         assert!(store.get(&id).await.is_none());
     }
 
@@ -150,6 +158,9 @@ mod tests {
         for id in &ids[2..] {
             assert!(store.get(id).await.is_some());
         }
-        assert!(store.get(&other).await.is_some(), "another user's session survives");
+        assert!(
+            store.get(&other).await.is_some(),
+            "another user's session survives"
+        );
     }
 }
