@@ -1,0 +1,352 @@
+//! Test harness: the mock Cognito, a recording upstream and the real sidecar,
+//! each on an ephemeral loopback port, and a cookie-keeping client that fills
+//! in the mock's sign-in form like a person would.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use cognito_sidecar::body::{self, Body};
+use cognito_sidecar::config::{Config, MapSource, RunArgs};
+use cognito_sidecar::mock::{
+    MockCognito, MockConfig, MockHandle, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
+};
+use cognito_sidecar::server::{self, Running};
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use reqwest::redirect::Policy;
+use tokio::net::TcpListener;
+
+pub const COOKIE_SECRET: &str = "test-cookie-secret-0123456789abcdef-0123456789";
+
+/// What the upstream saw of one request.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// An upstream that answers `upstream:{path}` and records each request.
+#[derive(Clone)]
+pub struct RecordingUpstream {
+    pub addr: SocketAddr,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl RecordingUpstream {
+    pub async fn start() -> Self {
+        Self::start_on(TcpListener::bind("127.0.0.1:0").await.unwrap()).await
+    }
+
+    pub async fn start_on(listener: TcpListener) -> Self {
+        let addr = listener.local_addr().unwrap();
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let record = seen.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let record = record.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req: Request<Incoming>| {
+                        let record = record.clone();
+                        async move {
+                            let seen = Seen {
+                                method: req.method().to_string(),
+                                path: req
+                                    .uri()
+                                    .path_and_query()
+                                    .map(|p| p.to_string())
+                                    .unwrap_or_default(),
+                                headers: req
+                                    .headers()
+                                    .iter()
+                                    .map(|(n, v)| {
+                                        (
+                                            n.to_string(),
+                                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                                        )
+                                    })
+                                    .collect(),
+                            };
+                            let body = format!("upstream:{}", seen.path);
+                            record.lock().unwrap().push(seen);
+                            Ok::<Response<Body>, Infallible>(Response::new(body::full(body)))
+                        }
+                    });
+                    let _ = auto::Builder::new(TokioExecutor::new())
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self { addr, seen }
+    }
+
+    pub fn last(&self) -> Seen {
+        self.seen
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .expect("the upstream saw no request")
+    }
+
+    pub fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+}
+
+/// The three servers of one test.
+pub struct Stack {
+    pub mock: MockHandle,
+    pub upstream: RecordingUpstream,
+    pub sidecar: Running,
+    /// `http://127.0.0.1:PORT` of the sidecar.
+    pub base: String,
+}
+
+/// Settings for a stack; `env` entries override the defaults (keys `SIDECAR_*`).
+#[derive(Default)]
+pub struct StackBuilder {
+    pub mock: Option<MockConfig>,
+    pub env: Vec<(String, String)>,
+}
+
+impl StackBuilder {
+    pub fn mock(mut self, config: MockConfig) -> Self {
+        self.mock = Some(config);
+        self
+    }
+
+    pub fn set(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.env.push((key.to_string(), value.into()));
+        self
+    }
+
+    pub async fn start(self) -> Stack {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}");
+        let mut pool = self.mock.unwrap_or_else(MockConfig::demo);
+        pool.allow_http_loopback_ip = true;
+        for client in &mut pool.clients {
+            client.callback_urls.push(format!("{base}/oauth2/callback"));
+            client.logout_urls.push(format!("{base}/oauth2/signed_out"));
+        }
+        let mock = MockCognito::start(pool, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let upstream = RecordingUpstream::start().await;
+        let config = sidecar_config(&base, &mock, &upstream, &self.env);
+        let sidecar = server::start_on(config, vec![listener]).unwrap();
+        let stack = Stack {
+            mock,
+            upstream,
+            sidecar,
+            base,
+        };
+        stack.wait_ready().await;
+        stack
+    }
+}
+
+pub fn sidecar_config(
+    base: &str,
+    mock: &MockHandle,
+    upstream: &RecordingUpstream,
+    overrides: &[(String, String)],
+) -> Config {
+    let mut env: HashMap<String, String> = [
+        ("SIDECAR_UPSTREAM", format!("http://{}", upstream.addr)),
+        ("SIDECAR_ISSUER_URL", mock.issuer()),
+        ("SIDECAR_DISCOVERY_URL", mock.discovery_url()),
+        ("SIDECAR_PROVIDER", "cognito".into()),
+        ("SIDECAR_CLIENT_ID", DEMO_CLIENT_ID.into()),
+        ("SIDECAR_CLIENT_SECRET", DEMO_CLIENT_SECRET.into()),
+        ("SIDECAR_REDIRECT_URL", format!("{base}/oauth2/callback")),
+        ("SIDECAR_SIGN_OUT_URL", format!("{base}/oauth2/signed_out")),
+        ("SIDECAR_COOKIE_SECRET", COOKIE_SECRET.into()),
+        ("SIDECAR_COOKIE_SECURE", "false".into()),
+        ("SIDECAR_IDP_TIMEOUT", "3s".into()),
+        ("SIDECAR_UPSTREAM_TIMEOUT", "3s".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    for (k, v) in overrides {
+        env.insert(k.clone(), v.clone());
+    }
+    Config::load(&RunArgs::default(), &MapSource(env))
+        .unwrap_or_else(|e| panic!("test config: {e}"))
+}
+
+impl Stack {
+    pub async fn start() -> Self {
+        StackBuilder::default().start().await
+    }
+
+    pub fn builder() -> StackBuilder {
+        StackBuilder::default()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn wait_ready(&self) {
+        let client = plain_client();
+        for _ in 0..200 {
+            if let Ok(r) = client.get(self.url("/ready")).send().await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the sidecar never became ready");
+    }
+}
+
+/// A client that keeps cookies and does not follow redirects.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A client without cookies that does not follow redirects.
+pub fn plain_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+pub fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("location")
+        .expect("a Location header")
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Navigates to `path` like a browser (Accept: text/html); returns the response.
+pub async fn navigate(client: &reqwest::Client, url: &str) -> reqwest::Response {
+    client
+        .get(url)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Hidden inputs of the mock's sign-in form.
+pub fn form_fields(html: &str) -> Vec<(String, String)> {
+    let mut fields = Vec::new();
+    for part in html.split("<input").skip(1) {
+        let attr = |name: &str| {
+            let key = format!("{name}=\"");
+            part.find(&key).map(|i| {
+                let rest = &part[i + key.len()..];
+                html_escape::decode_html_entities(&rest[..rest.find('"').unwrap()]).into_owned()
+            })
+        };
+        if attr("type").as_deref() == Some("hidden") {
+            if let (Some(n), Some(v)) = (attr("name"), attr("value")) {
+                fields.push((n, v));
+            }
+        }
+    }
+    fields
+}
+
+/// From the IdP authorize URL to the redirect back to the sidecar's callback:
+/// the mock's form is fetched and submitted with `username` / `password`.
+/// Returns the mock's answer to the form post (a 302 to the callback on success).
+pub async fn submit_login(
+    client: &reqwest::Client,
+    authorize_url: &str,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    let r = client.get(authorize_url).send().await.unwrap();
+    assert_eq!(
+        r.status(),
+        302,
+        "authorize should redirect to the login page"
+    );
+    let login_url = location(&r);
+    let login_url = if login_url.starts_with('/') {
+        let base = url::Url::parse(authorize_url).unwrap();
+        base.join(&login_url).unwrap().to_string()
+    } else {
+        login_url
+    };
+    let page = client
+        .get(&login_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut fields = form_fields(&page);
+    fields.push(("username".into(), username.into()));
+    fields.push(("password".into(), password.into()));
+    let post = url::Url::parse(&login_url).unwrap().join("/login").unwrap();
+    client.post(post).form(&fields).send().await.unwrap()
+}
+
+/// The whole sign-in of a navigation to `path`; returns the sidecar's answer to
+/// the callback (a 302 back to `path` on success).
+pub async fn sign_in_as(
+    stack: &Stack,
+    client: &reqwest::Client,
+    path: &str,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    let r = navigate(client, &stack.url(path)).await;
+    assert_eq!(
+        r.status(),
+        302,
+        "a navigation without a session goes to the IdP"
+    );
+    let to_idp = location(&r);
+    let r = submit_login(client, &to_idp, username, password).await;
+    assert_eq!(r.status(), 302, "the mock accepts the password");
+    let callback = location(&r);
+    assert!(
+        callback.starts_with(&stack.base),
+        "the IdP returns to the sidecar: {callback}"
+    );
+    client.get(&callback).send().await.unwrap()
+}
+
+/// Signs `alice` in at `/` and returns her client.
+pub async fn signed_in(stack: &Stack) -> reqwest::Client {
+    let client = browser();
+    let r = sign_in_as(stack, &client, "/", "alice", "alice-password").await;
+    assert_eq!(r.status(), 302, "callback should redirect back");
+    client
+}
