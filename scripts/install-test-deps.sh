@@ -13,7 +13,7 @@ install_chromium() {
     echo "== installing chromium and chromium-driver"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
-    apt-get install -y --no-install-recommends chromium chromium-driver
+    apt-get install -y chromium chromium-driver
 }
 install_chromium
 # --- end chromium ------------------------------------------------------------
