@@ -11,7 +11,7 @@ use super::{Flow, FlowError};
 use crate::body::{self, Body};
 use crate::provider::AuthRequest;
 use crate::secret::{random_token, Secret};
-use crate::session::cookie::request_cookies;
+use crate::session::cookie::{request_cookies, CookieCodec};
 use crate::session::now;
 
 /// How long a browser may stay at the IdP's sign-in form.
@@ -111,11 +111,22 @@ impl Flow {
     }
 
     pub(super) fn open_login(&self, name: &str, sealed: &str) -> Option<PendingLogin> {
-        let opened = self.cookies.open(name, sealed)?;
-        let login: PendingLogin = serde_json::from_str(&opened.value).ok()?;
-        let age = now().saturating_sub(login.created_at);
-        (age <= LOGIN_TTL_SECS as u64).then_some(login)
+        open_pending(&self.cookies, name, sealed)
     }
+}
+
+/// Opens, parses and age-checks one login cookie; `None` for anything else.
+fn open_pending(cookies: &CookieCodec, name: &str, sealed: &str) -> Option<PendingLogin> {
+    let opened = cookies.open(name, sealed)?;
+    let login: PendingLogin = serde_json::from_str(&opened.value).ok()?;
+    let age = now().saturating_sub(login.created_at);
+    (age <= LOGIN_TTL_SECS as u64).then_some(login)
+}
+
+/// The `rd` of a login cookie, opened exactly as the callback opens it. Public
+/// so the fuzz targets reach the cookie parsing a browser can feed.
+pub fn open_login_cookie(cookies: &CookieCodec, name: &str, sealed: &str) -> Option<String> {
+    open_pending(cookies, name, sealed).map(|login| login.rd)
 }
 
 #[cfg(test)]

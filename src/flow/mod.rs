@@ -19,6 +19,8 @@ use crate::session::cookie::CookieCodec;
 use crate::session::SessionStore;
 
 pub use authn::Authenticated;
+pub use callback::CallbackQuery;
+pub use login::open_login_cookie;
 pub use logout::is_cross_site;
 use redirect::RedirectPolicy;
 

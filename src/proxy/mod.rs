@@ -159,6 +159,19 @@ impl Upstream {
         let response = inner.send(request).await?;
         inner.finish(response, protocol, client_io)
     }
+
+    /// The request-header half of [`Upstream::forward`] on its own, so the
+    /// fuzz targets can feed it hostile headers without a connection.
+    pub fn prepare_headers(
+        &self,
+        headers: &mut HeaderMap,
+        original: &Uri,
+        ctx: &ForwardContext<'_>,
+    ) {
+        let protocol = upgrade::requested(headers);
+        self.inner
+            .prepare(headers, original, ctx, protocol.as_ref());
+    }
 }
 
 impl Inner {
