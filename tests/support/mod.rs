@@ -350,3 +350,101 @@ pub async fn signed_in(stack: &Stack) -> reqwest::Client {
     assert_eq!(r.status(), 302, "callback should redirect back");
     client
 }
+
+/// A cookie-keeping client (no redirects) whose jar the test can read and plant cookies in.
+pub fn browser_with_jar() -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let client = reqwest::Client::builder()
+        .cookie_provider(Arc::clone(&jar))
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    (client, jar)
+}
+
+/// The `(name, value)` cookies the jar would send to `url`.
+pub fn jar_cookies(jar: &reqwest::cookie::Jar, url: &str) -> Vec<(String, String)> {
+    use reqwest::cookie::CookieStore;
+    let Some(header) = jar.cookies(&url::Url::parse(url).unwrap()) else {
+        return Vec::new();
+    };
+    header
+        .to_str()
+        .unwrap()
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Every `Set-Cookie` value of a response.
+pub fn set_cookies(r: &reqwest::Response) -> Vec<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect()
+}
+
+/// The query parameters of a URL (first value wins).
+pub fn query_map(url: &str) -> HashMap<String, String> {
+    let mut map = HashMap::new();
+    for (k, v) in url::Url::parse(url).unwrap().query_pairs() {
+        map.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+    }
+    map
+}
+
+/// The sidecar's cookie sealer for [`COOKIE_SECRET`], to open or forge cookies.
+pub fn test_codec(secure: bool) -> cognito_sidecar::session::cookie::CookieCodec {
+    use cognito_sidecar::config::CookieConfig;
+    cognito_sidecar::session::cookie::CookieCodec::new(&CookieConfig {
+        name: "_cognito_sidecar".into(),
+        secrets: vec![cognito_sidecar::secret::Secret::new(
+            COOKIE_SECRET.as_bytes().to_vec(),
+        )],
+        secure,
+        domain: None,
+    })
+}
+
+/// The mock's sign-in form reached from an authorize URL, not yet submitted.
+pub struct LoginForm {
+    pub post: url::Url,
+    pub fields: Vec<(String, String)>,
+}
+
+/// Follows the authorize URL to the mock's form and reads it (no hosted session yet).
+pub async fn open_login_form(client: &reqwest::Client, authorize_url: &str) -> LoginForm {
+    let r = client.get(authorize_url).send().await.unwrap();
+    assert_eq!(r.status(), 302, "authorize should redirect to the form");
+    let login_url = url::Url::parse(authorize_url)
+        .unwrap()
+        .join(&location(&r))
+        .unwrap();
+    assert_eq!(login_url.path(), "/login", "authorize shows the form");
+    let page = client.get(login_url.clone()).send().await.unwrap();
+    let fields = form_fields(&page.text().await.unwrap());
+    LoginForm {
+        post: login_url.join("/login").unwrap(),
+        fields,
+    }
+}
+
+/// Posts a form read by [`open_login_form`] with these credentials.
+pub async fn post_login_form(
+    client: &reqwest::Client,
+    form: &LoginForm,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    let mut fields = form.fields.clone();
+    fields.push(("username".into(), username.into()));
+    fields.push(("password".into(), password.into()));
+    client
+        .post(form.post.clone())
+        .form(&fields)
+        .send()
+        .await
+        .unwrap()
+}
