@@ -37,7 +37,8 @@ impl Metadata {
     }
 }
 
-/// Fetches the document and checks its issuer equals the configured one exactly.
+/// Fetches the document and checks its issuer is the configured one (see
+/// [`issuer_matches`]); tokens are then held to the document's exact `issuer`.
 pub async fn fetch(
     client: &reqwest::Client,
     url: &Url,
@@ -45,13 +46,25 @@ pub async fn fetch(
     max: usize,
 ) -> Result<Metadata, ProviderError> {
     let metadata: Metadata = http::get_json(client, url, "discovery document", max).await?;
-    if metadata.issuer != issuer {
+    if !issuer_matches(&metadata.issuer, issuer) {
         return Err(ProviderError::BadAnswer(format!(
             "discovery issuer {:?} differs from the configured issuer {:?}",
             metadata.issuer, issuer
         )));
     }
     Ok(metadata)
+}
+
+/// Equal byte for byte, except that an origin-only issuer may come with or
+/// without a final `/`: URL parsing erases that difference from the configured
+/// value (`https://idp` and `https://idp/` are one URL), and providers use both
+/// forms (Auth0's issuer ends in `/`). An issuer with a path must match exactly.
+pub fn issuer_matches(discovered: &str, configured: &str) -> bool {
+    if discovered == configured {
+        return true;
+    }
+    let origin_only = Url::parse(configured).is_ok_and(|u| u.path() == "/");
+    origin_only && discovered.strip_suffix('/') == Some(configured)
 }
 
 /// The issuer as tokens carry it: the configured URL without a trailing slash
@@ -80,6 +93,24 @@ mod tests {
         assert_eq!(issuer_string(&u), "https://accounts.example.com");
         let u = Url::parse("https://idp.example.com/realms/x/").unwrap();
         assert_eq!(issuer_string(&u), "https://idp.example.com/realms/x/");
+    }
+
+    #[test]
+    fn origin_only_issuer_matches_with_or_without_its_final_slash() {
+        let origin = "https://idp.example";
+        assert!(issuer_matches(origin, origin));
+        assert!(issuer_matches("https://idp.example/", origin));
+        for bad in [
+            "https://idp.example//",
+            "https://idp.example.evil/",
+            "https://idp.example/x",
+        ] {
+            assert!(!issuer_matches(bad, origin), "{bad}");
+        }
+        let realm = "https://idp.example/realms/x";
+        assert!(issuer_matches(realm, realm));
+        assert!(!issuer_matches("https://idp.example/realms/x/", realm));
+        assert!(!issuer_matches(realm, "https://idp.example/realms/x/"));
     }
 
     #[test]

@@ -217,7 +217,8 @@ impl Provider {
             .await
             .ok_or(VerifyError::UnknownKey)?;
         let expected = verify::Expected {
-            issuer: &self.issuer,
+            // The document's exact form of the configured issuer (see `discovery`).
+            issuer: &metadata.issuer,
             client_id: &self.config.client_id,
             kind: self.config.kind,
             nonce,
