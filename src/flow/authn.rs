@@ -29,6 +29,7 @@ impl Flow {
             let Some(session) = self.sessions.get(&id).await else {
                 continue;
             };
+            self.refresher.refresh_if_due(&id, &session).await;
             let reseal = if opened.stale_key {
                 self.session_cookie(&id)
             } else {

@@ -80,6 +80,7 @@ impl Flow {
             identity: sign_in.identity,
             tokens: sign_in.tokens,
             created_at,
+            tokens_at: created_at,
             expires_at: created_at + self.session_ttl.as_secs(),
             id_token_expires_at: sign_in.id_token_expires_at,
         };

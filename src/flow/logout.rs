@@ -38,6 +38,7 @@ impl Flow {
             .map(|a| a.session.tokens.id_token.clone());
         if let Some(a) = &authenticated {
             self.sessions.remove(&a.id).await;
+            self.revoke_in_background(&a.session);
             tracing::info!(sub = %a.session.identity.sub, "signed out");
         }
         let rd = self.safe_redirect(rd);
@@ -62,6 +63,19 @@ impl Flow {
             );
         }
         builder.body(body::empty()).map_err(|_| FlowError::NotReady)
+    }
+
+    /// Revokes the refresh token without making the browser wait for the IdP.
+    fn revoke_in_background(&self, session: &crate::session::Session) {
+        let Some(token) = session.tokens.refresh_token.clone() else {
+            return;
+        };
+        let provider = self.provider_arc();
+        tokio::spawn(async move {
+            if let Err(error) = provider.revoke(&token).await {
+                tracing::warn!(%error, "revoking the refresh token failed");
+            }
+        });
     }
 
     /// Where the IdP's logout lands: on to the remembered `rd`, if any.

@@ -7,6 +7,7 @@ mod callback;
 mod login;
 mod logout;
 pub mod redirect;
+mod refresh;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,6 +67,7 @@ impl FlowError {
 pub struct Flow {
     provider: Arc<Provider>,
     sessions: SessionStore,
+    refresher: refresh::Refresher,
     cookies: CookieCodec,
     redirects: RedirectPolicy,
     prefix: String,
@@ -76,6 +78,7 @@ pub struct Flow {
 impl Flow {
     pub fn new(config: &Config, provider: Arc<Provider>, sessions: SessionStore) -> Self {
         Self {
+            refresher: refresh::Refresher::new(Arc::clone(&provider), sessions.clone()),
             provider,
             sessions,
             cookies: CookieCodec::new(&config.cookie),

@@ -82,19 +82,15 @@ impl Jwks {
         !self.keys.load().is_empty()
     }
 
-    /// Fetches the set; on failure the previous keys stay in place.
+    /// Fetches the set (start-up, periodic refresh); on failure the previous
+    /// keys stay in place. Does not count against the unknown-`kid` budget, so a
+    /// key rotated in right after start-up is still picked up.
     pub async fn refresh(&self, client: &reqwest::Client, url: &Url) -> Result<(), ProviderError> {
-        let mut last = self.last_fetch.lock().await;
-        self.fetch_locked(client, url, &mut last).await
+        let _serialized = self.last_fetch.lock().await;
+        self.fetch(client, url).await
     }
 
-    async fn fetch_locked(
-        &self,
-        client: &reqwest::Client,
-        url: &Url,
-        last: &mut Option<Instant>,
-    ) -> Result<(), ProviderError> {
-        *last = Some(Instant::now());
+    async fn fetch(&self, client: &reqwest::Client, url: &Url) -> Result<(), ProviderError> {
         let set: JwkSet = http::get_json(client, url, "JWKS", self.max_body).await?;
         let keys = KeySet::from_jwks(set);
         if keys.is_empty() {
@@ -125,7 +121,8 @@ impl Jwks {
         if last.is_some_and(|at| at.elapsed() < REFETCH_INTERVAL) {
             return None;
         }
-        if let Err(error) = self.fetch_locked(client, url, &mut last).await {
+        *last = Some(Instant::now());
+        if let Err(error) = self.fetch(client, url).await {
             tracing::warn!(%error, "JWKS refetch for an unknown key id failed; keeping the previous keys");
         }
         self.keys.load().0.get(kid).cloned()

@@ -178,6 +178,55 @@ impl Provider {
         })
     }
 
+    /// Cognito's `grant_type=refresh_token`: new ID and access tokens, and no new
+    /// refresh token unless rotation is on (then the old one is kept otherwise).
+    /// A refreshed ID token carries no `nonce`.
+    pub async fn refresh(&self, refresh_token: &Secret<String>) -> Result<SignIn, ProviderError> {
+        let metadata = self.metadata()?;
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.expose().as_str()),
+        ];
+        let mut tokens = self.token_request(&metadata, &form).await?;
+        if tokens.refresh_token.is_none() {
+            tokens.refresh_token = Some(refresh_token.clone());
+        }
+        let (identity, exp) = self
+            .verify_id_token(&metadata, tokens.id_token.expose(), None)
+            .await?;
+        Ok(SignIn {
+            identity,
+            tokens,
+            id_token_expires_at: exp,
+        })
+    }
+
+    /// Revokes a refresh token (and Cognito's tokens derived from it) at the
+    /// revocation endpoint, if the IdP has one.
+    pub async fn revoke(&self, refresh_token: &Secret<String>) -> Result<(), ProviderError> {
+        let metadata = self.metadata()?;
+        let Some(endpoint) = metadata.revocation_endpoint.as_ref() else {
+            return Ok(());
+        };
+        let form = [("token", refresh_token.expose().as_str())];
+        let request = token::TokenRequest {
+            client_id: &self.config.client_id,
+            auth: self.auth_method(&metadata),
+            form: &form,
+        };
+        token::revoke(&self.http, endpoint, &request).await
+    }
+
+    fn auth_method<'a>(&'a self, metadata: &Metadata) -> token::ClientAuthMethod<'a> {
+        match &self.config.client_auth {
+            ClientAuth::None => token::ClientAuthMethod::Public,
+            ClientAuth::Secret(s) if metadata.prefers_post_auth() => {
+                token::ClientAuthMethod::Post(s)
+            }
+            ClientAuth::Secret(s) => token::ClientAuthMethod::Basic(s),
+        }
+    }
+
     async fn token_request(
         &self,
         metadata: &Metadata,

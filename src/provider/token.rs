@@ -66,12 +66,11 @@ fn basic(client_id: &str, secret: &Secret<String>) -> String {
     )
 }
 
-pub async fn request(
+fn build<'a>(
     client: &reqwest::Client,
     endpoint: &url::Url,
-    req: &TokenRequest<'_>,
-    max: usize,
-) -> Result<TokenSet, ProviderError> {
+    req: &TokenRequest<'a>,
+) -> reqwest::RequestBuilder {
     let mut builder = client
         .post(endpoint.as_str())
         .header("content-type", "application/x-www-form-urlencoded")
@@ -80,7 +79,37 @@ pub async fn request(
     if let ClientAuthMethod::Basic(secret) = &req.auth {
         builder = builder.header("authorization", basic(req.client_id, secret));
     }
-    let resp = builder.send().await.map_err(http::classify)?;
+    builder
+}
+
+/// RFC 7009: 200 whether or not the token was still valid.
+pub async fn revoke(
+    client: &reqwest::Client,
+    endpoint: &url::Url,
+    req: &TokenRequest<'_>,
+) -> Result<(), ProviderError> {
+    let resp = build(client, endpoint, req)
+        .send()
+        .await
+        .map_err(http::classify)?;
+    match resp.status() {
+        s if s.is_success() => Ok(()),
+        s => Err(ProviderError::BadAnswer(format!(
+            "revocation endpoint: HTTP {s}"
+        ))),
+    }
+}
+
+pub async fn request(
+    client: &reqwest::Client,
+    endpoint: &url::Url,
+    req: &TokenRequest<'_>,
+    max: usize,
+) -> Result<TokenSet, ProviderError> {
+    let resp = build(client, endpoint, req)
+        .send()
+        .await
+        .map_err(http::classify)?;
     let status = resp.status();
     let raw = http::read_bounded(resp, max).await?;
     if status.is_client_error() {

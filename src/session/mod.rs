@@ -45,6 +45,8 @@ pub struct Session {
     pub created_at: u64,
     /// Absolute end of the session (unix seconds), whatever the activity.
     pub expires_at: u64,
+    /// When the current tokens were issued (unix seconds).
+    pub tokens_at: u64,
     /// When the ID token stops being valid (unix seconds).
     pub id_token_expires_at: u64,
 }

@@ -115,6 +115,7 @@ mod tests {
                 expires_in: None,
             },
             created_at: 0,
+            tokens_at: 0,
             expires_at,
             id_token_expires_at: expires_at,
         }

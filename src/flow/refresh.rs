@@ -1,0 +1,144 @@
+//! Keeping sessions fresh: when the ID token nears expiry, the tokens are
+//! refreshed in the background, once per session at a time, so no request waits
+//! on the IdP. Only an answer that the grant is dead ends the session; an IdP
+//! that is down or slow leaves it working on its current claims.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::future::Cache;
+
+use crate::provider::{Provider, ProviderError};
+use crate::session::{now, Session, SessionId, SessionStore};
+
+/// After an attempt, the same session is not refreshed again for this long.
+const RETRY_AFTER: Duration = Duration::from_secs(15);
+/// Refresh at most this long before the ID token expires.
+const MAX_MARGIN_SECS: u64 = 300;
+
+#[derive(Clone)]
+pub struct Refresher {
+    provider: Arc<Provider>,
+    sessions: SessionStore,
+    /// Sessions with a refresh in flight or recently tried: the single-flight guard.
+    attempts: Cache<SessionId, ()>,
+}
+
+/// Whether the session's tokens should be refreshed now: in the last quarter of
+/// the ID token's life (at most five minutes before expiry), or after it.
+pub fn due(session: &Session, at: u64) -> bool {
+    if session.tokens.refresh_token.is_none() {
+        return false;
+    }
+    let lifetime = session
+        .id_token_expires_at
+        .saturating_sub(session.tokens_at);
+    let margin = (lifetime / 4).min(MAX_MARGIN_SECS);
+    at + margin >= session.id_token_expires_at
+}
+
+impl Refresher {
+    pub fn new(provider: Arc<Provider>, sessions: SessionStore) -> Self {
+        let attempts = Cache::builder()
+            .max_capacity(1_000_000)
+            .time_to_live(RETRY_AFTER)
+            .build();
+        Self {
+            provider,
+            sessions,
+            attempts,
+        }
+    }
+
+    /// Starts a refresh for this session unless one ran recently.
+    pub async fn refresh_if_due(&self, id: &SessionId, session: &Arc<Session>) {
+        if !due(session, now()) {
+            return;
+        }
+        let entry = self.attempts.entry(id.clone()).or_insert(()).await;
+        if !entry.is_fresh() {
+            return;
+        }
+        let this = self.clone();
+        let (id, session) = (id.clone(), Arc::clone(session));
+        tokio::spawn(async move { this.refresh(id, session).await });
+    }
+
+    async fn refresh(&self, id: SessionId, session: Arc<Session>) {
+        let Some(refresh_token) = session.tokens.refresh_token.as_ref() else {
+            return;
+        };
+        match self.provider.refresh(refresh_token).await {
+            Ok(fresh) => {
+                if self.sessions.get(&id).await.is_none() {
+                    return; // signed out meanwhile
+                }
+                let updated = Session {
+                    identity: fresh.identity,
+                    tokens: fresh.tokens,
+                    tokens_at: now(),
+                    id_token_expires_at: fresh.id_token_expires_at,
+                    ..(*session).clone()
+                };
+                tracing::info!(sub = %updated.identity.sub, "session refreshed");
+                self.sessions.replace(&id, updated).await;
+                // The back-off is for failures: the next expiry may refresh at once.
+                self.attempts.invalidate(&id).await;
+            }
+            Err(ProviderError::Refused(code))
+                if code == "invalid_grant" || code == "invalid_client" =>
+            {
+                tracing::info!(sub = %session.identity.sub, %code, "refresh refused: the session ends");
+                self.sessions.remove(&id).await;
+            }
+            Err(error) => {
+                tracing::warn!(sub = %session.identity.sub, %error, "refresh failed; keeping the session, will retry");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Identity;
+    use crate::provider::TokenSet;
+    use crate::secret::Secret;
+
+    fn session(tokens_at: u64, expires: u64, refresh: bool) -> Session {
+        Session {
+            identity: Identity {
+                sub: "s".into(),
+                email: None,
+                name: "n".into(),
+                username: "u".into(),
+                groups: vec![],
+            },
+            tokens: TokenSet {
+                id_token: Secret::new("i".into()),
+                access_token: Secret::new("a".into()),
+                refresh_token: refresh.then(|| Secret::new("r".into())),
+                expires_in: None,
+            },
+            created_at: tokens_at,
+            tokens_at,
+            expires_at: u64::MAX,
+            id_token_expires_at: expires,
+        }
+    }
+
+    #[test]
+    fn due_in_the_last_quarter_capped_at_five_minutes() {
+        let s = session(1000, 1000 + 3600, true);
+        assert!(!due(&s, 1000 + 3600 - 301));
+        assert!(due(&s, 1000 + 3600 - 300));
+        assert!(due(&s, 1000 + 4000));
+        let short = session(1000, 1008, true);
+        assert!(!due(&short, 1005));
+        assert!(due(&short, 1006));
+        assert!(
+            !due(&session(1000, 1008, false), 2000),
+            "nothing to refresh with"
+        );
+    }
+}
