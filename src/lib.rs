@@ -15,6 +15,7 @@ pub mod body;
 pub mod config;
 pub mod demo;
 pub mod flow;
+pub mod forward_auth;
 pub mod http;
 pub mod identity;
 pub mod mock;

@@ -125,6 +125,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "HEADER", help_heading = "Identity headers")]
     pub header_username: Option<String>,
 
+    /// Status of a successful /oauth2/auth answer: 202, or 200 for Envoy ext_authz. [default: 202]
+    #[arg(long, value_name = "STATUS", help_heading = "Forward auth")]
+    pub forward_auth_status: Option<String>,
+    /// /oauth2/auth redirects browser navigations to sign-in instead of 401 (Traefik ForwardAuth). [default: false]
+    #[arg(long, value_name = "BOOL", help_heading = "Forward auth")]
+    pub forward_auth_redirect: Option<String>,
+
     /// Connecting to the provider. [default: 5s]
     #[arg(long, value_name = "DURATION", help_heading = "Timeouts")]
     pub idp_connect_timeout: Option<String>,
@@ -222,6 +229,8 @@ impl RunArgs {
         one("header-username", &self.header_username);
         one("idp-connect-timeout", &self.idp_connect_timeout);
         one("idp-timeout", &self.idp_timeout);
+        one("forward-auth-status", &self.forward_auth_status);
+        one("forward-auth-redirect", &self.forward_auth_redirect);
         one("upstream-connect-timeout", &self.upstream_connect_timeout);
         one("upstream-timeout", &self.upstream_timeout);
         one("client-header-timeout", &self.client_header_timeout);

@@ -117,6 +117,16 @@ pub struct Limits {
     pub max_pending_logins: usize,
 }
 
+/// What `/oauth2/auth` (forward-auth for ingress controllers) answers.
+#[derive(Clone, Debug)]
+pub struct ForwardAuthConfig {
+    /// 202 by default; 200 for Envoy's `ext_authz`, which denies anything else.
+    pub ok_status: http::StatusCode,
+    /// Traefik ForwardAuth hands our answer to the browser as it is: redirect
+    /// browser navigations to sign-in instead of answering 401.
+    pub redirect_browsers: bool,
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Addresses to listen on, in order. The server tries them in order and
@@ -137,6 +147,7 @@ pub struct Config {
     pub ping_path: String,
     pub ready_path: String,
     pub headers: IdentityHeaders,
+    pub forward_auth: ForwardAuthConfig,
     pub timeouts: Timeouts,
     pub limits: Limits,
 }

@@ -154,6 +154,15 @@ pub(crate) fn provider(s: &str) -> Parsed<ProviderKind> {
     }
 }
 
+/// A forward-auth success status: 200 or 202.
+pub(crate) fn ok_status(s: &str) -> Parsed<http::StatusCode> {
+    match s.trim() {
+        "202" => Ok(http::StatusCode::ACCEPTED),
+        "200" => Ok(http::StatusCode::OK),
+        _ => Err("must be 202 or 200".into()),
+    }
+}
+
 /// `IP:port`, e.g. `0.0.0.0:4180` or `[::1]:4180`.
 pub(crate) fn socket_addr(s: &str) -> Parsed<SocketAddr> {
     SocketAddr::from_str(s.trim())

@@ -131,6 +131,8 @@ pub(crate) const SETTINGS: &[Setting] = &[
     one("header-sub"),
     one("header-groups"),
     one("header-username"),
+    one("forward-auth-status"),
+    one("forward-auth-redirect"),
     one("idp-connect-timeout"),
     one("idp-timeout"),
     one("upstream-connect-timeout"),

@@ -11,8 +11,8 @@ use http::HeaderName;
 use super::reader::{ConfigError, Problem, Reader};
 use super::source::Raw;
 use super::{
-    file, parse, ClientAuth, Config, CookieConfig, IdentityHeaders, Limits, ProviderConfig,
-    SessionConfig, Timeouts,
+    file, parse, ClientAuth, Config, CookieConfig, ForwardAuthConfig, IdentityHeaders, Limits,
+    ProviderConfig, SessionConfig, Timeouts,
 };
 use crate::secret::Secret;
 
@@ -44,6 +44,14 @@ pub(crate) fn build(raw: &Raw, problems: Vec<Problem>) -> Result<Config, ConfigE
     let cookie = cookie(&mut r);
     let session = session(&mut r);
     let headers = headers(&mut r);
+    let forward_auth = ForwardAuthConfig {
+        ok_status: r.or(
+            "forward-auth-status",
+            http::StatusCode::ACCEPTED,
+            parse::ok_status,
+        ),
+        redirect_browsers: r.or("forward-auth-redirect", false, parse::boolean),
+    };
     let timeouts = timeouts(&mut r);
     let limits = limits(&mut r);
     match (upstream, provider) {
@@ -59,6 +67,7 @@ pub(crate) fn build(raw: &Raw, problems: Vec<Problem>) -> Result<Config, ConfigE
             ping_path,
             ready_path,
             headers,
+            forward_auth,
             timeouts,
             limits,
         }),

@@ -47,6 +47,10 @@ pub enum Reject {
     },
     Flow(FlowError),
     Proxy(ProxyError),
+    /// Signed in, but the rules do not allow this user here.
+    Forbidden {
+        who: String,
+    },
     HeadersTooLarge,
     NotFound,
     MethodNotAllowed,
@@ -184,6 +188,12 @@ fn describe(reject: &Reject) -> Answer {
             "upstream_unavailable",
             "The application is unavailable.",
             pages::upstream_unavailable(),
+        ),
+        Reject::Forbidden { who } => answer(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "You are signed in, but not allowed to see this.",
+            pages::forbidden(who, "/oauth2/sign_out"),
         ),
         Reject::HeadersTooLarge => {
             let msg = "The request headers are too large.";

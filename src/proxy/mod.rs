@@ -333,6 +333,10 @@ pub(crate) mod tests {
             proxy_prefix: "/oauth2".into(),
             ping_path: "/ping".into(),
             ready_path: "/ready".into(),
+            forward_auth: crate::config::ForwardAuthConfig {
+                ok_status: http::StatusCode::ACCEPTED,
+                redirect_browsers: false,
+            },
             headers: IdentityHeaders {
                 email: name("x-user-email"),
                 name: name("x-user-name"),

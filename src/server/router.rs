@@ -7,6 +7,7 @@
 //! - `GET|POST {prefix}/sign_out?rd=` end the session (same-site only)
 //! - `GET  {prefix}/signed_out`  where the IdP's logout lands
 //! - `GET  {prefix}/userinfo`    the signed-in identity as JSON
+//! - `GET  {prefix}/auth`        forward-auth for ingress controllers (202/401/403)
 //! - `GET  /ping`, `/ready`      liveness, readiness (paths configurable)
 
 use std::net::SocketAddr;
@@ -18,6 +19,7 @@ use hyper::body::Incoming;
 use super::state::AppState;
 use crate::body::Body;
 use crate::flow::{is_cross_site, own_origin, FlowError};
+use crate::forward_auth;
 use crate::http::pages;
 use crate::http::respond::{self, respond, ClientKind, Reject};
 use crate::proxy::ForwardContext;
@@ -76,12 +78,12 @@ async fn route(
         return Ok(respond::json(status, &serde_json::json!({"ready": ready})));
     }
     if path == state.callback_path {
-        return own_endpoint(state, "/callback", &req).await;
+        return own_endpoint(state, "/callback", &req, peer).await;
     }
     if let Some(rest) = path.strip_prefix(config.proxy_prefix.as_str()) {
         if rest.starts_with('/') {
             let rest = rest.to_string();
-            return own_endpoint(state, &rest, &req).await;
+            return own_endpoint(state, &rest, &req, peer).await;
         }
     }
     proxy(state, req, peer, tls).await
@@ -91,6 +93,7 @@ async fn own_endpoint(
     state: &AppState,
     rest: &str,
     req: &Request<Incoming>,
+    peer: SocketAddr,
 ) -> Result<Response<Body>, Reject> {
     let flow = &state.flow;
     let (method, headers, query) = (req.method(), req.headers(), req.uri().query());
@@ -106,6 +109,7 @@ async fn own_endpoint(
         }
         "/signed_out" if get => Ok(signed_out(state, headers)),
         "/userinfo" if get => userinfo(state, headers).await,
+        "/auth" => forward_auth::check(flow, &state.config, method, headers, query, peer).await,
         "/start" | "/callback" | "/signed_out" | "/userinfo" | "/sign_out" => {
             Err(Reject::MethodNotAllowed)
         }
