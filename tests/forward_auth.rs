@@ -141,3 +141,29 @@ async fn forwarded_uri_from_an_untrusted_peer_is_ignored() {
     let r = client.get(location(&r)).send().await.unwrap();
     assert_eq!(location(&r), "/");
 }
+
+#[tokio::test]
+async fn envoy_style_paths_under_the_auth_path_are_answered_too() {
+    let stack = Stack::builder()
+        .set("SIDECAR_FORWARD_AUTH_STATUS", "200")
+        .start()
+        .await;
+    let client = signed_in(&stack).await;
+    let r = client
+        .get(stack.url("/oauth2/auth/reports/q3?x=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-user-email"], "alice@example.com");
+    assert_eq!(
+        plain_client()
+            .get(stack.url("/oauth2/auth/reports"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(stack.upstream.count(), 0);
+}

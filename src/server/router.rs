@@ -109,7 +109,10 @@ async fn own_endpoint(
         }
         "/signed_out" if get => Ok(signed_out(state, headers)),
         "/userinfo" if get => userinfo(state, headers).await,
-        "/auth" => forward_auth::check(flow, &state.config, method, headers, query, peer).await,
+        // Envoy's ext_authz appends the original path to the auth path.
+        r if r == "/auth" || r.starts_with("/auth/") => {
+            forward_auth::check(flow, &state.config, method, headers, query, peer).await
+        }
         "/start" | "/callback" | "/signed_out" | "/userinfo" | "/sign_out" => {
             Err(Reject::MethodNotAllowed)
         }
