@@ -448,3 +448,10 @@ pub async fn post_login_form(
         .await
         .unwrap()
 }
+
+/// Runs a test body with a deadline, so a hung connection fails the test instead of stalling CI.
+pub async fn bounded<F: std::future::Future>(body: F) -> F::Output {
+    tokio::time::timeout(std::time::Duration::from_secs(60), body)
+        .await
+        .expect("the test did not finish within 60 s")
+}
