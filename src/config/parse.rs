@@ -238,6 +238,21 @@ pub(crate) fn domain(s: &str) -> Parsed<String> {
     Ok(d)
 }
 
+/// An `allowed-redirect-domains` entry: a [`domain`], optionally with `:port`
+/// (the redirect policy matches ports exactly, so non-default ports need it).
+pub(crate) fn redirect_domain(s: &str) -> Parsed<String> {
+    let s = s.trim();
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return domain(s);
+    };
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(format!("{}:{p}", domain(host)?)),
+        _ => Err(
+            "must be a host name like example.com or .example.com, with an optional :port".into(),
+        ),
+    }
+}
+
 /// A cookie name: an RFC 6265 token.
 pub(crate) fn cookie_name(s: &str) -> Parsed<String> {
     let s = s.trim();
@@ -394,6 +409,24 @@ mod tests {
             "https://a.com",
         ] {
             assert!(domain(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            redirect_domain(".Example.com:8443"),
+            Ok(".example.com:8443".into())
+        );
+        assert_eq!(
+            redirect_domain("app.example.com"),
+            Ok("app.example.com".into())
+        );
+        for bad in [
+            "a.com:",
+            "a.com:0",
+            "a.com:x",
+            "a.com:70000",
+            ":443",
+            "a_b.com:80",
+        ] {
+            assert!(redirect_domain(bad).is_err(), "{bad}");
         }
         assert!(cookie_name("_cognito_sidecar").is_ok());
         assert!(cookie_name("a;b").is_err());

@@ -38,7 +38,11 @@ pub(crate) fn build(raw: &Raw, problems: Vec<Problem>) -> Result<Config, ConfigE
             Some(&ready_path),
         );
     }
-    let allowed_redirect_domains = r.list("allowed-redirect-domains", Vec::new(), parse::domain);
+    let allowed_redirect_domains = r.list(
+        "allowed-redirect-domains",
+        Vec::new(),
+        parse::redirect_domain,
+    );
     let trusted_proxies = r.list("trusted-proxies", Vec::new(), parse::network);
     let provider = provider(&mut r, &proxy_prefix);
     let cookie = cookie(&mut r);
