@@ -47,3 +47,31 @@ install_deploy_validators() {
 }
 install_deploy_validators
 # --- end deploy manifests ----------------------------------------------------
+
+# --- oidc-provider (tests/oidc_provider.rs) ----------------------------------
+# A second, independent OpenID Connect provider: panva's oidc-provider from the
+# npm registry, pinned in tests/oidc/package-lock.json, run by Node.js >= 20.
+install_oidc_provider() {
+    local dir=tests/oidc major
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        echo "== installing nodejs and npm"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update
+        apt-get install -y nodejs npm
+    fi
+    major="$(node -p 'process.versions.node.split(".")[0]')"
+    if [ "$major" -lt 20 ]; then
+        echo "tests/oidc needs Node.js 20 or later; found $(node --version)" >&2
+        return 1
+    fi
+    # The stamp is the lockfile last installed: reinstall only when it changed.
+    if cmp -s "$dir/package-lock.json" "$dir/node_modules/.installed-package-lock.json" \
+        && [ -f "$dir/node_modules/oidc-provider/package.json" ]; then
+        return 0
+    fi
+    echo "== installing tests/oidc (npm ci)"
+    (cd "$dir" && npm ci --no-audit --no-fund)
+    cp "$dir/package-lock.json" "$dir/node_modules/.installed-package-lock.json"
+}
+install_oidc_provider
+# --- end oidc-provider -------------------------------------------------------
