@@ -18,6 +18,7 @@ pub mod flow;
 pub mod forward_auth;
 pub mod http;
 pub mod identity;
+pub mod metrics;
 pub mod mock;
 pub mod provider;
 pub mod proxy;

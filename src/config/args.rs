@@ -132,6 +132,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "BOOL", help_heading = "Forward auth")]
     pub forward_auth_redirect: Option<String>,
 
+    /// Separate listener for Prometheus /metrics, e.g. 127.0.0.1:9090. [default: none]
+    #[arg(long, value_name = "IP:PORT", help_heading = "Observability")]
+    pub metrics_address: Option<String>,
+    /// Log lines as pretty text or JSON (pretty|json); level from SIDECAR_LOG. [default: pretty]
+    #[arg(long, value_name = "FORMAT", help_heading = "Observability")]
+    pub log_format: Option<String>,
+
     /// Connecting to the provider. [default: 5s]
     #[arg(long, value_name = "DURATION", help_heading = "Timeouts")]
     pub idp_connect_timeout: Option<String>,
@@ -231,6 +238,8 @@ impl RunArgs {
         one("idp-timeout", &self.idp_timeout);
         one("forward-auth-status", &self.forward_auth_status);
         one("forward-auth-redirect", &self.forward_auth_redirect);
+        one("metrics-address", &self.metrics_address);
+        one("log-format", &self.log_format);
         one("upstream-connect-timeout", &self.upstream_connect_timeout);
         one("upstream-timeout", &self.upstream_timeout);
         one("client-header-timeout", &self.client_header_timeout);

@@ -127,6 +127,13 @@ pub struct ForwardAuthConfig {
     pub redirect_browsers: bool,
 }
 
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Addresses to listen on, in order. The server tries them in order and
@@ -148,6 +155,9 @@ pub struct Config {
     pub ready_path: String,
     pub headers: IdentityHeaders,
     pub forward_auth: ForwardAuthConfig,
+    /// A separate listener for `/metrics`; none by default.
+    pub metrics_address: Option<SocketAddr>,
+    pub log_format: LogFormat,
     pub timeouts: Timeouts,
     pub limits: Limits,
 }

@@ -154,6 +154,14 @@ pub(crate) fn provider(s: &str) -> Parsed<ProviderKind> {
     }
 }
 
+pub(crate) fn log_format(s: &str) -> Parsed<super::LogFormat> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "pretty" | "text" => Ok(super::LogFormat::Pretty),
+        "json" => Ok(super::LogFormat::Json),
+        _ => Err("must be pretty or json".into()),
+    }
+}
+
 /// A forward-auth success status: 200 or 202.
 pub(crate) fn ok_status(s: &str) -> Parsed<http::StatusCode> {
     match s.trim() {

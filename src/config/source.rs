@@ -133,6 +133,8 @@ pub(crate) const SETTINGS: &[Setting] = &[
     one("header-username"),
     one("forward-auth-status"),
     one("forward-auth-redirect"),
+    one("metrics-address"),
+    one("log-format"),
     one("idp-connect-timeout"),
     one("idp-timeout"),
     one("upstream-connect-timeout"),

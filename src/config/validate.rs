@@ -12,7 +12,7 @@ use super::reader::{ConfigError, Problem, Reader};
 use super::source::Raw;
 use super::{
     file, parse, ClientAuth, Config, CookieConfig, ForwardAuthConfig, IdentityHeaders, Limits,
-    ProviderConfig, SessionConfig, Timeouts,
+    LogFormat, ProviderConfig, SessionConfig, Timeouts,
 };
 use crate::secret::Secret;
 
@@ -56,6 +56,8 @@ pub(crate) fn build(raw: &Raw, problems: Vec<Problem>) -> Result<Config, ConfigE
         ),
         redirect_browsers: r.or("forward-auth-redirect", false, parse::boolean),
     };
+    let metrics_address = r.optional("metrics-address", parse::socket_addr);
+    let log_format = r.or("log-format", LogFormat::Pretty, parse::log_format);
     let timeouts = timeouts(&mut r);
     let limits = limits(&mut r);
     match (upstream, provider) {
@@ -72,6 +74,8 @@ pub(crate) fn build(raw: &Raw, problems: Vec<Problem>) -> Result<Config, ConfigE
             ready_path,
             headers,
             forward_auth,
+            metrics_address,
+            log_format,
             timeouts,
             limits,
         }),

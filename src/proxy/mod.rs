@@ -337,6 +337,8 @@ pub(crate) mod tests {
                 ok_status: http::StatusCode::ACCEPTED,
                 redirect_browsers: false,
             },
+            metrics_address: None,
+            log_format: crate::config::LogFormat::Pretty,
             headers: IdentityHeaders {
                 email: name("x-user-email"),
                 name: name("x-user-name"),

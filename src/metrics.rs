@@ -1,0 +1,178 @@
+//! Prometheus metrics, served on their own listener (`metrics-address`): session
+//! counts and failure reasons are not for the public.
+
+use std::sync::atomic::Ordering;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClassLabel {
+    pub class: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: &'static str,
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct IdpLabels {
+    pub call: &'static str,
+    pub result: &'static str,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<ClassLabel, Counter>,
+    pub upstream_seconds: Histogram,
+    pub sign_ins: Family<OutcomeLabels, Counter>,
+    pub sign_outs: Counter,
+    pub sessions_active: Gauge,
+    pub idp_seconds: Family<IdpLabels, Histogram>,
+    pub jwks_refreshes: Family<IdpLabels, Counter>,
+    pub groups_truncated: Counter,
+}
+
+fn latency() -> Histogram {
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+impl Metrics {
+    fn new() -> Self {
+        let mut registry = Registry::with_prefix("sidecar");
+        let m = Metrics {
+            requests: Family::default(),
+            upstream_seconds: latency(),
+            sign_ins: Family::default(),
+            sign_outs: Counter::default(),
+            sessions_active: Gauge::default(),
+            idp_seconds: Family::new_with_constructor(latency),
+            jwks_refreshes: Family::default(),
+            groups_truncated: Counter::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "requests",
+            "Requests answered, by status class",
+            m.requests.clone(),
+        );
+        registry.register(
+            "upstream_seconds",
+            "Upstream response-header latency",
+            m.upstream_seconds.clone(),
+        );
+        registry.register(
+            "sign_ins",
+            "Completed callbacks, by outcome and reason",
+            m.sign_ins.clone(),
+        );
+        registry.register("sign_outs", "Sign-outs", m.sign_outs.clone());
+        registry.register(
+            "sessions_active",
+            "Sessions in this replica's store",
+            m.sessions_active.clone(),
+        );
+        registry.register(
+            "idp_seconds",
+            "Identity provider call latency, by call and result",
+            m.idp_seconds.clone(),
+        );
+        registry.register(
+            "jwks_refreshes",
+            "JWKS fetches, by trigger and result",
+            m.jwks_refreshes.clone(),
+        );
+        registry.register(
+            "identity_groups_truncated",
+            "Group headers cut to the size cap",
+            m.groups_truncated.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+
+    pub fn observe_idp(&self, call: &'static str, ok: bool, took: Duration) {
+        let result = if ok { "ok" } else { "error" };
+        self.idp_seconds
+            .get_or_create(&IdpLabels { call, result })
+            .observe(took.as_secs_f64());
+    }
+
+    pub fn request(&self, status: u16) {
+        let class = match status {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        self.requests.get_or_create(&ClassLabel { class }).inc();
+    }
+
+    /// Copies counters kept elsewhere (the proxy's truncation count).
+    pub fn sync_groups_truncated(&self, total: u64) {
+        let seen = self.groups_truncated.get();
+        if total > seen {
+            self.groups_truncated.inc_by(total - seen);
+        }
+    }
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+/// The process-wide metrics.
+pub fn metrics() -> &'static Metrics {
+    &METRICS
+}
+
+/// Reads an atomic counter (helper for counters kept outside the registry).
+pub fn load(counter: &std::sync::atomic::AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_names_every_family() {
+        let m = Metrics::new();
+        m.request(204);
+        m.request(502);
+        m.sign_ins
+            .get_or_create(&OutcomeLabels {
+                outcome: "failure",
+                reason: "state_mismatch",
+            })
+            .inc();
+        m.observe_idp("token", true, Duration::from_millis(3));
+        let text = m.encode();
+        assert!(
+            text.contains(r#"sidecar_requests_total{class="2xx"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"sidecar_requests_total{class="5xx"} 1"#));
+        assert!(
+            text.contains(r#"sidecar_sign_ins_total{outcome="failure",reason="state_mismatch"} 1"#)
+        );
+        assert!(text.contains("sidecar_idp_seconds_bucket"));
+        assert!(text.contains("sidecar_sessions_active"));
+    }
+}
