@@ -52,6 +52,8 @@ pub enum Reject {
         who: String,
     },
     HeadersTooLarge,
+    /// The request's target host is ambiguous (see `server::framing`).
+    BadRequest(&'static str),
     NotFound,
     MethodNotAllowed,
 }
@@ -204,6 +206,12 @@ fn describe(reject: &Reject) -> Answer {
                 pages::bad_request(msg),
             )
         }
+        Reject::BadRequest(msg) => answer(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            msg,
+            pages::bad_request(msg),
+        ),
         Reject::NotFound => answer(
             StatusCode::NOT_FOUND,
             "not_found",

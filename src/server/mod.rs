@@ -3,6 +3,7 @@
 //! Built from a [`Config`] alone, bound to addresses the caller chooses, so
 //! tests bind `127.0.0.1:0` and talk over real sockets.
 
+mod framing;
 mod router;
 mod state;
 
@@ -21,6 +22,7 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::http::respond::{respond, ClientKind};
 pub use state::AppState;
 
 /// A started sidecar: its addresses, and a handle to stop it.
@@ -179,7 +181,16 @@ fn serve(
     let state = state.clone();
     let service = service_fn(move |req| {
         let state = state.clone();
-        async move { Ok::<_, Infallible>(router::handle(state, req, peer, false).await) }
+        async move {
+            let response = match framing::check(&req) {
+                Ok(()) => router::handle(state, req, peer, false).await,
+                Err(reject) => {
+                    let kind = ClientKind::of(req.method(), req.headers());
+                    respond(kind, reject)
+                }
+            };
+            Ok::<_, Infallible>(response)
+        }
     });
     let conn = builder
         .serve_connection_with_upgrades(TokioIo::new(stream), service)
