@@ -139,6 +139,19 @@ pub struct RunArgs {
     #[arg(long, value_name = "FORMAT", help_heading = "Observability")]
     pub log_format: Option<String>,
 
+    /// PEM certificate chain to serve HTTPS with (HTTP/2 and HTTP/1.1); reloaded when it changes. [default: none, plain HTTP]
+    #[arg(long, value_name = "FILE", help_heading = "TLS")]
+    pub tls_cert_file: Option<String>,
+    /// PEM private key of tls-cert-file; reloaded with it. [default: none]
+    #[arg(long, value_name = "FILE", help_heading = "TLS")]
+    pub tls_key_file: Option<String>,
+    /// PEM CA certificates trusted for an https upstream, instead of the system's. [default: none, the system roots]
+    #[arg(long, value_name = "FILE", help_heading = "TLS")]
+    pub upstream_ca_file: Option<String>,
+    /// Send the client's Host upstream; false sends the upstream URL's host (name-based virtual hosts). [default: true]
+    #[arg(long, value_name = "BOOL", help_heading = "TLS")]
+    pub pass_host_header: Option<String>,
+
     /// Connecting to the provider. [default: 5s]
     #[arg(long, value_name = "DURATION", help_heading = "Timeouts")]
     pub idp_connect_timeout: Option<String>,
@@ -240,6 +253,10 @@ impl RunArgs {
         one("forward-auth-redirect", &self.forward_auth_redirect);
         one("metrics-address", &self.metrics_address);
         one("log-format", &self.log_format);
+        one("tls-cert-file", &self.tls_cert_file);
+        one("tls-key-file", &self.tls_key_file);
+        one("upstream-ca-file", &self.upstream_ca_file);
+        one("pass-host-header", &self.pass_host_header);
         one("upstream-connect-timeout", &self.upstream_connect_timeout);
         one("upstream-timeout", &self.upstream_timeout);
         one("client-header-timeout", &self.client_header_timeout);

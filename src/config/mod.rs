@@ -6,6 +6,7 @@
 //! Entry point: [`Config::load`].
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use http::HeaderName;
@@ -19,11 +20,13 @@ mod file;
 mod parse;
 mod reader;
 mod source;
+mod tls;
 mod validate;
 
 pub use args::{RunArgs, LAYERING_HELP};
 pub use reader::{ConfigError, Problem};
 pub use source::{env_key, toml_key, MapSource, ProcessEnv, Source, CONFIG_ENV};
+pub use tls::{crypto_provider, load_certified_key, load_roots, read_certs, FileProblem};
 
 /// Which protocol dialect the identity provider speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,6 +130,13 @@ pub struct ForwardAuthConfig {
     pub redirect_browsers: bool,
 }
 
+/// The PEM files the listener serves TLS with; both are re-read when either changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
@@ -158,6 +168,12 @@ pub struct Config {
     /// A separate listener for `/metrics`; none by default.
     pub metrics_address: Option<SocketAddr>,
     pub log_format: LogFormat,
+    /// Terminate TLS on the listener; `None` serves plain HTTP.
+    pub tls: Option<TlsFiles>,
+    /// CA certificates for an `https` upstream; `None` trusts the system's roots.
+    pub upstream_ca: Option<PathBuf>,
+    /// The client's `Host` goes upstream (true), or the upstream URL's host (false).
+    pub pass_host_header: bool,
     pub timeouts: Timeouts,
     pub limits: Limits,
 }

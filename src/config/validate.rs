@@ -11,7 +11,7 @@ use http::HeaderName;
 use super::reader::{ConfigError, Problem, Reader};
 use super::source::Raw;
 use super::{
-    file, parse, ClientAuth, Config, CookieConfig, ForwardAuthConfig, IdentityHeaders, Limits,
+    file, parse, tls, ClientAuth, Config, CookieConfig, ForwardAuthConfig, IdentityHeaders, Limits,
     LogFormat, ProviderConfig, SessionConfig, Timeouts,
 };
 use crate::secret::Secret;
@@ -58,6 +58,8 @@ pub(crate) fn build(raw: &Raw, problems: Vec<Problem>) -> Result<Config, ConfigE
     };
     let metrics_address = r.optional("metrics-address", parse::socket_addr);
     let log_format = r.or("log-format", LogFormat::Pretty, parse::log_format);
+    let (tls, upstream_ca) = tls::files(&mut r);
+    let pass_host_header = r.or("pass-host-header", true, parse::boolean);
     let timeouts = timeouts(&mut r);
     let limits = limits(&mut r);
     match (upstream, provider) {
@@ -76,6 +78,9 @@ pub(crate) fn build(raw: &Raw, problems: Vec<Problem>) -> Result<Config, ConfigE
             forward_auth,
             metrics_address,
             log_format,
+            tls,
+            upstream_ca,
+            pass_host_header,
             timeouts,
             limits,
         }),

@@ -339,6 +339,9 @@ pub(crate) mod tests {
             },
             metrics_address: None,
             log_format: crate::config::LogFormat::Pretty,
+            tls: None,
+            upstream_ca: None,
+            pass_host_header: true,
             headers: IdentityHeaders {
                 email: name("x-user-email"),
                 name: name("x-user-name"),
