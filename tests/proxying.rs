@@ -2,6 +2,8 @@
 //! upstream): header hygiene, failures on either side, streaming, WebSockets
 //! and header limits.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod support;
 
 use std::net::SocketAddr;
@@ -649,6 +651,8 @@ async fn ws_echo_upstream() -> (SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<
         while let Ok((stream, _)) = listener.accept().await {
             let record = record.clone();
             tokio::spawn(async move {
+                // The error type is tungstenite's `Callback` contract.
+                #[allow(clippy::result_large_err)]
                 let callback = |req: &Request, resp: Response| {
                     let headers = req
                         .headers()
