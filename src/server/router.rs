@@ -156,6 +156,26 @@ async fn userinfo(state: &AppState, headers: &HeaderMap) -> Result<Response<Body
     Ok(respond::json(StatusCode::OK, &body))
 }
 
+/// Where a proxied navigation returns after sign-in: the same URL on the host
+/// it was asked on when that is another allow-listed host (one sidecar serving
+/// several hosts), else the path, which resolves on the sidecar's own origin.
+fn return_to(state: &AppState, req: &Request<Incoming>) -> String {
+    let path = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let own = own_origin(&state.config.provider.redirect_url);
+    let host = req.uri().authority().map(|a| a.as_str()).or_else(|| {
+        req.headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+    });
+    host.map(|h| {
+        state
+            .flow
+            .safe_redirect(&format!("{}://{h}{path}", own.scheme()))
+    })
+    .filter(|rd| url::Url::parse(rd).is_ok_and(|u| u.origin() != own.origin()))
+    .unwrap_or_else(|| path.to_string())
+}
+
 /// Without a session a navigation goes straight to the IdP (no extra round
 /// trip), another browser request gets a sign-in page, an API client JSON.
 async fn proxy(
@@ -165,11 +185,7 @@ async fn proxy(
     tls: bool,
 ) -> Result<Response<Body>, Reject> {
     let Some(auth) = state.flow.authenticate(req.headers()).await else {
-        let rd = req
-            .uri()
-            .path_and_query()
-            .map_or("/", |pq| pq.as_str())
-            .to_string();
+        let rd = return_to(state, &req);
         return match ClientKind::of(req.method(), req.headers()) {
             ClientKind::Navigation => Ok(state.flow.start(&rd, req.headers())?),
             _ => Err(Reject::NeedsLogin {
