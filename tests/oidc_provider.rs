@@ -243,8 +243,6 @@ async fn origin_issuer_with_trailing_slash_signs_in() {
 /// A provider that keeps to OIDC Core 5.4 puts scope claims (email, name) only
 /// in userinfo when an access token is issued; its ID token has just `sub`.
 #[tokio::test]
-#[ignore = "bug: the sidecar reads claims from the ID token only and never calls the \
-            userinfo endpoint, so a conformant provider's email/name/groups are lost"]
 async fn conformant_provider_claims_from_userinfo_reach_the_upstream() {
     let rig = Rig::start(json!({ "conform_id_token_claims": true })).await;
     let seen = signed_in_request(&rig, "/conformant", ADA).await;

@@ -54,6 +54,20 @@ pub enum FlowError {
 }
 
 impl FlowError {
+    /// A short, stable label for metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            FlowError::NotReady => "idp_not_ready",
+            FlowError::BadCallback { .. } => "bad_callback",
+            FlowError::StateMismatch { .. } => "state_mismatch",
+            FlowError::IdpError { .. } => "idp_error",
+            FlowError::CodeRefused { .. } => "code_refused",
+            FlowError::BadToken { .. } => "invalid_id_token",
+            FlowError::IdpFailed { .. } => "idp_failed",
+            FlowError::CrossSiteSignOut => "cross_site",
+        }
+    }
+
     fn from_provider(error: ProviderError, retry: String) -> Self {
         match error {
             ProviderError::NotReady => FlowError::NotReady,

@@ -122,7 +122,16 @@ impl Jwks {
             return None;
         }
         *last = Some(Instant::now());
-        if let Err(error) = self.fetch(client, url).await {
+        let result = self.fetch(client, url).await;
+        let labels = crate::metrics::IdpLabels {
+            call: "unknown_kid",
+            result: if result.is_ok() { "ok" } else { "error" },
+        };
+        crate::metrics::metrics()
+            .jwks_refreshes
+            .get_or_create(&labels)
+            .inc();
+        if let Err(error) = result {
             tracing::warn!(%error, "JWKS refetch for an unknown key id failed; keeping the previous keys");
         }
         self.keys.load().0.get(kid).cloned()

@@ -8,6 +8,7 @@ mod http;
 mod identity;
 mod jwks;
 mod token;
+mod userinfo;
 pub mod verify;
 
 use std::sync::Arc;
@@ -59,6 +60,17 @@ pub struct SignIn {
     pub id_token_expires_at: u64,
 }
 
+/// Runs one IdP call, recording its latency and result.
+async fn timed<T>(
+    call: &'static str,
+    fut: impl std::future::Future<Output = Result<T, ProviderError>>,
+) -> Result<T, ProviderError> {
+    let started = std::time::Instant::now();
+    let result = fut.await;
+    crate::metrics::metrics().observe_idp(call, result.is_ok(), started.elapsed());
+    result
+}
+
 pub struct Provider {
     config: ProviderConfig,
     issuer: String,
@@ -92,14 +104,14 @@ impl Provider {
 
     /// Loads discovery, then the JWKS it points to.
     pub async fn load(&self) -> Result<(), ProviderError> {
-        let metadata = discovery::fetch(
+        let discovery = discovery::fetch(
             &self.http,
             &self.config.discovery_url,
             &self.issuer,
             self.max_body,
-        )
-        .await?;
-        self.jwks.refresh(&self.http, &metadata.jwks_uri).await?;
+        );
+        let metadata = timed("discovery", discovery).await?;
+        timed("jwks", self.jwks.refresh(&self.http, &metadata.jwks_uri)).await?;
         self.metadata.store(Some(Arc::new(metadata)));
         Ok(())
     }
@@ -169,7 +181,7 @@ impl Provider {
         ];
         let tokens = self.token_request(&metadata, &form).await?;
         let (identity, exp) = self
-            .verify_id_token(&metadata, tokens.id_token.expose(), Some(nonce))
+            .verify_id_token(&metadata, &tokens, Some(nonce))
             .await?;
         Ok(SignIn {
             identity,
@@ -191,9 +203,7 @@ impl Provider {
         if tokens.refresh_token.is_none() {
             tokens.refresh_token = Some(refresh_token.clone());
         }
-        let (identity, exp) = self
-            .verify_id_token(&metadata, tokens.id_token.expose(), None)
-            .await?;
+        let (identity, exp) = self.verify_id_token(&metadata, &tokens, None).await?;
         Ok(SignIn {
             identity,
             tokens,
@@ -214,7 +224,7 @@ impl Provider {
             auth: self.auth_method(&metadata),
             form: &form,
         };
-        token::revoke(&self.http, endpoint, &request).await
+        timed("revoke", token::revoke(&self.http, endpoint, &request)).await
     }
 
     fn auth_method<'a>(&'a self, metadata: &Metadata) -> token::ClientAuthMethod<'a> {
@@ -232,33 +242,27 @@ impl Provider {
         metadata: &Metadata,
         form: &[(&str, &str)],
     ) -> Result<TokenSet, ProviderError> {
-        let auth = match &self.config.client_auth {
-            ClientAuth::None => token::ClientAuthMethod::Public,
-            ClientAuth::Secret(s) if metadata.prefers_post_auth() => {
-                token::ClientAuthMethod::Post(s)
-            }
-            ClientAuth::Secret(s) => token::ClientAuthMethod::Basic(s),
-        };
         let request = token::TokenRequest {
             client_id: &self.config.client_id,
-            auth,
+            auth: self.auth_method(metadata),
             form,
         };
-        token::request(
+        let call = token::request(
             &self.http,
             &metadata.token_endpoint,
             &request,
             self.max_body,
-        )
-        .await
+        );
+        timed("token", call).await
     }
 
     async fn verify_id_token(
         &self,
         metadata: &Metadata,
-        token: &str,
+        tokens: &TokenSet,
         nonce: Option<&str>,
     ) -> Result<(Identity, u64), ProviderError> {
+        let token = tokens.id_token.expose();
         let kid = verify::header_kid(token)?;
         let key = self
             .jwks
@@ -272,13 +276,36 @@ impl Provider {
             kind: self.config.kind,
             nonce,
         };
-        let claims = verify::verify(token, &key, &expected)?;
+        let mut claims = verify::verify(token, &key, &expected)?;
+        if self.config.kind == ProviderKind::Oidc && claims.lacks_profile() {
+            self.merge_userinfo(metadata, tokens, &mut claims).await;
+        }
         let identity = identity::from_claims(
             &claims,
             self.config.kind,
             self.config.allow_unverified_email,
         );
         Ok((identity, claims.exp))
+    }
+
+    /// OIDC Core 5.4: a provider may keep profile claims for userinfo when it
+    /// issues an access token. Read them, for the same `sub` only (5.3.2); on
+    /// any failure the ID token's claims stand alone.
+    async fn merge_userinfo(
+        &self,
+        metadata: &Metadata,
+        tokens: &TokenSet,
+        claims: &mut verify::Claims,
+    ) {
+        let Some(endpoint) = &metadata.userinfo_endpoint else {
+            return;
+        };
+        let call = userinfo::fetch(&self.http, endpoint, &tokens.access_token, self.max_body);
+        match timed("userinfo", call).await {
+            Ok(info) if info.sub == claims.sub => claims.fill_from(info),
+            Ok(_) => tracing::warn!("userinfo answered for another subject; ignored"),
+            Err(error) => tracing::warn!(%error, "userinfo failed; using the ID token's claims"),
+        }
     }
 
     /// Where the browser goes to end its session at the IdP, if anywhere.

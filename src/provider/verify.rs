@@ -84,6 +84,8 @@ impl Flag {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Claims {
     pub sub: String,
+    /// Required in ID tokens (checked by the JWT validation); absent in userinfo.
+    #[serde(default)]
     pub exp: u64,
     #[serde(default)]
     pub iat: Option<u64>,
@@ -111,6 +113,35 @@ pub struct Claims {
     pub cognito_groups: Option<serde_json::Value>,
     #[serde(default)]
     pub groups: Option<serde_json::Value>,
+}
+
+impl Claims {
+    /// Neither an email nor any name: the profile may live at userinfo.
+    pub fn lacks_profile(&self) -> bool {
+        self.email.is_none()
+            && self.name.is_none()
+            && self.given_name.is_none()
+            && self.preferred_username.is_none()
+    }
+
+    /// Takes the profile claims the ID token lacks from `other` (userinfo).
+    pub fn fill_from(&mut self, other: Claims) {
+        fn fill<T>(slot: &mut Option<T>, value: Option<T>) {
+            if slot.is_none() {
+                *slot = value;
+            }
+        }
+        if self.email.is_none() {
+            self.email = other.email;
+            self.email_verified = other.email_verified;
+        }
+        fill(&mut self.name, other.name);
+        fill(&mut self.given_name, other.given_name);
+        fill(&mut self.family_name, other.family_name);
+        fill(&mut self.preferred_username, other.preferred_username);
+        fill(&mut self.groups, other.groups);
+        fill(&mut self.cognito_groups, other.cognito_groups);
+    }
 }
 
 /// The `kid` of a token whose header is RS256; checked before any key lookup.

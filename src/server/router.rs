@@ -12,32 +12,72 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
-use http::{header, HeaderMap, Method, Request, Response, StatusCode};
+use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use super::state::AppState;
 use crate::body::Body;
+use crate::config::Config;
 use crate::flow::{is_cross_site, own_origin, FlowError};
 use crate::forward_auth;
 use crate::http::pages;
 use crate::http::respond::{self, respond, ClientKind, Reject};
-use crate::proxy::ForwardContext;
+use crate::metrics::{metrics, OutcomeLabels};
+use crate::proxy::{trusted, ForwardContext};
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// One request, start to end; never fails, every error becomes a response.
+/// Writes the one access-log line and counts the answer.
 pub async fn handle(
     state: Arc<AppState>,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     peer: SocketAddr,
     tls: bool,
 ) -> Response<Body> {
+    let started = Instant::now();
+    let request_id = request_id(req.headers(), peer, &state.config);
+    req.headers_mut().insert(X_REQUEST_ID, request_id.clone());
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
     let kind = ClientKind::of(req.method(), req.headers());
+    let mut user = None;
     let result = if header_bytes(req.headers()) > state.config.limits.max_request_header_bytes {
         Err(Reject::HeadersTooLarge)
     } else {
-        route(&state, req, peer, tls).await
+        route(&state, req, peer, tls, &mut user).await
     };
-    result.unwrap_or_else(|reject| respond(kind, reject))
+    let mut response = result.unwrap_or_else(|reject| respond(kind, reject));
+    response
+        .headers_mut()
+        .insert(X_REQUEST_ID, request_id.clone());
+    let status = response.status().as_u16();
+    metrics().request(status);
+    tracing::info!(
+        target: "access",
+        %method,
+        path = %path.chars().take(256).collect::<String>(),
+        status,
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        user = user.as_deref().unwrap_or("-"),
+        request_id = request_id.to_str().unwrap_or("-"),
+        "request"
+    );
+    response
+}
+
+/// A trusted proxy's `X-Request-Id` is kept (if sane); anyone else gets a new one.
+fn request_id(headers: &HeaderMap, peer: SocketAddr, config: &Config) -> HeaderValue {
+    let given = headers
+        .get(&X_REQUEST_ID)
+        .filter(|v| v.len() <= 128 && v.as_bytes().iter().all(|b| b.is_ascii_graphic()))
+        .filter(|_| trusted(peer.ip(), &config.trusted_proxies));
+    match given {
+        Some(v) => v.clone(),
+        None => HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("-")),
+    }
 }
 
 fn header_bytes(headers: &HeaderMap) -> usize {
@@ -59,6 +99,7 @@ async fn route(
     req: Request<Incoming>,
     peer: SocketAddr,
     tls: bool,
+    user: &mut Option<String>,
 ) -> Result<Response<Body>, Reject> {
     let config = &state.config;
     let path = req.uri().path();
@@ -86,7 +127,7 @@ async fn route(
             return own_endpoint(state, &rest, &req, peer).await;
         }
     }
-    proxy(state, req, peer, tls).await
+    proxy(state, req, peer, tls, user).await
 }
 
 async fn own_endpoint(
@@ -100,11 +141,23 @@ async fn own_endpoint(
     let get = method == Method::GET || method == Method::HEAD;
     match rest {
         "/start" if get => Ok(flow.start(&query_param(query, "rd"), headers)?),
-        "/callback" if get => Ok(flow.callback(query.unwrap_or(""), headers).await?),
+        "/callback" if get => {
+            let result = flow.callback(query.unwrap_or(""), headers).await;
+            let (outcome, reason) = match &result {
+                Ok(_) => ("success", "signed_in"),
+                Err(e) => ("failure", e.reason()),
+            };
+            metrics()
+                .sign_ins
+                .get_or_create(&OutcomeLabels { outcome, reason })
+                .inc();
+            Ok(result?)
+        }
         "/sign_out" if get || method == Method::POST => {
             if is_cross_site(headers, &own_origin(&state.config.provider.redirect_url)) {
                 return Err(FlowError::CrossSiteSignOut.into());
             }
+            metrics().sign_outs.inc();
             Ok(flow.sign_out(&query_param(query, "rd"), headers).await?)
         }
         "/signed_out" if get => Ok(signed_out(state, headers)),
@@ -183,6 +236,7 @@ async fn proxy(
     req: Request<Incoming>,
     peer: SocketAddr,
     tls: bool,
+    user: &mut Option<String>,
 ) -> Result<Response<Body>, Reject> {
     let Some(auth) = state.flow.authenticate(req.headers()).await else {
         let rd = return_to(state, &req);
@@ -193,12 +247,19 @@ async fn proxy(
             }),
         };
     };
+    let who = &auth.session.identity;
+    *user = Some(who.email.clone().unwrap_or_else(|| who.sub.clone()));
     let ctx = ForwardContext {
         client_addr: peer,
         identity: Some(&auth.session.identity),
         tls,
     };
-    let mut response = state.upstream.forward(req, &ctx).await?;
+    let started = Instant::now();
+    let forwarded = state.upstream.forward(req, &ctx).await;
+    metrics()
+        .upstream_seconds
+        .observe(started.elapsed().as_secs_f64());
+    let mut response = forwarded?;
     if let Some(cookie) = auth.reseal.and_then(|c| c.parse().ok()) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }

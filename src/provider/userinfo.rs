@@ -1,0 +1,27 @@
+//! The userinfo endpoint, for providers that keep profile claims out of the ID
+//! token. Cognito answers `email_verified` as a string there; [`Flag`] reads both.
+
+use super::verify::Claims;
+use super::{http, ProviderError};
+use crate::secret::Secret;
+
+pub async fn fetch(
+    client: &reqwest::Client,
+    endpoint: &url::Url,
+    access_token: &Secret<String>,
+    max: usize,
+) -> Result<Claims, ProviderError> {
+    let resp = client
+        .get(endpoint.as_str())
+        .bearer_auth(access_token.expose())
+        .header("accept", "application/json")
+        .send()
+        .await
+        .map_err(http::classify)?;
+    let status = resp.status();
+    let body = http::read_bounded(resp, max).await?;
+    if !status.is_success() {
+        return Err(ProviderError::BadAnswer(format!("userinfo: HTTP {status}")));
+    }
+    http::parse_json("userinfo", &body)
+}
