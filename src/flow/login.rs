@@ -27,6 +27,16 @@ pub(super) struct PendingLogin {
     pub verifier: Secret<String>,
     pub rd: String,
     pub created_at: u64,
+    /// Nanoseconds since the epoch: orders logins started in the same second,
+    /// so eviction really drops the oldest. Absent in older cookies.
+    #[serde(default)]
+    pub created_ns: u64,
+}
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 pub(super) fn pkce_challenge(verifier: &str) -> String {
@@ -57,6 +67,7 @@ impl Flow {
             verifier: random_token(32),
             rd,
             created_at: now(),
+            created_ns: now_ns(),
         };
         let url = self
             .provider
@@ -90,12 +101,12 @@ impl Flow {
     /// login cookies never grow the request headers past the server's limit.
     fn logins_to_evict(&self, request: &http::HeaderMap) -> Vec<String> {
         let prefix = self.login_cookie_prefix();
-        let mut pending: Vec<(u64, String)> = request_cookies(request)
+        let mut pending: Vec<((u64, u64), String)> = request_cookies(request)
             .filter(|(name, _)| name.starts_with(&prefix))
             .map(|(name, value)| {
                 let created = self
                     .open_login(&name, &value)
-                    .map_or(0, |login| login.created_at);
+                    .map_or((0, 0), |login| (login.created_at, login.created_ns));
                 (created, name)
             })
             .collect();
