@@ -670,31 +670,52 @@ async fn two_tabs_logging_in_at_once_each_land_on_their_own_page() {
 }
 
 #[tokio::test]
-async fn pending_logins_stay_bounded_and_the_last_one_completes() {
+async fn pending_logins_stay_bounded_evicting_the_oldest_and_the_newest_complete() {
     bounded(async {
         let stack = Stack::start().await;
         let (client, jar) = browser_with_jar();
-        let mut last_idp = String::new();
-        for i in 1..=12 {
-            let (idp, _) = start_login(&stack, &client, &format!("/pending/{i}")).await;
-            last_idp = idp;
-            let pending = jar_cookies(&jar, &stack.base)
+        let pending_names = || -> Vec<String> {
+            let mut names: Vec<String> = jar_cookies(&jar, &stack.base)
                 .into_iter()
-                .filter(|(n, _)| n.starts_with(LOGIN_PREFIX))
-                .count();
-            assert_eq!(pending, i.min(5), "after {i} logins");
+                .map(|(n, _)| n)
+                .filter(|n| n.starts_with(LOGIN_PREFIX))
+                .collect();
+            names.sort();
+            names
+        };
+        let mut started: Vec<(String, String)> = Vec::new();
+        for i in 1..=12 {
+            let (idp, cookie) = start_login(&stack, &client, &format!("/pending/{i}")).await;
+            started.push((idp, cookie_pair(&cookie).0));
+            assert_eq!(pending_names().len(), i.min(5), "after {i} logins");
         }
+        let mut newest: Vec<String> = started[7..].iter().map(|(_, n)| n.clone()).collect();
+        newest.sort();
+        assert_eq!(pending_names(), newest, "the five newest logins are kept");
         let header_len: usize = jar_cookies(&jar, &stack.base)
             .iter()
             .map(|(n, v)| n.len() + v.len() + 2)
             .sum();
         assert!(header_len < 4096, "Cookie header of {header_len} bytes");
-        let r = submit_login(&client, &last_idp, "alice", "alice-password").await;
-        let r = client.get(location(&r)).send().await.unwrap();
+        // The newest evicted login is gone; the oldest kept and the last complete.
+        let evicted = query_map(&started[6].0)["state"].clone();
+        let r = client
+            .get(stack.url(&format!("/oauth2/callback?code=x&state={evicted}")))
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = status_json(r).await;
         assert_eq!(
-            (r.status().as_u16(), location(&r)),
-            (302, "/pending/12".into())
+            (status, body["error"].as_str()),
+            (400, Some("state_mismatch"))
         );
+        let form_8 = open_login_form(&client, &started[7].0).await;
+        let form_12 = open_login_form(&client, &started[11].0).await;
+        for (form, path) in [(form_12, "/pending/12"), (form_8, "/pending/8")] {
+            let r = post_login_form(&client, &form, "alice", "alice-password").await;
+            let r = client.get(location(&r)).send().await.unwrap();
+            assert_eq!((r.status().as_u16(), location(&r)), (302, path.into()));
+        }
     })
     .await;
 }
