@@ -1,6 +1,8 @@
 //! The forwarder over real sockets: a recording hyper upstream on 127.0.0.1:0,
 //! the forwarder served by a small hyper server, and a hyper (or WebSocket) client.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers outside #[test] fns
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -550,6 +552,7 @@ async fn serve_ws_echo(seen: Arc<Mutex<Option<HeaderMap>>>) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         let (stream, _) = listener.accept().await.unwrap();
+        #[allow(clippy::result_large_err)] // tungstenite's callback signature
         let record = |req: &tokio_tungstenite::tungstenite::handshake::server::Request, res| {
             *seen.lock().unwrap() = Some(req.headers().clone());
             Ok(res)
