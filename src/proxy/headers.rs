@@ -15,6 +15,7 @@
 //!    (`José` -> `Jos%C3%A9`, `a,b` -> `a%2Cb`, `100%` -> `100%25`); every
 //!    other printable ASCII character, space included, is sent as is.
 //!
+//! (HTTP parsers trim spaces at either end of a value, so those are lost.)
 //! So plain ASCII names stay readable and one `urllib.parse.unquote(value)`
 //! (Python) or `decodeURIComponent` gives the original text back. The groups
 //! header is the encoded group names joined with `,` (no space): split on `,`
