@@ -6,6 +6,7 @@
 mod framing;
 mod router;
 mod state;
+mod tls;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -15,11 +16,12 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
 use crate::http::respond::{respond, ClientKind};
@@ -91,11 +93,13 @@ pub fn start_on(config: Config, listeners: Vec<TcpListener>) -> anyhow::Result<R
     let loader = state.flow.provider_arc().spawn_loader();
     let (stop, stopped) = watch::channel(false);
     let permits = Arc::new(Semaphore::new(state.config.limits.max_connections));
+    let tls = state.config.tls.as_ref().map(tls::acceptor).transpose()?;
     let mut addrs = Vec::new();
     let mut handles = Vec::new();
     for listener in listeners {
         addrs.push(listener.local_addr()?);
-        let accept = accept_loop(listener, state.clone(), permits.clone(), stopped.clone());
+        let (state, permits, stopped) = (state.clone(), permits.clone(), stopped.clone());
+        let accept = accept_loop(listener, state, permits, stopped, tls.clone());
         handles.push(tokio::spawn(accept));
     }
     for addr in &addrs {
@@ -134,9 +138,10 @@ async fn accept_loop(
     state: Arc<AppState>,
     permits: Arc<Semaphore>,
     mut stopped: watch::Receiver<bool>,
+    tls: Option<TlsAcceptor>,
 ) {
     let graceful = GracefulShutdown::new();
-    let builder = builder(&state);
+    let builder = Arc::new(builder(&state));
     loop {
         let (stream, peer) = tokio::select! {
             _ = stopped.changed() => break,
@@ -151,7 +156,20 @@ async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         match permits.clone().try_acquire_owned() {
-            Ok(permit) => serve(stream, peer, permit, &state, &builder, &graceful),
+            Ok(permit) => {
+                let watcher = graceful.watcher();
+                accepted(
+                    stream,
+                    peer,
+                    permit,
+                    tls.as_ref(),
+                    &state,
+                    &builder,
+                    watcher,
+                );
+            }
+            // A plain-text 503 means nothing inside TLS: just close.
+            Err(_) if tls.is_some() => drop(stream),
             Err(_) => {
                 tokio::spawn(over_capacity(stream));
             }
@@ -170,20 +188,46 @@ async fn accept_loop(
     }
 }
 
-fn serve(
+/// Serves one accepted connection, after the TLS handshake when TLS is on
+/// (the handshake gets the client header timeout).
+fn accepted(
     stream: TcpStream,
     peer: SocketAddr,
     permit: OwnedSemaphorePermit,
+    tls: Option<&TlsAcceptor>,
+    state: &Arc<AppState>,
+    builder: &Arc<auto::Builder<TokioExecutor>>,
+    watcher: Watcher,
+) {
+    let Some(acceptor) = tls.cloned() else {
+        return serve(stream, peer, false, permit, state, builder, watcher);
+    };
+    let (state, builder) = (state.clone(), builder.clone());
+    tokio::spawn(async move {
+        let limit = state.config.timeouts.client_header_read;
+        if let Some(stream) = tls::handshake(&acceptor, stream, peer, limit).await {
+            serve(stream, peer, true, permit, &state, &builder, watcher);
+        }
+    });
+}
+
+fn serve<I>(
+    io: I,
+    peer: SocketAddr,
+    tls: bool,
+    permit: OwnedSemaphorePermit,
     state: &Arc<AppState>,
     builder: &auto::Builder<TokioExecutor>,
-    graceful: &GracefulShutdown,
-) {
+    watcher: Watcher,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let state = state.clone();
     let service = service_fn(move |req| {
         let state = state.clone();
         async move {
             let response = match framing::check(&req) {
-                Ok(()) => router::handle(state, req, peer, false).await,
+                Ok(()) => router::handle(state, req, peer, tls).await,
                 Err(reject) => {
                     let kind = ClientKind::of(req.method(), req.headers());
                     respond(kind, reject)
@@ -193,9 +237,9 @@ fn serve(
         }
     });
     let conn = builder
-        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+        .serve_connection_with_upgrades(TokioIo::new(io), service)
         .into_owned();
-    let conn = graceful.watch(conn);
+    let conn = watcher.watch(conn);
     tokio::spawn(async move {
         if let Err(error) = conn.await {
             tracing::debug!(%error, "connection ended with an error");
