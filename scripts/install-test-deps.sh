@@ -75,3 +75,32 @@ install_oidc_provider() {
 }
 install_oidc_provider
 # --- end oidc-provider -------------------------------------------------------
+
+# --- nginx (tests/nginx_auth_request.rs) -------------------------------------
+# Debian's nginx, run by the test as a child process on a loopback port with
+# its own prefix; the system service is neither enabled nor started here.
+install_nginx() {
+    if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then
+        return 0
+    fi
+    echo "== installing nginx"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    # policy-rc.d 101 stops the package's postinst from starting the service.
+    local policy=/usr/sbin/policy-rc.d created=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        created=1
+    fi
+    apt-get install -y --no-install-recommends nginx || { [ "$created" = 1 ] && rm -f "$policy"; return 1; }
+    if [ "$created" = 1 ]; then
+        rm -f "$policy"
+    fi
+    # The package enables the unit; the tests never use the system service.
+    if command -v systemctl >/dev/null 2>&1; then
+        systemctl disable nginx >/dev/null 2>&1 || true
+    fi
+}
+install_nginx
+# --- end nginx ---------------------------------------------------------------

@@ -455,3 +455,40 @@ pub async fn bounded<F: std::future::Future>(body: F) -> F::Output {
         .await
         .expect("the test did not finish within 60 s")
 }
+
+impl StackBuilder {
+    /// Like [`StackBuilder::start`], on `listener`, but with `public`
+    /// (`http://host:port`) as the sidecar's public origin: the redirect and
+    /// sign-out URLs and the mock's allowed callbacks use it. For a sidecar
+    /// reached through a proxy in front or by a host name.
+    pub async fn start_public(self, listener: TcpListener, public: &str) -> Stack {
+        let direct = format!("http://{}", listener.local_addr().unwrap());
+        let mut pool = self.mock.unwrap_or_else(MockConfig::demo);
+        pool.allow_http_loopback_ip = true;
+        for client in &mut pool.clients {
+            client
+                .callback_urls
+                .push(format!("{public}/oauth2/callback"));
+            client
+                .logout_urls
+                .push(format!("{public}/oauth2/signed_out"));
+        }
+        let mock = MockCognito::start(pool, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let upstream = RecordingUpstream::start().await;
+        let config = sidecar_config(public, &mock, &upstream, &self.env);
+        let sidecar = server::start_on(config, vec![listener]).unwrap();
+        let stack = Stack {
+            mock,
+            upstream,
+            sidecar,
+            base: direct.clone(),
+        };
+        stack.wait_ready().await;
+        Stack {
+            base: public.to_string(),
+            ..stack
+        }
+    }
+}
