@@ -16,6 +16,7 @@ pub mod config;
 pub mod demo;
 pub mod flow;
 pub mod forward_auth;
+pub mod healthcheck;
 pub mod http;
 pub mod identity;
 pub mod metrics;

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use cognito_sidecar::config::{Config, ProcessEnv, RunArgs, LAYERING_HELP};
-use cognito_sidecar::{demo, mock, server, shutdown_signal};
+use cognito_sidecar::{demo, healthcheck, mock, server, shutdown_signal};
 use tracing_subscriber::EnvFilter;
 
 /// An authenticating reverse proxy: AWS Cognito (or any OpenID Connect) sign-in
@@ -24,6 +24,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// A local stand-in for a Cognito user pool's hosted login and OAuth2 endpoints.
     MockCognito(mock::cli::MockArgs),
+    /// GET the sidecar's /ping: exit 0 on 200, else 1 (a HEALTHCHECK without curl).
+    Healthcheck(healthcheck::HealthcheckArgs),
 }
 
 fn init_tracing() {
@@ -41,6 +43,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Demo(args)) => demo::run(args).await,
         Some(Command::MockCognito(args)) => mock::cli::run(args).await,
+        Some(Command::Healthcheck(args)) => healthcheck::run(args).await,
         None => match Config::load(&cli.run, &ProcessEnv) {
             Ok(config) => run(config).await,
             Err(error) => {
