@@ -8,6 +8,7 @@
 //! [`headers`] for the rules and [`upgrade`] for WebSockets.
 
 pub mod headers;
+mod tls;
 pub mod upgrade;
 
 use std::net::{IpAddr, SocketAddr};
@@ -19,7 +20,7 @@ use http::uri::{Authority, Scheme};
 use http::{Extensions, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use ipnet::IpNet;
 
@@ -67,13 +68,15 @@ pub struct Upstream {
 }
 
 struct Inner {
-    client: Client<HttpConnector, Body>,
+    /// An error when TLS to an https upstream cannot work (no roots).
+    client: Result<Client<tls::Connector, Body>, String>,
     /// Where requests go; an error when the URL cannot be a request target.
     target: Result<Target, String>,
     headers_timeout: Duration,
     trusted_proxies: Vec<IpNet>,
     identity_headers: IdentityHeaders,
     cookie_name: String,
+    pass_host_header: bool,
 }
 
 /// The upstream URL, split into the parts a request URI is built from.
@@ -116,13 +119,15 @@ impl Target {
 
 impl Upstream {
     pub fn new(config: &Config) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(config.timeouts.upstream_connect));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .pool_timer(TokioTimer::new())
-            .build(connector);
+        let client = tls::connector(config).map(|connector| {
+            Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+                .pool_timer(TokioTimer::new())
+                .build(connector)
+        });
+        if let Err(problem) = &client {
+            tracing::error!(%problem, "the upstream cannot be reached over https");
+        }
         Self {
             inner: Arc::new(Inner {
                 client,
@@ -131,6 +136,7 @@ impl Upstream {
                 trusted_proxies: config.trusted_proxies.clone(),
                 identity_headers: config.headers.clone(),
                 cookie_name: config.cookie.name.clone(),
+                pass_host_header: config.pass_host_header,
             }),
         }
     }
@@ -196,6 +202,10 @@ impl Inner {
         headers::filter_cookies(headers, &self.cookie_name);
         let peer_trusted = trusted(ctx.client_addr.ip(), &self.trusted_proxies);
         set_forwarded(headers, ctx, peer_trusted);
+        if let (false, Ok(target)) = (self.pass_host_header, &self.target) {
+            // After set_forwarded, so X-Forwarded-Host still names the client's host.
+            insert_str(headers, header::HOST, target.authority.as_str());
+        }
         if let Some(identity) = ctx.identity {
             headers::set_identity_headers(headers, identity, &self.identity_headers);
         }
@@ -203,7 +213,8 @@ impl Inner {
 
     /// Sends the request; the timeout covers connecting and the response headers only.
     async fn send(&self, request: Request<Body>) -> Result<Response<Incoming>, ProxyError> {
-        match tokio::time::timeout(self.headers_timeout, self.client.request(request)).await {
+        let client = (self.client.as_ref()).map_err(|e| ProxyError::Connect(e.clone().into()))?;
+        match tokio::time::timeout(self.headers_timeout, client.request(request)).await {
             Err(_elapsed) => Err(ProxyError::Timeout),
             Ok(Err(error)) if error.is_connect() => Err(ProxyError::Connect(error.into())),
             Ok(Err(error)) => Err(ProxyError::Upstream(error.into())),
