@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cognito_sidecar::config::{Config, ProcessEnv, RunArgs, LAYERING_HELP};
+use cognito_sidecar::config::{Config, LogFormat, ProcessEnv, RunArgs, LAYERING_HELP};
 use cognito_sidecar::{demo, healthcheck, mock, server, shutdown_signal};
 use tracing_subscriber::EnvFilter;
 
@@ -28,24 +28,34 @@ enum Command {
     Healthcheck(healthcheck::HealthcheckArgs),
 }
 
-fn init_tracing() {
+/// Level from `SIDECAR_LOG` (default `info`); JSON lines when configured.
+fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_env("SIDECAR_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Pretty => builder.with_target(false).init(),
+    }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
     let result = match cli.command {
-        Some(Command::Demo(args)) => demo::run(args).await,
-        Some(Command::MockCognito(args)) => mock::cli::run(args).await,
+        Some(Command::Demo(args)) => {
+            init_tracing(LogFormat::Pretty);
+            demo::run(args).await
+        }
+        Some(Command::MockCognito(args)) => {
+            init_tracing(LogFormat::Pretty);
+            mock::cli::run(args).await
+        }
         Some(Command::Healthcheck(args)) => healthcheck::run(args).await,
         None => match Config::load(&cli.run, &ProcessEnv) {
-            Ok(config) => run(config).await,
+            Ok(config) => {
+                init_tracing(config.log_format);
+                run(config).await
+            }
             Err(error) => {
                 eprintln!("invalid configuration:\n{error}");
                 return ExitCode::from(64);
@@ -63,6 +73,9 @@ async fn main() -> ExitCode {
 
 async fn run(config: Config) -> anyhow::Result<()> {
     let running = server::start(config).await?;
+    // Bench builds only: mint sessions for bench/run.sh (see src/bench_seed.rs).
+    #[cfg(feature = "bench-seed")]
+    cognito_sidecar::bench_seed::from_env(running.state()).await?;
     shutdown_signal().await;
     tracing::info!("shutting down: draining in-flight requests");
     running.shutdown().await;

@@ -4,6 +4,7 @@
 //! tests bind `127.0.0.1:0` and talk over real sockets.
 
 mod framing;
+mod metrics_listener;
 mod router;
 mod state;
 mod tls;
@@ -34,6 +35,7 @@ pub struct Running {
     stop: watch::Sender<bool>,
     listeners: Vec<JoinHandle<()>>,
     loader: JoinHandle<()>,
+    metrics: Option<(SocketAddr, JoinHandle<()>)>,
 }
 
 impl Running {
@@ -44,6 +46,11 @@ impl Running {
 
     pub fn addrs(&self) -> &[SocketAddr] {
         &self.addrs
+    }
+
+    /// Where `/metrics` is served, when `metrics-address` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(addr, _)| *addr)
     }
 
     pub fn state(&self) -> &Arc<AppState> {
@@ -58,6 +65,9 @@ impl Running {
             let _ = listener.await;
         }
         self.loader.abort();
+        if let Some((_, task)) = self.metrics {
+            task.abort();
+        }
     }
 }
 
@@ -105,12 +115,20 @@ pub fn start_on(config: Config, listeners: Vec<TcpListener>) -> anyhow::Result<R
     for addr in &addrs {
         tracing::info!(%addr, "listening");
     }
+    let metrics = match state.config.metrics_address {
+        Some(addr) => Some(metrics_listener::spawn(addr, state.clone())?),
+        None => None,
+    };
+    if let Some((addr, _)) = &metrics {
+        tracing::info!(%addr, "serving /metrics");
+    }
     Ok(Running {
         addrs,
         state,
         stop,
         listeners: handles,
         loader,
+        metrics,
     })
 }
 

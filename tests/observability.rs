@@ -1,0 +1,128 @@
+//! `/metrics` on its own listener, the access log's request id.
+
+mod support;
+
+use support::*;
+
+fn value(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+async fn scrape(stack: &Stack) -> String {
+    let addr = stack
+        .sidecar
+        .metrics_addr()
+        .expect("metrics-address is set");
+    let r = plain_client()
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn metrics_move_after_a_sign_in_and_stay_off_the_public_listener() {
+    let stack = Stack::builder()
+        .set("SIDECAR_METRICS_ADDRESS", "127.0.0.1:0")
+        .start()
+        .await;
+    let before = scrape(&stack).await;
+    let client = signed_in(&stack).await;
+    assert_eq!(
+        client.get(stack.url("/x")).send().await.unwrap().status(),
+        200
+    );
+    let bad = plain_client()
+        .get(stack.url("/oauth2/callback?code=x&state=y"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let after = scrape(&stack).await;
+
+    let moved = |series: &str| value(&after, series) - value(&before, series);
+    // Other tests in this process sign in too: the registry is process-wide.
+    assert!(moved(r#"sidecar_sign_ins_total{outcome="success",reason="signed_in"}"#) >= 1.0);
+    assert_eq!(
+        moved(r#"sidecar_sign_ins_total{outcome="failure",reason="state_mismatch"}"#),
+        1.0
+    );
+    assert!(moved(r#"sidecar_requests_total{class="2xx"}"#) >= 1.0);
+    assert!(
+        moved(r#"sidecar_requests_total{class="3xx"}"#) >= 2.0,
+        "start and callback redirects"
+    );
+    assert!(moved("sidecar_upstream_seconds_count") >= 1.0);
+    assert!(moved(r#"sidecar_idp_seconds_count{call="token",result="ok"}"#) >= 1.0);
+    assert!(value(&after, "sidecar_sessions_active") >= 1.0);
+    assert!(after.contains("# TYPE sidecar_jwks_refreshes counter"));
+
+    let public = plain_client()
+        .get(stack.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        public.status(),
+        200,
+        "metrics are not on the public listener"
+    );
+    assert!(!public
+        .text()
+        .await
+        .unwrap()
+        .contains("sidecar_requests_total"));
+}
+
+#[tokio::test]
+async fn request_ids_are_generated_for_clients_and_passed_upstream() {
+    let stack = Stack::start().await;
+    let client = signed_in(&stack).await;
+    let r = client
+        .get(stack.url("/x"))
+        .header("x-request-id", "client-chosen")
+        .send()
+        .await
+        .unwrap();
+    let echoed = r.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_ne!(
+        echoed, "client-chosen",
+        "an untrusted client does not pick the id"
+    );
+    assert_eq!(echoed.len(), 36, "a UUID");
+    assert_eq!(
+        stack.upstream.last().header("x-request-id"),
+        Some(echoed.as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_keeps_its_request_id() {
+    let stack = Stack::builder()
+        .set("SIDECAR_TRUSTED_PROXIES", "127.0.0.1")
+        .start()
+        .await;
+    let client = signed_in(&stack).await;
+    let r = client
+        .get(stack.url("/x"))
+        .header("x-request-id", "edge-1234")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "edge-1234");
+    assert_eq!(
+        stack.upstream.last().header("x-request-id"),
+        Some("edge-1234")
+    );
+    let r = plain_client().get(stack.url("/ping")).send().await.unwrap();
+    assert!(
+        r.headers().contains_key("x-request-id"),
+        "the sidecar's own answers carry one too"
+    );
+}
