@@ -11,6 +11,8 @@
 //!
 //! [`mock`] and [`demo`] stand beside the stack: the mock Cognito shares no code with it.
 
+#[cfg(feature = "bench-seed")]
+pub mod bench_seed;
 pub mod body;
 pub mod config;
 pub mod demo;
