@@ -1,6 +1,6 @@
 //! The deployment artefacts (docker/, deploy/) checked offline: Kubernetes
 //! objects against the API's schemas (kubernetes-validate --strict), the Envoy
-//! config against Envoy's v3 protos, compose.yaml against the compose spec, the
+//! config against Envoy's v3 protos, docker-compose.yml against the compose spec, the
 //! Dockerfile with hadolint, each file's security-relevant structure, and every
 //! sidecar setting in them through the sidecar's own config loader.
 //!
@@ -70,39 +70,74 @@ fn dockerfile_passes_hadolint() {
     check("dockerfile");
 }
 
+/// The Dockerfile's instructions, comments dropped and `\`-continued lines joined.
+fn dockerfile_instructions() -> Vec<String> {
+    let text = std::fs::read_to_string(root().join("docker/Dockerfile")).unwrap();
+    let mut out: Vec<String> = Vec::new();
+    let mut continued = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        let (part, more) = match line.strip_suffix('\\') {
+            Some(p) => (p.trim_end(), true),
+            None => (line, false),
+        };
+        match out.last_mut() {
+            Some(last) if continued => {
+                last.push(' ');
+                last.push_str(part);
+            }
+            _ => out.push(part.to_string()),
+        }
+        continued = more;
+    }
+    out
+}
+
+/// The exec-form JSON array of an instruction (`ENTRYPOINT ["a", "b"]`).
+fn exec_form(instruction: &str) -> Vec<String> {
+    let json = &instruction[instruction.find('[').unwrap()..];
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("not exec form: {instruction}: {e}"))
+}
+
+/// The image's non-root `USER uid:gid`.
+fn image_user() -> (u32, u32) {
+    let lines = dockerfile_instructions();
+    let user = lines.iter().rfind(|l| l.starts_with("USER ")).unwrap();
+    let (uid, gid) = user["USER ".len()..].split_once(':').unwrap();
+    (uid.parse().unwrap(), gid.parse().unwrap())
+}
+
 /// The Dockerfile's key properties, read without any tool.
 #[test]
 fn dockerfile_builds_locked_release_and_runs_non_root_on_4180() {
-    let text = std::fs::read_to_string(root().join("docker/Dockerfile")).unwrap();
-    let lines: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .collect();
-    let froms: Vec<&str> = lines
-        .iter()
-        .filter(|l| l.starts_with("FROM "))
-        .copied()
-        .collect();
+    let lines = dockerfile_instructions();
+    let froms: Vec<&String> = lines.iter().filter(|l| l.starts_with("FROM ")).collect();
     assert_eq!(froms.len(), 2, "multi-stage: {froms:?}");
     assert!(froms[0].starts_with("FROM rust:1-slim-bookworm AS "));
     assert_eq!(froms[1], "FROM gcr.io/distroless/cc-debian12:nonroot");
-    assert!(text.contains("cargo build --release --locked"));
     // Everything after the last FROM is the runtime stage.
     let runtime = &lines[lines.iter().rposition(|l| l.starts_with("FROM ")).unwrap()..];
-    let user = runtime.iter().rfind(|l| l.starts_with("USER ")).unwrap();
-    let uid = user["USER ".len()..].split(':').next().unwrap();
+    let (uid, gid) = image_user();
     assert!(
-        uid.parse::<u32>().is_ok_and(|n| n != 0),
-        "numeric non-root USER (so runAsNonRoot can verify it): {user}"
+        uid != 0 && gid != 0,
+        "numeric non-root USER (so runAsNonRoot can verify it)"
     );
-    assert!(runtime.contains(&"EXPOSE 4180"));
+    assert!(runtime.contains(&"EXPOSE 4180".to_string()));
+    let entrypoint = runtime.last().unwrap();
     assert!(
-        runtime
-            .last()
-            .unwrap()
-            .starts_with(r#"ENTRYPOINT ["/usr/local/bin/cognito-sidecar""#),
-        "ends with the exec-form ENTRYPOINT of the binary: {runtime:?}"
+        entrypoint.starts_with("ENTRYPOINT "),
+        "ends with the ENTRYPOINT: {runtime:?}"
+    );
+    let binary = exec_form(entrypoint)[0].clone();
+    let copy = runtime
+        .iter()
+        .find(|l| l.starts_with("COPY --from="))
+        .unwrap();
+    assert!(
+        copy.ends_with(&format!(" {binary}")),
+        "ENTRYPOINT {binary} is what the build stage copied in: {copy}"
     );
     let ignore = std::fs::read_to_string(root().join("docker/Dockerfile.dockerignore")).unwrap();
     let ignore: Vec<&str> = ignore.lines().filter(|l| !l.starts_with('#')).collect();
@@ -111,6 +146,216 @@ fn dockerfile_builds_locked_release_and_runs_non_root_on_4180() {
         ["*", "!Cargo.toml", "!Cargo.lock", "!src/"],
         "context: sources only"
     );
+}
+
+/// Distroless has no shell or curl: the HEALTHCHECK runs the image's own
+/// binary, in exec form, with a timeout above the subcommand's 2 s.
+#[test]
+fn dockerfile_healthcheck_runs_the_binary_healthcheck_subcommand() {
+    let lines = dockerfile_instructions();
+    let entrypoint = exec_form(
+        lines
+            .iter()
+            .rfind(|l| l.starts_with("ENTRYPOINT "))
+            .unwrap(),
+    );
+    let checks: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("HEALTHCHECK "))
+        .collect();
+    assert_eq!(checks.len(), 1, "{checks:?}");
+    let check = checks[0];
+    let cmd = &check[check.find(" CMD ").expect("HEALTHCHECK ... CMD [...]")..];
+    assert_eq!(
+        exec_form(cmd),
+        [entrypoint[0].as_str(), "healthcheck"],
+        "{check}"
+    );
+    let timeout = check
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("--timeout="))
+        .expect("an explicit --timeout");
+    let secs: u64 = timeout.trim_end_matches('s').parse().unwrap();
+    assert!(
+        secs * 1000 > cognito_sidecar::healthcheck::TIMEOUT.as_millis() as u64,
+        "Docker's --timeout={timeout} must exceed the subcommand's own"
+    );
+    assert_eq!(
+        cognito_sidecar::healthcheck::DEFAULT_URL,
+        "http://127.0.0.1:4180/ping",
+        "the default probe matches EXPOSE 4180"
+    );
+}
+
+/// No Docker engine runs here, so the image is never built by the tests.
+/// What the build stage runs must be the README's release build, which
+/// anyone (and CI's release build) can run without Docker.
+#[test]
+fn dockerfile_build_command_is_the_readme_release_build() {
+    let lines = dockerfile_instructions();
+    let run = lines
+        .iter()
+        .find(|l| l.starts_with("RUN ") && l.contains("cargo build"))
+        .unwrap();
+    let cargo = &run[run.find("cargo build").unwrap()..];
+    let cargo = cargo.split("&&").next().unwrap().trim();
+    assert_eq!(cargo, "cargo build --release --locked");
+    assert!(
+        run.contains("install -D -m 0755 target/release/cognito-sidecar "),
+        "the release binary is what the runtime stage gets: {run}"
+    );
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let docker = &readme[readme
+        .find("## Docker Compose")
+        .expect("README: Docker Compose")..];
+    assert!(
+        docker.contains(&format!("`{cargo}`")),
+        "README's Docker Compose section names the image's build command `{cargo}`"
+    );
+}
+
+/// A child process killed (with its wait) when the test ends, pass or fail.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `setpriv` (util-linux) running `program` as `uid:gid` with no supplementary groups.
+fn as_user(uid: u32, gid: u32, program: &Path) -> Command {
+    let mut cmd = Command::new("setpriv");
+    cmd.args([
+        format!("--reuid={uid}"),
+        format!("--regid={gid}"),
+        "--clear-groups".into(),
+        "--".into(),
+    ])
+    .arg(program)
+    .env_clear()
+    .env("PATH", "/usr/bin:/bin");
+    cmd
+}
+
+/// The binary in a directory any uid may enter, as the image installs it (0755).
+fn install_binary(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("cognito-sidecar");
+    let built = Path::new(env!("CARGO_BIN_EXE_cognito-sidecar"));
+    if std::fs::hard_link(built, &bin).is_err() {
+        std::fs::copy(built, &bin).unwrap();
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
+/// Secret files as compose mounts them for the image's user: 0444.
+fn write_secret(dir: &Path, name: &str, value: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, value).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+/// `(Uid, Gid, Groups)` lines of /proc/PID/status.
+fn process_ids(pid: u32) -> (String, String, String) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    (field("Uid:"), field("Gid:"), field("Groups:"))
+}
+
+/// Runs `healthcheck --url URL` as the image's user; its exit code.
+fn healthcheck(bin: &Path, url: &str) -> Option<i32> {
+    let (uid, gid) = image_user();
+    let out = as_user(uid, gid, bin)
+        .args(["healthcheck", "--url", url])
+        .output()
+        .unwrap_or_else(|e| panic!("setpriv (util-linux) is needed: {e}"));
+    out.status.code()
+}
+
+/// The image without Docker (no engine runs here): the debug build of the same
+/// sources runs as the image's uid:gid with no other groups, reads its secrets
+/// from 0444 files, becomes ready against the mock Cognito, and the
+/// HEALTHCHECK's `healthcheck` exits 0; once the sidecar is gone, 1.
+#[tokio::test(flavor = "multi_thread")]
+async fn sidecar_runs_as_the_image_user_and_its_healthcheck_tracks_it() {
+    use cognito_sidecar::mock::{MockCognito, MockConfig, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET};
+    let mut pool = MockConfig::demo();
+    pool.allow_http_loopback_ip = true;
+    let mock = MockCognito::start(pool, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = install_binary(dir.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let (uid, gid) = image_user();
+    let mut cmd = as_user(uid, gid, &bin);
+    cmd.current_dir(dir.path())
+        .env("SIDECAR_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SIDECAR_UPSTREAM", "http://127.0.0.1:9")
+        .env("SIDECAR_ISSUER_URL", mock.issuer())
+        .env("SIDECAR_DISCOVERY_URL", mock.discovery_url())
+        .env("SIDECAR_CLIENT_ID", DEMO_CLIENT_ID)
+        .env(
+            "SIDECAR_CLIENT_SECRET_FILE",
+            write_secret(dir.path(), "client_secret", DEMO_CLIENT_SECRET),
+        )
+        .env(
+            "SIDECAR_COOKIE_SECRET_FILE",
+            write_secret(dir.path(), "cookie_secret", &"k".repeat(48)),
+        )
+        .env("SIDECAR_REDIRECT_URL", format!("{base}/oauth2/callback"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut sidecar = Killed(cmd.spawn().expect("setpriv (util-linux) is needed"));
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(status) = sidecar.0.try_wait().unwrap() {
+            panic!("the sidecar exited as uid {uid}: {status}");
+        }
+        let ready = client.get(format!("{base}/ready")).send().await;
+        if ready.is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never ready");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (uids, gids, groups) = process_ids(sidecar.0.id());
+    assert_eq!(
+        uids,
+        vec![uid.to_string(); 4].join(" "),
+        "real, effective, saved, fs uid"
+    );
+    assert_eq!(gids, vec![gid.to_string(); 4].join(" "));
+    assert_eq!(groups, "", "no supplementary groups");
+    let ping = format!("{base}/ping");
+    let check = {
+        let (bin, ping) = (bin.clone(), ping.clone());
+        tokio::task::spawn_blocking(move || healthcheck(&bin, &ping))
+    };
+    assert_eq!(check.await.unwrap(), Some(0), "healthy while it runs");
+    drop(sidecar);
+    let check = tokio::task::spawn_blocking(move || healthcheck(&bin, &ping));
+    assert_eq!(check.await.unwrap(), Some(1), "unhealthy once it is gone");
 }
 
 /// Every `SIDECAR_*` variable the sidecar knows: one per flag, plus the config file.
@@ -180,7 +425,10 @@ fn deploy_readme_explains_every_artefact() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    names.extend(["docker/Dockerfile".into(), "docker/compose.yaml".into()]);
+    names.extend([
+        "docker/Dockerfile".into(),
+        "docker/docker-compose.yml".into(),
+    ]);
     for name in names {
         assert!(
             readme.contains(&name),

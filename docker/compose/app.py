@@ -1,4 +1,4 @@
-"""A stand-in "legacy app" for docker/compose.yaml: it knows nothing about
+"""A stand-in "legacy app" for docker/docker-compose.yml: it knows nothing about
 sign-in and trusts the identity headers the sidecar sets. Standard library
 only, so it runs on the stock python image.
 

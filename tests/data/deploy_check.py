@@ -18,8 +18,10 @@ import sysconfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 K8S = os.path.join(ROOT, "deploy", "kubernetes")
-COMPOSE = os.path.join(ROOT, "docker", "compose.yaml")
+COMPOSE = os.path.join(ROOT, "docker", "docker-compose.yml")
 ENVOY = os.path.join(K8S, "envoy-ext-authz.yaml")
+# Where docker/Dockerfile installs the binary (tests/deploy_manifests.rs checks it there).
+IMAGE_BINARY = "/usr/local/bin/cognito-sidecar"
 SIDECAR_SERVICE = "cognito-sidecar.auth.svc.cluster.local:4180"
 IDENTITY_HEADERS = {
     "x-user-email", "x-user-name", "x-user-groups", "x-user-sub", "x-user-username",
@@ -330,6 +332,21 @@ def check_compose(problems):
         s = svcs[name]
         if s.get("read_only") is not True or s.get("cap_drop") != ["ALL"]:
             problems.append(f"service {name}: read_only and cap_drop [ALL] expected")
+    check_compose_healthchecks(svcs, side, problems)
+
+
+def check_compose_healthchecks(svcs, side, problems):
+    """The sidecar keeps the image's HEALTHCHECK; a service of the same image
+    that overrides it runs the binary's own `healthcheck` (no shell in there)."""
+    if "healthcheck" in side:
+        problems.append("the sidecar should keep the image's HEALTHCHECK (cognito-sidecar healthcheck)")
+    for name, s in svcs.items():
+        hc = s.get("healthcheck")
+        if s.get("image") != side.get("image") or hc is None:
+            continue
+        test = hc.get("test", [])
+        if hc.get("disable") or test[:3] != ["CMD", IMAGE_BINARY, "healthcheck"]:
+            problems.append(f"service {name}: healthcheck should be [CMD, {IMAGE_BINARY}, healthcheck, ...], got {test}")
 
 
 def check_dockerfile(problems):
@@ -369,7 +386,7 @@ def dump_env():
     base = os.path.join(ROOT, "docker")
     for label, env_path in [("demo", interpolate(side["env_file"][0])), ("cognito", "compose/cognito.env.example")]:
         env = {**env_file(os.path.join(base, env_path)), **side["environment"]}
-        sets.append({"where": f"compose.yaml with {env_path} ({label})", "env": env})
+        sets.append({"where": f"docker-compose.yml with {env_path} ({label})", "env": env})
     print(json.dumps(sets))
 
 
