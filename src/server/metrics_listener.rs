@@ -17,15 +17,15 @@ use crate::body::{self, Body};
 use crate::metrics::metrics;
 use crate::proxy::headers::GROUPS_TRUNCATED;
 
-fn answer(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
+async fn answer(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
     if req.uri().path() != "/metrics" {
         let mut r = Response::new(body::full("not found\n"));
         *r.status_mut() = StatusCode::NOT_FOUND;
         return r;
     }
     let m = metrics();
-    m.sessions_active
-        .set(i64::try_from(state.flow.sessions().len()).unwrap_or(i64::MAX));
+    let sessions = state.flow.sessions().count().await;
+    m.sessions_active.set(i64::try_from(sessions).unwrap_or(i64::MAX));
     m.sync_groups_truncated(GROUPS_TRUNCATED.load(std::sync::atomic::Ordering::Relaxed));
     let mut r = Response::new(body::full(m.encode()));
     r.headers_mut().insert(
@@ -52,8 +52,8 @@ pub fn spawn(
             let state = state.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |req| {
-                    let r = answer(&state, &req);
-                    async move { Ok::<_, Infallible>(r) }
+                    let state = state.clone();
+                    async move { Ok::<_, Infallible>(answer(&state, &req).await) }
                 });
                 let _ = auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(stream), service)

@@ -74,6 +74,12 @@ impl SessionStore {
         self.sessions.invalidate(id).await;
     }
 
+    /// The exact count, after the cache's pending bookkeeping has run.
+    pub async fn count(&self) -> u64 {
+        self.sessions.run_pending_tasks().await;
+        self.sessions.entry_count()
+    }
+
     pub fn len(&self) -> u64 {
         self.sessions.entry_count()
     }
@@ -130,8 +136,10 @@ mod tests {
             .insert(id.clone(), session("a", super::super::now() + 60))
             .await;
         assert_eq!(store.get(&id).await.unwrap().identity.sub, "a");
+        assert_eq!(store.count().await, 1);
         store.remove(&id).await;
         assert!(store.get(&id).await.is_none());
+        assert_eq!(store.count().await, 0);
     }
 
     #[tokio::test]
