@@ -61,7 +61,12 @@ async fn metrics_move_after_a_sign_in_and_stay_off_the_public_listener() {
     assert!(moved("sidecar_upstream_seconds_count") >= 1.0);
     assert!(moved(r#"sidecar_idp_seconds_count{call="token",result="ok"}"#) >= 1.0);
     assert!(value(&after, "sidecar_sessions_active") >= 1.0, "{after}");
-    assert!(after.contains("# TYPE sidecar_jwks_refreshes counter"));
+    assert!(
+        value(
+            &after,
+            r#"sidecar_jwks_refreshes_total{call="scheduled",result="ok"}"#
+        ) >= 1.0
+    );
 
     let public = plain_client()
         .get(stack.url("/metrics"))

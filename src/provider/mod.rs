@@ -111,7 +111,17 @@ impl Provider {
             self.max_body,
         );
         let metadata = timed("discovery", discovery).await?;
-        timed("jwks", self.jwks.refresh(&self.http, &metadata.jwks_uri)).await?;
+        let fetched = timed("jwks", self.jwks.refresh(&self.http, &metadata.jwks_uri)).await;
+        let result = if fetched.is_ok() { "ok" } else { "error" };
+        let labels = crate::metrics::IdpLabels {
+            call: "scheduled",
+            result,
+        };
+        crate::metrics::metrics()
+            .jwks_refreshes
+            .get_or_create(&labels)
+            .inc();
+        fetched?;
         self.metadata.store(Some(Arc::new(metadata)));
         Ok(())
     }
