@@ -121,3 +121,110 @@ fn checked_pair(r: &mut Reader, cert: String, key: String) -> Option<TlsFiles> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::source::Raw;
+    use super::*;
+
+    struct Files {
+        dir: tempfile::TempDir,
+    }
+
+    impl Files {
+        /// A leaf for `localhost` (cert.pem, key.pem), another key (other.pem).
+        fn new() -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let key = rcgen::KeyPair::generate().unwrap();
+            let params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+            let cert = params.self_signed(&key).unwrap();
+            let other = rcgen::KeyPair::generate().unwrap();
+            std::fs::write(dir.path().join("cert.pem"), cert.pem()).unwrap();
+            std::fs::write(dir.path().join("key.pem"), key.serialize_pem()).unwrap();
+            std::fs::write(dir.path().join("other.pem"), other.serialize_pem()).unwrap();
+            Self { dir }
+        }
+
+        fn path(&self, name: &str) -> String {
+            self.dir.path().join(name).display().to_string()
+        }
+    }
+
+    fn check(pairs: &[(&'static str, &str)]) -> (Option<TlsFiles>, Option<PathBuf>, Vec<String>) {
+        let raw = Raw::from_pairs(pairs);
+        let mut r = Reader::new(&raw, Vec::new());
+        let (tls, ca) = files(&mut r);
+        let lines = r.problems.iter().map(ToString::to_string).collect();
+        (tls, ca, lines)
+    }
+
+    #[test]
+    fn a_matching_pair_and_a_ca_file_load() {
+        let f = Files::new();
+        let (cert, key) = (f.path("cert.pem"), f.path("key.pem"));
+        let pairs = [
+            ("tls-cert-file", cert.as_str()),
+            ("tls-key-file", key.as_str()),
+            ("upstream-ca-file", cert.as_str()),
+        ];
+        let (tls, ca, lines) = check(&pairs);
+        assert!(lines.is_empty(), "{lines:?}");
+        assert_eq!(tls.unwrap().key, PathBuf::from(&key));
+        assert_eq!(ca, Some(PathBuf::from(&cert)));
+        assert_eq!(check(&[]), (None, None, vec![]));
+    }
+
+    #[test]
+    fn cert_and_key_come_together() {
+        let f = Files::new();
+        let cert = f.path("cert.pem");
+        let (tls, _, lines) = check(&[("tls-cert-file", &cert)]);
+        assert!(tls.is_none());
+        assert_eq!(lines, ["tls-key-file: is required with tls-cert-file"]);
+        let (_, _, lines) = check(&[("tls-key-file", &cert)]);
+        assert_eq!(lines, ["tls-cert-file: is required with tls-key-file"]);
+    }
+
+    #[test]
+    fn each_bad_file_gets_one_line() {
+        let f = Files::new();
+        let (key, other) = (f.path("key.pem"), f.path("other.pem"));
+        let missing = f.path("missing.pem");
+        let (tls, _, lines) = check(&[("tls-cert-file", &key), ("tls-key-file", &missing)]);
+        assert!(tls.is_none());
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(
+            lines[0],
+            format!("tls-cert-file: holds no PEM certificate (got {key:?})")
+        );
+        assert!(
+            lines[1].starts_with("tls-key-file: cannot read the file: "),
+            "{}",
+            lines[1]
+        );
+
+        let cert = f.path("cert.pem");
+        let (_, _, lines) = check(&[("tls-cert-file", &cert), ("tls-key-file", &other)]);
+        let want = format!(
+            "tls-key-file: does not match the certificate in tls-cert-file (got {other:?})"
+        );
+        assert_eq!(lines, [want]);
+        let (_, _, lines) = check(&[("tls-cert-file", &cert), ("tls-key-file", &cert)]);
+        assert!(
+            lines[0].starts_with("tls-key-file: holds no PEM private key"),
+            "{lines:?}"
+        );
+
+        let (_, ca, lines) = check(&[("upstream-ca-file", &key)]);
+        assert!(
+            ca.is_some(),
+            "the path is kept; the problem stops the start"
+        );
+        assert_eq!(
+            lines,
+            [format!(
+                "upstream-ca-file: holds no PEM certificate (got {key:?})"
+            )]
+        );
+    }
+}
