@@ -104,3 +104,21 @@ install_nginx() {
 }
 install_nginx
 # --- end nginx ---------------------------------------------------------------
+
+# --- django (tests/django.rs) ------------------------------------------------
+# The Django example's pinned requirements (Django, gunicorn) in a virtualenv
+# under target/, so nothing is installed system-wide and git ignores it.
+install_django_example() {
+    local venv=target/django-venv req=deploy/examples/django/requirements.txt
+    # The stamp is the requirements file last installed: redo only on a change.
+    if [ -x "$venv/bin/python" ] && cmp -s "$req" "$venv/.installed-requirements.txt"; then
+        return 0
+    fi
+    echo "== installing $req into $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir -r "$req"
+    cp "$req" "$venv/.installed-requirements.txt"
+}
+install_django_example
+# --- end django --------------------------------------------------------------
