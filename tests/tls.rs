@@ -98,6 +98,11 @@ struct TlsStack {
 }
 
 async fn start_tls_stack() -> TlsStack {
+    start_tls_stack_with(&[]).await
+}
+
+/// Like [`start_tls_stack`], with more `SIDECAR_*` settings.
+async fn start_tls_stack_with(extra: &[(&str, String)]) -> TlsStack {
     let pki = Pki::new();
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = write_leaf(dir.path(), &pki.leaf(&["localhost", "127.0.0.1"]));
@@ -119,7 +124,10 @@ async fn start_tls_stack() -> TlsStack {
         ("SIDECAR_TLS_CERT_FILE", cert.display().to_string()),
         ("SIDECAR_TLS_KEY_FILE", key.display().to_string()),
     ]
-    .map(|(k, v)| (k.to_string(), v));
+    .into_iter()
+    .chain(extra.iter().cloned())
+    .map(|(k, v)| (k.to_string(), v))
+    .collect::<Vec<_>>();
     let config = sidecar_config(&base, &mock, &upstream, &overrides);
     let sidecar = server::start_on(config, vec![listener]).unwrap();
     let stack = Stack {
@@ -142,8 +150,16 @@ impl TlsStack {
     /// A cookie-keeping client that trusts only the test CA and reaches
     /// `localhost` at the sidecar's address.
     fn browser(&self, http1_only: bool) -> reqwest::Client {
+        self.browser_with_jar(http1_only, Arc::default())
+    }
+
+    fn browser_with_jar(
+        &self,
+        http1_only: bool,
+        jar: Arc<reqwest::cookie::Jar>,
+    ) -> reqwest::Client {
         let builder = reqwest::Client::builder()
-            .cookie_store(true)
+            .cookie_provider(jar)
             .redirect(Policy::none())
             .tls_certs_only([self.pki.reqwest_cert()])
             .resolve("localhost", self.addr);
@@ -452,6 +468,71 @@ async fn https_upstream_signed_by_an_untrusted_ca_is_a_502() {
             t.seen.lock().unwrap().is_empty(),
             "no request reached the upstream"
         );
+    })
+    .await;
+}
+
+/// A WebSocket echo upstream (plain HTTP/1.1).
+async fn ws_echo_upstream() -> SocketAddr {
+    use futures_util::{SinkExt, StreamExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+                    return;
+                };
+                while let Some(Ok(msg)) = ws.next().await {
+                    if msg.is_text() && ws.send(msg).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_websocket_echoes_over_tls_http1() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+    bounded(async {
+        let upstream = ws_echo_upstream().await;
+        let tls = start_tls_stack_with(&[("SIDECAR_UPSTREAM", format!("http://{upstream}"))]).await;
+        let jar: Arc<reqwest::cookie::Jar> = Arc::default();
+        let client = tls.browser_with_jar(false, jar.clone());
+        let r = sign_in_as(&tls.stack, &client, "/", "alice", "alice-password").await;
+        assert_eq!(r.status(), 302);
+        let cookies = support::jar_cookies(&jar, &tls.stack.url("/"));
+        let cookie: Vec<String> = cookies.iter().map(|(n, v)| format!("{n}={v}")).collect();
+
+        let mut roots = RootCertStore::empty();
+        roots.add(tls.pki.ca_der.clone()).unwrap();
+        let mut config = ClientConfig::builder_with_provider(crypto_provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let tcp = TcpStream::connect(tls.addr).await.unwrap();
+        let name = ServerName::try_from("localhost").unwrap();
+        let stream = TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .unwrap();
+        let url = format!("wss://localhost:{}/ws", tls.addr.port());
+        let mut request = url.into_client_request().unwrap();
+        let header = cookie.join("; ").parse().unwrap();
+        request.headers_mut().insert("cookie", header);
+        let (mut ws, response) = tokio_tungstenite::client_async(request, stream)
+            .await
+            .expect("the upgrade succeeds over TLS");
+        assert_eq!(response.status(), 101);
+        ws.send(Message::text("over tls")).await.unwrap();
+        let echoed = ws.next().await.expect("an echo").unwrap();
+        assert_eq!(echoed.into_text().unwrap().as_str(), "over tls");
     })
     .await;
 }
