@@ -1,0 +1,244 @@
+"""cognito-sidecar's benchmark, side by side with nginx and mod_auth_openidc.
+
+Run through `bash bench/run.sh` (which installs the tools and builds the
+binary); see the README's "Performance" section. Every row is measured in the
+same run, in interleaved rounds, and the median of the rounds is reported.
+"""
+
+import argparse
+import atexit
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import flows
+import report
+from procs import Procs, cpu_seconds, peak_rss_kib, rss_kib
+from servers import COOKIE_NAME, Servers
+
+WRK_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "wrk")
+THREADS, CONNECTIONS = 2, 64
+
+
+class Row:
+    def __init__(self, key, what, server, path="/", headers=(), script="report.lua",
+                 env=None, status=200):
+        self.key, self.what, self.server, self.path = key, what, server, path
+        self.headers, self.script, self.env, self.status = list(headers), script, env or {}, status
+        self.runs = []
+
+
+def wrk(servers, row, duration):
+    argv = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{duration}s", "--timeout", "10s",
+            "-s", os.path.join(WRK_DIR, row.script)]
+    for h in row.headers:
+        argv += ["-H", h]
+    argv.append(servers.url(row.server) + row.path)
+    env = {**os.environ, "BENCH_WRK_DIR": WRK_DIR, "BENCH_THREADS": str(THREADS), **row.env}
+    out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=duration + 120)
+    for line in out.stdout.splitlines():
+        if line.startswith("BENCHJSON "):
+            return json.loads(line[len("BENCHJSON "):])
+    raise RuntimeError(f"wrk printed no result for row {row.key}:\n{out.stdout}\n{out.stderr}")
+
+
+def measure(procs, servers, row, duration, side=()):
+    """One wrk run against one row; CPU of the server (and `side` processes)."""
+    roots = [procs.pid(row.server)] + [procs.pid(s) for s in side]
+    before = [cpu_seconds(p) for p in roots]
+    result = wrk(servers, row, duration)
+    after = [cpu_seconds(p) for p in roots]
+    result["cpu_s"] = after[0] - before[0]
+    for name, b, a in zip(side, before[1:], after[1:]):
+        result[f"cpu_{name}_s"] = a - b
+    procs.check_alive(row.server)
+    row.runs.append(result)
+    return result
+
+
+def check_answers(servers, rows):
+    """Each row's request gets the answer it is meant to measure, before timing it."""
+    for row in rows:
+        if row.script != "report.lua":
+            continue
+        client = flows.Client(servers.url(row.server))
+        headers = dict(h.split(": ", 1) for h in row.headers)
+        status, _, body = client.request("GET", row.path, headers)
+        if status != row.status:
+            raise RuntimeError(f"row {row.key}: HTTP {status}, expected {row.status}: {body[:200]!r}")
+
+
+def signin_round(procs, servers, row, duration, estimate):
+    """Row 6: prepare enough unredeemed callbacks, then replay them with wrk."""
+    path = os.path.join(servers.dir, "callbacks.txt")
+    count = max(2000, int(estimate * duration * 1.6))
+    started = time.monotonic()
+    flows.prepare_callbacks(servers.url("signin"), servers.url("mock"), servers.hosted, count, path)
+    print(f"    prepared {count} callbacks in {time.monotonic() - started:.1f}s", flush=True)
+    result = measure(procs, servers, row, duration, side=("mock",))
+    if result.get("exhausted"):
+        print("    WARNING: prepared callbacks ran out; the row undercounts", flush=True)
+    return result["signed_in"] / (result["duration_us"] / 1e6)
+
+
+def sessions_at_scale(procs, servers, sizes):
+    """RSS of sidecars holding each number of seeded sessions; keeps the
+    smallest and largest running for rows 7a and 7b."""
+    memory, files = {}, {}
+    for n in sizes:
+        name = f"seed{n}"
+        started = time.monotonic()
+        files[n] = servers.seeded_sidecar(name, n)
+        took = time.monotonic() - started
+        time.sleep(1.0)
+        memory[n] = {"rss_kib": rss_kib(procs.pid(name)), "seed_s": took}
+        print(f"  {n} sessions: RSS {memory[n]['rss_kib'] / 1024:.0f} MiB (seeded in {took:.1f}s)", flush=True)
+        if n not in (sizes[0], sizes[-1]):
+            procs.stop(name)
+            os.remove(files[n])
+    return memory, files
+
+
+def build_rows(servers, smoke, cookies, apache_cookie, seed_files, sizes):
+    nav = ["Accept: text/html"]
+    cookie, fa_cookie = cookies
+    rows = [
+        Row("1", "direct: nginx serving a ~100-byte body (the upstream)", "upstream"),
+        Row("2", "nginx plain reverse proxy, no authentication", "nginx-proxy"),
+        Row("2b", "Apache + mod_auth_openidc, signed-in session cookie", "apache",
+            headers=[f"Cookie: {apache_cookie}"] if apache_cookie else []),
+        Row("3", "cognito-sidecar, signed in (proxied with identity headers)", "sidecar",
+            headers=[f"Cookie: {cookie}"]),
+        Row("4", "cognito-sidecar forward-auth `GET /oauth2/auth`", "forward-auth",
+            path="/oauth2/auth", headers=[f"Cookie: {fa_cookie}"], status=202),
+        Row("5a", "cognito-sidecar, not signed in: no cookie (302 to the IdP)", "anonymous",
+            headers=nav, status=302),
+        Row("5b", "cognito-sidecar, garbage session cookie (302 to the IdP)", "anonymous",
+            headers=nav + [f"Cookie: {COOKIE_NAME}={'Zm9v' * 24}"], status=302),
+        Row("6", "sign-in: complete callbacks (code exchange, ID-token check, new session)",
+            "signin", path="/oauth2/callback", script="callbacks.lua",
+            env={"BENCH_CALLBACKS": os.path.join(servers.dir, "callbacks.txt")}),
+    ]
+    for n in (sizes[0], sizes[-1]) if seed_files else ():
+        rows.append(Row(f"7 @{report.count(n)}", f"row 3 spread over {report.count(n)} seeded sessions",
+                        f"seed{n}", script="cookies.lua",
+                        env={"BENCH_COOKIES": seed_files[n], "BENCH_COOKIE_NAME": COOKIE_NAME}))
+    if smoke:
+        rows = [r for r in rows if r.key in ("1", "3", "4")]
+    if not apache_cookie:
+        rows = [r for r in rows if r.key != "2b"]
+    return rows
+
+
+def machine():
+    def sh(cmd):
+        r = subprocess.run(cmd, shell=True, capture_output=True, text=True)
+        return (r.stdout + r.stderr).strip()
+    return {
+        "nproc": sh("nproc"),
+        "cpu": sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip(),
+        "kernel": sh("uname -sr"),
+        "memory": sh("free -h | awk '/Mem:/{print $2}'"),
+        "load": open("/proc/loadavg").read().split()[:3],
+        "nginx": sh("/usr/sbin/nginx -v"),
+        "apache": sh("/usr/sbin/apache2 -v | head -1"),
+        "mod_auth_openidc": sh("dpkg-query -W -f='${Version}' libapache2-mod-auth-openidc"),
+        "wrk": sh("wrk -v 2>&1 | head -1").split(" Copyright")[0],
+        "rustc": sh("rustc --version"),
+        "commit": sh("git rev-parse --short HEAD") + ("" if not sh("git status --porcelain -- src Cargo.toml Cargo.lock") else " (with local changes)"),
+    }
+
+
+def run(args, procs, workdir):
+    servers = Servers(procs, args.bin, workdir)
+    info = machine()
+    print(f"== machine: {info['nproc']} cores ({info['cpu']}), {info['kernel']}, load {' '.join(info['load'])}", flush=True)
+    servers.nginx("upstream", "nginx-upstream.conf")
+    servers.nginx("nginx-proxy", "nginx-proxy.conf", upstream="upstream")
+    wanted = lambda key: args.only is None or key in args.only
+    apache = not args.smoke and wanted("2b")
+    callbacks = [(n, "/oauth2/callback") for n in ("sidecar", "forward-auth", "signin")]
+    if apache:
+        callbacks.append(("apache", "/redirect_uri"))
+    servers.mock(callbacks)
+    for name in ("sidecar", "forward-auth", "anonymous", "signin"):
+        servers.sidecar(name)
+    print(f"== start-up to ready: {', '.join(report.ms(t) for t in servers.ready_seconds.values())}", flush=True)
+    # Rows 3 and 4 run on sidecars of their own, each with a real sign-in.
+    cookie, servers.hosted = flows.sidecar_sign_in(servers.url("sidecar"), servers.url("mock"))
+    fa_cookie, _ = flows.sidecar_sign_in(servers.url("forward-auth"), servers.url("mock"))
+    apache_cookie = None
+    if apache:
+        servers.apache()
+        apache_cookie = flows.apache_sign_in(servers.url("apache"), servers.url("mock"), servers.hosted)
+    memory, seed_files = {}, {}
+    sizes = [] if args.smoke or not wanted("7") else [10_000, 100_000, 1_000_000]
+    if sizes:
+        print("== seeding sessions (bench-seed build)", flush=True)
+        memory, seed_files = sessions_at_scale(procs, servers, sizes)
+    rows = build_rows(servers, args.smoke, (cookie, fa_cookie), apache_cookie, seed_files, sizes)
+    rows = [r for r in rows if wanted(r.key.split()[0])]
+    check_answers(servers, rows)
+    estimate = 1500.0
+    for rnd in range(1, args.rounds + 1):
+        print(f"== round {rnd}/{args.rounds}", flush=True)
+        for row in rows:
+            if row.key == "6":
+                estimate = signin_round(procs, servers, row, args.duration, estimate) or estimate
+            else:
+                measure(procs, servers, row, args.duration)
+            print("   " + report.brief(row), flush=True)
+            time.sleep(0.5)
+    for row in rows:
+        row.peak_rss_kib = peak_rss_kib(procs.pid(row.server))
+    return report.Results(info, servers, rows, memory, args)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--bin", required=True, help="the bench-seed release binary")
+    p.add_argument("--smoke", action="store_true", help="1 round of 1 s, rows 1, 3, 4 only")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--duration", type=int, default=8, help="seconds per row per round")
+    p.add_argument("--out", default=None, help="Markdown results file")
+    p.add_argument("--command", default="bash bench/run.sh")
+    p.add_argument("--keep", action="store_true", help="keep the work directory (logs, configs)")
+    p.add_argument("--only", type=lambda v: v.split(","), default=None,
+                   help="comma-separated rows to run (e.g. 2,3,7), for investigating")
+    args = p.parse_args()
+    if args.smoke:
+        args.rounds, args.duration = 1, 1
+    workdir = tempfile.mkdtemp(prefix="cognito-sidecar-bench-")
+    os.chmod(workdir, 0o755)
+    procs = Procs(workdir)
+
+    def cleanup(*_):
+        procs.stop_all()
+        if args.keep:
+            print(f"== kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    atexit.register(cleanup)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda s, _f: sys.exit(128 + s))
+    started = time.monotonic()
+    results = run(args, procs, workdir)
+    results.elapsed = time.monotonic() - started
+    text = results.markdown()
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+        print(f"== wrote {args.out}")
+    return 0 if results.healthy() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
