@@ -95,7 +95,8 @@ pub async fn check(
     query: Option<&str>,
     peer: SocketAddr,
 ) -> Result<Response<Body>, Reject> {
-    let Some(auth) = flow.authenticate(headers).await else {
+    let principal = flow.principal(headers).await.map_err(Reject::BadBearer)?;
+    let Some(principal) = principal else {
         let rd = original_url(headers, peer, config).unwrap_or_else(|| "/".into());
         let peer_trusted = trusted(peer.ip(), &config.trusted_proxies);
         let navigation = ClientKind::of(&original_method(headers, method, peer_trusted), headers)
@@ -107,7 +108,7 @@ pub async fn check(
             start: flow.start_href(&rd),
         });
     };
-    let who = &auth.session.identity;
+    let who = principal.identity();
     if !Rules::parse(query).allow(who) {
         return Err(Reject::Forbidden {
             who: who.email.clone().unwrap_or_else(|| who.username.clone()),
@@ -130,7 +131,7 @@ pub async fn check(
     if let Some(groups) = h.get(&config.headers.groups).cloned() {
         h.insert(AUTH_REQUEST_GROUPS, groups);
     }
-    if let Some(cookie) = auth.reseal.and_then(|c| c.parse().ok()) {
+    if let Some(cookie) = principal.reseal().and_then(|c| c.parse().ok()) {
         response
             .headers_mut()
             .append(http::header::SET_COOKIE, cookie);

@@ -80,6 +80,15 @@ pub struct RunArgs {
     /// Accept email addresses the provider has not verified. [default: false]
     #[arg(long, value_name = "BOOL", help_heading = "Identity provider")]
     pub allow_unverified_email: Option<String>,
+    /// Accept `Authorization: Bearer` ID or access tokens of this pool for API clients. [default: true]
+    #[arg(long, value_name = "BOOL", help_heading = "Identity provider")]
+    pub bearer_tokens: Option<String>,
+    /// App client ids whose bearer tokens are accepted. [default: the client-id]
+    #[arg(long, value_name = "ID", help_heading = "Identity provider")]
+    pub api_client_ids: Option<Vec<String>>,
+    /// Scopes a bearer access token must all carry. [default: none]
+    #[arg(long, value_name = "SCOPE", help_heading = "Identity provider")]
+    pub api_scopes: Option<Vec<String>>,
 
     /// Cookie secret, 32+ bytes; repeat or comma separate to rotate (the first seals). [required, or --cookie-secret-file]
     #[arg(long, value_name = "SECRET", help_heading = "Cookies and sessions")]
@@ -215,6 +224,7 @@ impl RunArgs {
         one("scope", &self.scope);
         one("identity-provider", &self.identity_provider);
         one("allow-unverified-email", &self.allow_unverified_email);
+        one("bearer-tokens", &self.bearer_tokens);
         one("cookie-secure", &self.cookie_secure);
         one("cookie-name", &self.cookie_name);
         one("cookie-domain", &self.cookie_domain);
@@ -231,6 +241,8 @@ impl RunArgs {
             ("listen", &self.listen),
             ("allowed-redirect-domains", &self.allowed_redirect_domains),
             ("trusted-proxies", &self.trusted_proxies),
+            ("api-client-ids", &self.api_client_ids),
+            ("api-scopes", &self.api_scopes),
             ("cookie-secret", &secrets),
             ("cookie-secret-file", &self.cookie_secret_file),
         ] {

@@ -65,6 +65,18 @@ pub struct ProviderConfig {
     pub identity_provider: Option<String>,
     /// Accept emails the IdP has not verified (default false).
     pub allow_unverified_email: bool,
+    /// API clients: `Authorization: Bearer` with this pool's tokens.
+    pub bearer: BearerConfig,
+}
+
+/// Which bearer tokens authenticate API requests without a cookie.
+#[derive(Clone, Debug)]
+pub struct BearerConfig {
+    pub enabled: bool,
+    /// App clients whose access tokens (`client_id`) and ID tokens (`aud`) are accepted.
+    pub client_ids: Vec<String>,
+    /// Scopes an access token must all carry.
+    pub scopes: Vec<String>,
 }
 
 #[derive(Clone, Debug)]

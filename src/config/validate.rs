@@ -11,8 +11,8 @@ use http::HeaderName;
 use super::reader::{ConfigError, Problem, Reader};
 use super::source::Raw;
 use super::{
-    file, parse, tls, ClientAuth, Config, CookieConfig, ForwardAuthConfig, IdentityHeaders, Limits,
-    LogFormat, ProviderConfig, SessionConfig, Timeouts,
+    file, parse, tls, BearerConfig, ClientAuth, Config, CookieConfig, ForwardAuthConfig,
+    IdentityHeaders, Limits, LogFormat, ProviderConfig, SessionConfig, Timeouts,
 };
 use crate::secret::Secret;
 
@@ -99,6 +99,9 @@ fn provider(r: &mut Reader, proxy_prefix: &str) -> Option<ProviderConfig> {
     let scope = r.or("scope", "openid email profile".into(), parse::scope);
     let identity_provider = r.optional("identity-provider", parse::text);
     let allow_unverified_email = r.or("allow-unverified-email", false, parse::boolean);
+    let bearer_enabled = r.or("bearer-tokens", true, parse::boolean);
+    let api_client_ids = r.list("api-client-ids", Vec::new(), parse::text);
+    let api_scopes = r.list("api-scopes", Vec::new(), parse::text);
     let (issuer, client_id, redirect_url) = (issuer?, client_id?, redirect_url?);
     // Respect a path in the issuer (Cognito's pool id, Keycloak's realm); no double slash.
     let discovery_default = format!(
@@ -115,13 +118,22 @@ fn provider(r: &mut Reader, proxy_prefix: &str) -> Option<ProviderConfig> {
         kind: kind.unwrap_or_else(|| parse::detect_provider(&issuer)),
         issuer,
         discovery_url,
-        client_id,
         client_auth: client_auth?,
         redirect_url,
         sign_out_url,
         scope,
         identity_provider,
         allow_unverified_email,
+        bearer: BearerConfig {
+            enabled: bearer_enabled,
+            client_ids: if api_client_ids.is_empty() {
+                vec![client_id.clone()]
+            } else {
+                api_client_ids
+            },
+            scopes: api_scopes,
+        },
+        client_id,
     })
 }
 

@@ -3,6 +3,9 @@
 
 use std::sync::Arc;
 
+use crate::identity::Identity;
+use crate::provider::ProviderError;
+
 use crate::session::cookie::request_cookies;
 use crate::session::{Session, SessionId};
 
@@ -42,5 +45,75 @@ impl Flow {
             });
         }
         None
+    }
+}
+
+/// Who a request is: a browser session, or an API client's bearer token.
+pub enum Principal {
+    Session(Authenticated),
+    Bearer(Box<Identity>),
+}
+
+impl Principal {
+    pub fn identity(&self) -> &Identity {
+        match self {
+            Principal::Session(a) => &a.session.identity,
+            Principal::Bearer(identity) => identity,
+        }
+    }
+
+    /// A re-sealed session cookie to send back, if any.
+    pub fn reseal(self) -> Option<String> {
+        match self {
+            Principal::Session(a) => a.reseal,
+            Principal::Bearer(_) => None,
+        }
+    }
+}
+
+/// The token of `Authorization: Bearer <token>`, if that is what was sent.
+fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.len() <= 16 * 1024)
+        .then_some(token)
+}
+
+impl Flow {
+    /// The session cookie first; else a bearer token, when those are accepted.
+    /// `Err` only for a bearer token that was sent and is not valid.
+    pub async fn principal(
+        &self,
+        request: &http::HeaderMap,
+    ) -> Result<Option<Principal>, ProviderError> {
+        if let Some(a) = self.authenticate(request).await {
+            return Ok(Some(Principal::Session(a)));
+        }
+        let Some(token) = bearer_token(request).filter(|_| self.provider.accepts_bearer_tokens())
+        else {
+            return Ok(None);
+        };
+        let identity = self.provider.verify_bearer(token).await?;
+        Ok(Some(Principal::Bearer(Box::new(identity))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_bearer_scheme_with_a_token_counts() {
+        let h = |v: &str| {
+            let mut m = http::HeaderMap::new();
+            m.insert(http::header::AUTHORIZATION, v.parse().unwrap());
+            m
+        };
+        assert_eq!(bearer_token(&h("Bearer abc.def.ghi")), Some("abc.def.ghi"));
+        assert_eq!(bearer_token(&h("bearer  abc")), Some("abc"));
+        assert_eq!(bearer_token(&h("Basic dXNlcjpwdw==")), None);
+        assert_eq!(bearer_token(&h("Bearer ")), None);
+        assert_eq!(bearer_token(&http::HeaderMap::new()), None);
     }
 }

@@ -19,7 +19,7 @@ use crate::provider::{Provider, ProviderError, VerifyError};
 use crate::session::cookie::CookieCodec;
 use crate::session::SessionStore;
 
-pub use authn::Authenticated;
+pub use authn::{Authenticated, Principal};
 pub use callback::CallbackQuery;
 pub use login::open_login_cookie;
 pub use logout::is_cross_site;

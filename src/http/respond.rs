@@ -47,6 +47,8 @@ pub enum Reject {
     },
     Flow(FlowError),
     Proxy(ProxyError),
+    /// An `Authorization: Bearer` token that is not valid here.
+    BadBearer(ProviderError),
     /// Signed in, but the rules do not allow this user here.
     Forbidden {
         who: String,
@@ -191,6 +193,18 @@ fn describe(reject: &Reject) -> Answer {
             "The application is unavailable.",
             pages::upstream_unavailable(),
         ),
+        Reject::BadBearer(ProviderError::NotReady) => answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "idp_not_ready",
+            "Tokens cannot be checked yet: the identity provider has not been reached.",
+            pages::idp_unavailable(""),
+        ),
+        Reject::BadBearer(_) => answer(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "The bearer token is not valid here.",
+            pages::bad_request("The bearer token is not valid here."),
+        ),
         Reject::Forbidden { who } => answer(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -244,10 +258,25 @@ fn log(reject: &Reject, status: StatusCode) {
     }
 }
 
+/// RFC 6750 section 3: which check a bearer token failed.
+fn www_authenticate(reject: &Reject) -> Option<HeaderValue> {
+    let Reject::BadBearer(error) = reject else {
+        return None;
+    };
+    let description = match error {
+        ProviderError::Verify(v) => v.to_string(),
+        ProviderError::NotReady => return None,
+        _ => "the token could not be checked".to_string(),
+    };
+    let value = format!(r#"Bearer error="invalid_token", error_description="{description}""#);
+    HeaderValue::from_str(&value).ok()
+}
+
 /// The response for `reject`, shaped for `kind`.
 pub fn respond(kind: ClientKind, reject: Reject) -> Response<Body> {
     let a = describe(&reject);
     log(&reject, a.status);
+    let challenge = www_authenticate(&reject);
     let (content_type, body) = match kind {
         ClientKind::Api => {
             let json = serde_json::json!({ "error": a.code, "message": a.message });
@@ -257,7 +286,11 @@ pub fn respond(kind: ClientKind, reject: Reject) -> Response<Body> {
     };
     let mut response = Response::new(body::full(body));
     *response.status_mut() = a.status;
-    if a.status == StatusCode::UNAUTHORIZED && kind == ClientKind::Api {
+    if let Some(challenge) = challenge {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, challenge);
+    } else if a.status == StatusCode::UNAUTHORIZED && kind == ClientKind::Api {
         response
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Cookie"));

@@ -3,6 +3,7 @@
 //! Nothing here runs on the hot path of a signed-in request: the IdP is called
 //! only to start up, to finish a login and to sign out.
 
+mod bearer;
 mod discovery;
 mod http;
 mod identity;
@@ -219,6 +220,33 @@ impl Provider {
             tokens,
             id_token_expires_at: exp,
         })
+    }
+
+    /// The identity of an API client's bearer token, checked offline.
+    pub async fn verify_bearer(&self, token: &str) -> Result<Identity, ProviderError> {
+        let metadata = self.metadata()?;
+        let kid = verify::header_kid(token)?;
+        let key = self
+            .jwks
+            .key(&kid, &self.http, &metadata.jwks_uri)
+            .await
+            .ok_or(VerifyError::UnknownKey)?;
+        let claims = bearer::verify(
+            token,
+            &key,
+            &metadata.issuer,
+            self.config.kind,
+            &self.config.bearer,
+        )?;
+        Ok(identity::from_claims(
+            &claims,
+            self.config.kind,
+            self.config.allow_unverified_email,
+        ))
+    }
+
+    pub fn accepts_bearer_tokens(&self) -> bool {
+        self.config.bearer.enabled
     }
 
     /// Revokes a refresh token (and Cognito's tokens derived from it) at the

@@ -50,6 +50,9 @@ pub enum VerifyError {
     /// Cognito: an ID token carries `token_use = id`.
     #[error("the token is not an ID token")]
     TokenUse,
+    /// A bearer access token without a required scope.
+    #[error("the token lacks a required scope")]
+    Scope,
     #[error("the token lacks the {0} claim")]
     MissingClaim(&'static str),
 }
@@ -180,7 +183,7 @@ pub fn verify(
     Ok(claims)
 }
 
-fn map_error(kind: &ErrorKind) -> VerifyError {
+pub(super) fn map_error(kind: &ErrorKind) -> VerifyError {
     match kind {
         ErrorKind::InvalidSignature => VerifyError::Signature,
         ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => VerifyError::Algorithm,

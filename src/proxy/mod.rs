@@ -300,81 +300,31 @@ fn insert_str(headers: &mut HeaderMap, name: HeaderName, value: &str) {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use std::time::Duration;
 
     use super::*;
-    use crate::config::{
-        ClientAuth, CookieConfig, Limits, ProviderConfig, ProviderKind, SessionConfig, Timeouts,
-    };
-    use crate::secret::Secret;
 
-    /// A complete [`Config`] with sensible values, for tests only.
+    /// A complete [`Config`] through the real loader, for tests only.
     pub(crate) fn test_config() -> Config {
-        let url = |s: &str| url::Url::parse(s).unwrap();
-        let name = HeaderName::from_static;
-        Config {
-            listen: vec!["127.0.0.1:0".parse().unwrap()],
-            upstream: url("http://127.0.0.1:8000/"),
-            provider: ProviderConfig {
-                kind: ProviderKind::Cognito,
-                issuer: url("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Test"),
-                discovery_url: url("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Test/.well-known/openid-configuration"),
-                client_id: "client-id".into(),
-                client_auth: ClientAuth::None,
-                redirect_url: url("https://app.example.com/oauth2/callback"),
-                sign_out_url: url("https://app.example.com/"),
-                scope: "openid email profile".into(),
-                identity_provider: None,
-                allow_unverified_email: false,
-            },
-            cookie: CookieConfig {
-                name: "_sidecar".into(),
-                secrets: vec![Secret::new(vec![7u8; 32])],
-                secure: true,
-                domain: None,
-            },
-            session: SessionConfig {
-                ttl: Duration::from_secs(12 * 3600),
-                idle_timeout: Duration::from_secs(3600),
-                max_bytes: 64 << 20,
-                max_per_user: 10,
-            },
-            allowed_redirect_domains: vec![],
-            trusted_proxies: vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
-            proxy_prefix: "/oauth2".into(),
-            ping_path: "/ping".into(),
-            ready_path: "/ready".into(),
-            forward_auth: crate::config::ForwardAuthConfig {
-                ok_status: http::StatusCode::ACCEPTED,
-                redirect_browsers: false,
-            },
-            metrics_address: None,
-            log_format: crate::config::LogFormat::Pretty,
-            tls: None,
-            upstream_ca: None,
-            pass_host_header: true,
-            headers: IdentityHeaders {
-                email: name("x-user-email"),
-                name: name("x-user-name"),
-                sub: name("x-user-sub"),
-                groups: name("x-user-groups"),
-                username: name("x-user-username"),
-            },
-            timeouts: Timeouts {
-                idp_connect: Duration::from_secs(5),
-                idp_total: Duration::from_secs(15),
-                upstream_connect: Duration::from_secs(5),
-                upstream_headers: Duration::from_secs(60),
-                client_header_read: Duration::from_secs(10),
-                idle_keepalive: Duration::from_secs(60),
-                shutdown_grace: Duration::from_secs(10),
-            },
-            limits: Limits {
-                max_request_header_bytes: 16 * 1024,
-                max_connections: 1024,
-                max_idp_body_bytes: 1 << 20,
-                max_pending_logins: 5,
-            },
+        let env = crate::config::MapSource::new([
+            ("SIDECAR_UPSTREAM", "http://127.0.0.1:8000"),
+            (
+                "SIDECAR_ISSUER_URL",
+                "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Test",
+            ),
+            ("SIDECAR_CLIENT_ID", "client-id"),
+            (
+                "SIDECAR_REDIRECT_URL",
+                "https://app.example.com/oauth2/callback",
+            ),
+            ("SIDECAR_SIGN_OUT_URL", "https://app.example.com/"),
+            ("SIDECAR_COOKIE_NAME", "_sidecar"),
+            ("SIDECAR_COOKIE_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("SIDECAR_UPSTREAM_TIMEOUT", "30s"),
+            ("SIDECAR_MAX_CONNECTIONS", "1024"),
+        ]);
+        match Config::load(&crate::config::RunArgs::default(), &env) {
+            Ok(config) => config,
+            Err(e) => panic!("test config: {e}"),
         }
     }
 

@@ -238,7 +238,12 @@ async fn proxy(
     tls: bool,
     user: &mut Option<String>,
 ) -> Result<Response<Body>, Reject> {
-    let Some(auth) = state.flow.authenticate(req.headers()).await else {
+    let principal = state
+        .flow
+        .principal(req.headers())
+        .await
+        .map_err(Reject::BadBearer)?;
+    let Some(principal) = principal else {
         let rd = return_to(state, &req);
         return match ClientKind::of(req.method(), req.headers()) {
             ClientKind::Navigation => Ok(state.flow.start(&rd, req.headers())?),
@@ -247,11 +252,11 @@ async fn proxy(
             }),
         };
     };
-    let who = &auth.session.identity;
+    let who = principal.identity();
     *user = Some(who.email.clone().unwrap_or_else(|| who.sub.clone()));
     let ctx = ForwardContext {
         client_addr: peer,
-        identity: Some(&auth.session.identity),
+        identity: Some(who),
         tls,
     };
     let started = Instant::now();
@@ -260,7 +265,7 @@ async fn proxy(
         .upstream_seconds
         .observe(started.elapsed().as_secs_f64());
     let mut response = forwarded?;
-    if let Some(cookie) = auth.reseal.and_then(|c| c.parse().ok()) {
+    if let Some(cookie) = principal.reseal().and_then(|c| c.parse().ok()) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     Ok(response)
