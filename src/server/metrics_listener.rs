@@ -25,7 +25,8 @@ async fn answer(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
     }
     let m = metrics();
     let sessions = state.flow.sessions().count().await;
-    m.sessions_active.set(i64::try_from(sessions).unwrap_or(i64::MAX));
+    m.sessions_active
+        .set(i64::try_from(sessions).unwrap_or(i64::MAX));
     m.sync_groups_truncated(GROUPS_TRUNCATED.load(std::sync::atomic::Ordering::Relaxed));
     let mut r = Response::new(body::full(m.encode()));
     r.headers_mut().insert(
