@@ -49,6 +49,7 @@ fn identity_names() -> IdentityHeaders {
         sub: name("x-user-sub"),
         groups: name("x-user-groups"),
         username: name("x-user-username"),
+        jwt: name("x-sidecar-identity"),
     }
 }
 

@@ -134,6 +134,22 @@ pub struct RunArgs {
     #[arg(long, value_name = "HEADER", help_heading = "Identity headers")]
     pub header_username: Option<String>,
 
+    /// Add a short-lived ES256 JWT of the identity to every proxied request and publish its keys at <proxy-prefix>/jwks.json. [default: false]
+    #[arg(long, value_name = "BOOL", help_heading = "Signed identity")]
+    pub identity_jwt: Option<String>,
+    /// Header carrying the signed identity; client-sent copies are always removed. [default: X-Sidecar-Identity]
+    #[arg(long, value_name = "HEADER", help_heading = "Signed identity")]
+    pub identity_jwt_header: Option<String>,
+    /// The JWT's aud claim, which the upstream checks. [default: the upstream URL's origin]
+    #[arg(long, value_name = "TEXT", help_heading = "Signed identity")]
+    pub identity_jwt_audience: Option<String>,
+    /// Lifetime of each JWT (exp - iat), 1s to 1h. [default: 60s]
+    #[arg(long, value_name = "DURATION", help_heading = "Signed identity")]
+    pub identity_jwt_ttl: Option<String>,
+    /// PEM P-256 private key (PKCS#8 or SEC1), so replicas share a key and it survives restarts. [default: none, a new key at each start]
+    #[arg(long, value_name = "FILE", help_heading = "Signed identity")]
+    pub identity_jwt_key_file: Option<String>,
+
     /// Status of a successful /oauth2/auth answer: 202, or 200 for Envoy ext_authz. [default: 202]
     #[arg(long, value_name = "STATUS", help_heading = "Forward auth")]
     pub forward_auth_status: Option<String>,
@@ -261,6 +277,11 @@ impl RunArgs {
         one("header-username", &self.header_username);
         one("idp-connect-timeout", &self.idp_connect_timeout);
         one("idp-timeout", &self.idp_timeout);
+        one("identity-jwt", &self.identity_jwt);
+        one("identity-jwt-header", &self.identity_jwt_header);
+        one("identity-jwt-audience", &self.identity_jwt_audience);
+        one("identity-jwt-ttl", &self.identity_jwt_ttl);
+        one("identity-jwt-key-file", &self.identity_jwt_key_file);
         one("forward-auth-status", &self.forward_auth_status);
         one("forward-auth-redirect", &self.forward_auth_redirect);
         one("metrics-address", &self.metrics_address);

@@ -17,6 +17,7 @@ use crate::secret::Secret;
 
 mod args;
 mod file;
+mod identity_jwt;
 mod parse;
 mod reader;
 mod source;
@@ -109,6 +110,23 @@ pub struct IdentityHeaders {
     pub sub: HeaderName,
     pub groups: HeaderName,
     pub username: HeaderName,
+    /// The signed identity (JWT) header; stripped from clients even when signing is off.
+    pub jwt: HeaderName,
+}
+
+/// The signed identity header (ES256 JWT), for upstreams that verify it rather
+/// than trust plain headers.
+#[derive(Clone, Debug)]
+pub struct IdentityJwtConfig {
+    /// `iss`: the sidecar's own origin (from `redirect-url`).
+    pub issuer: String,
+    /// `aud`: the upstream, by default its origin.
+    pub audience: String,
+    /// `exp - iat`, whole seconds, 1 s to 1 h.
+    pub ttl: Duration,
+    /// DER of a P-256 private key (PKCS#8 or SEC1) shared by replicas; `None`
+    /// generates a fresh key at start.
+    pub key: Option<Secret<Vec<u8>>>,
 }
 
 #[derive(Clone, Debug)]
@@ -177,6 +195,8 @@ pub struct Config {
     pub ready_path: String,
     pub headers: IdentityHeaders,
     pub forward_auth: ForwardAuthConfig,
+    /// Sign the identity into [`IdentityHeaders::jwt`]; `None` when off.
+    pub identity_jwt: Option<IdentityJwtConfig>,
     /// A separate listener for `/metrics`; none by default.
     pub metrics_address: Option<SocketAddr>,
     pub log_format: LogFormat,

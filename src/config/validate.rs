@@ -11,8 +11,8 @@ use http::HeaderName;
 use super::reader::{ConfigError, Problem, Reader};
 use super::source::Raw;
 use super::{
-    file, parse, tls, BearerConfig, ClientAuth, Config, CookieConfig, ForwardAuthConfig,
-    IdentityHeaders, Limits, LogFormat, ProviderConfig, SessionConfig, Timeouts,
+    file, identity_jwt, parse, tls, BearerConfig, ClientAuth, Config, CookieConfig,
+    ForwardAuthConfig, IdentityHeaders, Limits, LogFormat, ProviderConfig, SessionConfig, Timeouts,
 };
 use crate::secret::Secret;
 
@@ -56,6 +56,8 @@ pub(crate) fn build(raw: &Raw, problems: Vec<Problem>) -> Result<Config, ConfigE
         ),
         redirect_browsers: r.or("forward-auth-redirect", false, parse::boolean),
     };
+    let redirect_url = provider.as_ref().map(|p| &p.redirect_url);
+    let identity_jwt = identity_jwt::settings(&mut r, upstream.as_ref(), redirect_url);
     let metrics_address = r.optional("metrics-address", parse::socket_addr);
     let log_format = r.or("log-format", LogFormat::Pretty, parse::log_format);
     let (tls, upstream_ca) = tls::files(&mut r);
@@ -76,6 +78,7 @@ pub(crate) fn build(raw: &Raw, problems: Vec<Problem>) -> Result<Config, ConfigE
             ready_path,
             headers,
             forward_auth,
+            identity_jwt,
             metrics_address,
             log_format,
             tls,
@@ -242,6 +245,7 @@ fn headers(r: &mut Reader) -> IdentityHeaders {
         sub: header("header-sub", "x-user-sub"),
         groups: header("header-groups", "x-user-groups"),
         username: header("header-username", "x-user-username"),
+        jwt: header("identity-jwt-header", "x-sidecar-identity"),
     };
     let named = [
         ("header-email", &h.email),
@@ -249,6 +253,7 @@ fn headers(r: &mut Reader) -> IdentityHeaders {
         ("header-sub", &h.sub),
         ("header-groups", &h.groups),
         ("header-username", &h.username),
+        ("identity-jwt-header", &h.jwt),
     ];
     for (i, (name, value)) in named.iter().enumerate() {
         if let Some((other, _)) = named[..i].iter().find(|(_, v)| v == value) {

@@ -86,6 +86,7 @@ fn is_identity_header(name: &str, names: &IdentityHeaders) -> bool {
         &names.sub,
         &names.groups,
         &names.username,
+        &names.jwt,
     ];
     IDENTITY_NAMES.contains(&name.as_str())
         || IDENTITY_PREFIXES.iter().any(|p| name.starts_with(p))
@@ -364,7 +365,13 @@ mod tests {
     fn configured_names_are_stripped_too() {
         let mut cfg = names();
         cfg.email = HeaderName::from_static("x-company-mail");
-        let mut headers = map(&[("X_Company_Mail", "a@evil"), ("x-company-mail", "b@evil")]);
+        cfg.jwt = HeaderName::from_static("x-signed-who");
+        let mut headers = map(&[
+            ("X_Company_Mail", "a@evil"),
+            ("x-company-mail", "b@evil"),
+            ("X_Signed_Who", "forged.jwt.x"),
+            ("x-sidecar-identity", "forged.jwt.y"),
+        ]);
         strip_identity_headers(&mut headers, &cfg);
         assert!(headers.is_empty());
     }
