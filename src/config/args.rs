@@ -89,6 +89,25 @@ pub struct RunArgs {
     /// Scopes a bearer access token must all carry. [default: none]
     #[arg(long, value_name = "SCOPE", help_heading = "Identity provider")]
     pub api_scopes: Option<Vec<String>>,
+    /// Claim holding the user's groups. [default: cognito:groups for cognito, groups for oidc]
+    #[arg(long, value_name = "CLAIM", help_heading = "Identity provider")]
+    pub groups_claim: Option<String>,
+
+    /// Only users whose verified email is in these domains; .example.com allows its subdomains. [default: any]
+    #[arg(long, value_name = "DOMAIN", help_heading = "Authorization")]
+    pub allowed_email_domains: Option<Vec<String>>,
+    /// Only users with one of these verified emails. [default: any]
+    #[arg(long, value_name = "EMAIL", help_heading = "Authorization")]
+    pub allowed_emails: Option<Vec<String>>,
+    /// Only users in at least one of these groups (names with commas: use a [[route]] table). [default: any]
+    #[arg(long, value_name = "GROUP", help_heading = "Authorization")]
+    pub allowed_groups: Option<Vec<String>>,
+    /// Requests forwarded without sign-in: [METHOD ]PATH, PATH exact, or a prefix when it ends in / or *. [default: none]
+    #[arg(long, value_name = "ROUTE", help_heading = "Authorization")]
+    pub skip_auth_routes: Option<Vec<String>>,
+    /// Forward CORS preflights (OPTIONS with Origin and Access-Control-Request-Method) without sign-in. [default: false]
+    #[arg(long, value_name = "BOOL", help_heading = "Authorization")]
+    pub skip_auth_preflight: Option<String>,
 
     /// Cookie secret, 32+ bytes; repeat or comma separate to rotate (the first seals). [required, or --cookie-secret-file]
     #[arg(long, value_name = "SECRET", help_heading = "Cookies and sessions")]
@@ -117,6 +136,18 @@ pub struct RunArgs {
     /// Live sessions per user; the oldest goes first. [default: 10]
     #[arg(long, value_name = "N", help_heading = "Cookies and sessions")]
     pub sessions_per_user: Option<String>,
+    /// Where sessions live: memory (one replica) or redis (shared by replicas). [default: redis when a Redis URL is set, else memory]
+    #[arg(long, value_name = "STORE", help_heading = "Cookies and sessions")]
+    pub session_store: Option<String>,
+    /// Redis for shared sessions: redis://[:password@]host[:port][/db], or rediss:// for TLS. [default: none]
+    #[arg(long, value_name = "URL", help_heading = "Cookies and sessions")]
+    pub redis_url: Option<Secret<String>>,
+    /// File holding the Redis URL (it may hold a password). [default: none]
+    #[arg(long, value_name = "FILE", help_heading = "Cookies and sessions")]
+    pub redis_url_file: Option<String>,
+    /// Prefix of every Redis key, to share one Redis between deployments. [default: cognito-sidecar:]
+    #[arg(long, value_name = "PREFIX", help_heading = "Cookies and sessions")]
+    pub redis_prefix: Option<String>,
 
     /// Upstream header carrying the user's email. [default: X-User-Email]
     #[arg(long, value_name = "HEADER", help_heading = "Identity headers")]
@@ -192,7 +223,7 @@ pub struct RunArgs {
     /// Reading a client's request headers. [default: 10s]
     #[arg(long, value_name = "DURATION", help_heading = "Timeouts")]
     pub client_header_timeout: Option<String>,
-    /// Idle keep-alive connections close after this. [default: 60s]
+    /// HTTP/2 keep-alive ping interval for clients; an idle HTTP/1.1 connection closes after client-header-timeout. [default: 60s]
     #[arg(long, value_name = "DURATION", help_heading = "Timeouts")]
     pub idle_timeout: Option<String>,
     /// Time open requests get to finish at shutdown. [default: 10s]
@@ -241,6 +272,8 @@ impl RunArgs {
         one("identity-provider", &self.identity_provider);
         one("allow-unverified-email", &self.allow_unverified_email);
         one("bearer-tokens", &self.bearer_tokens);
+        one("groups-claim", &self.groups_claim);
+        one("skip-auth-preflight", &self.skip_auth_preflight);
         one("cookie-secure", &self.cookie_secure);
         one("cookie-name", &self.cookie_name);
         one("cookie-domain", &self.cookie_domain);
@@ -248,6 +281,13 @@ impl RunArgs {
         one("session-idle-timeout", &self.session_idle_timeout);
         one("session-max-bytes", &self.session_max_bytes);
         one("sessions-per-user", &self.sessions_per_user);
+        one("session-store", &self.session_store);
+        one(
+            "redis-url",
+            &self.redis_url.as_ref().map(|s| s.expose().clone()),
+        );
+        one("redis-url-file", &self.redis_url_file);
+        one("redis-prefix", &self.redis_prefix);
         self.headers_timeouts_limits(&mut one);
         let secrets = self
             .cookie_secret
@@ -259,6 +299,10 @@ impl RunArgs {
             ("trusted-proxies", &self.trusted_proxies),
             ("api-client-ids", &self.api_client_ids),
             ("api-scopes", &self.api_scopes),
+            ("allowed-email-domains", &self.allowed_email_domains),
+            ("allowed-emails", &self.allowed_emails),
+            ("allowed-groups", &self.allowed_groups),
+            ("skip-auth-routes", &self.skip_auth_routes),
             ("cookie-secret", &secrets),
             ("cookie-secret-file", &self.cookie_secret_file),
         ] {
