@@ -112,11 +112,13 @@ impl RedirectPolicy {
         if !plain_ascii(rd) || !decoded_forms_safe(rd) {
             return None;
         }
-        if rd.starts_with('/') {
+        let out = if rd.starts_with('/') {
             self.local(rd)
         } else {
             self.absolute(rd)
-        }
+        }?;
+        // Normalising can make what the input checks refuse (`/%2e/%20/x` -> `/%20/x`).
+        (plain_ascii(&out) && decoded_forms_safe(&out)).then_some(out)
     }
 
     /// A local path: resolved against our origin, it must stay there and stay a single-slash path
@@ -269,6 +271,9 @@ mod tests {
             ("/.//evil.com", "/"),
             ("/a/..//evil.com", "/"),
             ("/%2e//evil.com", "/"),
+            ("/%2e/%20/evil.com", "/"),
+            ("/a/../%2F%2Fevil.com", "/"),
+            ("/./%09/evil.com", "/"),
             ("https://evil.com", "/"),
             ("https://app.example.com.evil.com", "/"),
             ("https://evil.com\\@app.example.com", "/"),
