@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::flow::Flow;
 use crate::http::respond::{no_store, ClientKind, Reject};
 use crate::identity::Identity;
+use crate::identity_jwt::IdentitySigner;
 use crate::proxy::headers::{encode_value, set_identity_headers};
 use crate::proxy::trusted;
 
@@ -90,6 +91,7 @@ fn original_method(headers: &HeaderMap, method: &Method, peer_trusted: bool) -> 
 pub async fn check(
     flow: &Flow,
     config: &Config,
+    signer: Option<&IdentitySigner>,
     method: &Method,
     headers: &HeaderMap,
     query: Option<&str>,
@@ -118,6 +120,9 @@ pub async fn check(
     *response.status_mut() = config.forward_auth.ok_status;
     let h = response.headers_mut();
     set_identity_headers(h, who, &config.headers);
+    if let Some(token) = signer.and_then(|s| s.sign(who)) {
+        h.insert(config.headers.jwt.clone(), token);
+    }
     let mut put = |name: HeaderName, value: &str| {
         if let Ok(v) = HeaderValue::from_str(&encode_value(value)) {
             h.insert(name, v);

@@ -4,7 +4,7 @@
 //! Layers, each importing only from the ones above it:
 //! 0. leaves: [`secret`], [`body`], [`identity`]
 //! 1. [`config`]
-//! 2. provider and session (siblings that never import each other)
+//! 2. provider and session (siblings that never import each other), [`identity_jwt`]
 //! 3. flow: the login state machine
 //! 4. HTTP surfaces: responses, pages, proxy
 //! 5. server
@@ -21,6 +21,7 @@ pub mod forward_auth;
 pub mod healthcheck;
 pub mod http;
 pub mod identity;
+pub mod identity_jwt;
 pub mod metrics;
 pub mod mock;
 pub mod provider;

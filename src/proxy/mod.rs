@@ -27,6 +27,7 @@ use ipnet::IpNet;
 use crate::body::{boxed, Body, BoxError};
 use crate::config::{Config, IdentityHeaders};
 use crate::identity::Identity;
+use crate::identity_jwt::IdentitySigner;
 
 /// Idle upstream connections are closed after this long. Short, because app
 /// servers often close idle keep-alive connections early (gunicorn: 2 s).
@@ -77,6 +78,8 @@ struct Inner {
     identity_headers: IdentityHeaders,
     cookie_name: String,
     pass_host_header: bool,
+    /// Signs the identity into `identity_headers.jwt` when `identity-jwt` is on.
+    signer: Option<Arc<IdentitySigner>>,
 }
 
 /// The upstream URL, split into the parts a request URI is built from.
@@ -119,6 +122,12 @@ impl Target {
 
 impl Upstream {
     pub fn new(config: &Config) -> Self {
+        Self::signing(config, None)
+    }
+
+    /// Like [`Upstream::new`], adding the signed identity header to every
+    /// request with an identity when `signer` is given.
+    pub fn signing(config: &Config, signer: Option<Arc<IdentitySigner>>) -> Self {
         let client = tls::connector(config).map(|connector| {
             Client::builder(TokioExecutor::new())
                 .pool_idle_timeout(POOL_IDLE_TIMEOUT)
@@ -137,6 +146,7 @@ impl Upstream {
                 identity_headers: config.headers.clone(),
                 cookie_name: config.cookie.name.clone(),
                 pass_host_header: config.pass_host_header,
+                signer,
             }),
         }
     }
@@ -208,6 +218,10 @@ impl Inner {
         }
         if let Some(identity) = ctx.identity {
             headers::set_identity_headers(headers, identity, &self.identity_headers);
+            // After the strip above, so only our own token can arrive.
+            if let Some(token) = self.signer.as_ref().and_then(|s| s.sign(identity)) {
+                headers.insert(self.identity_headers.jwt.clone(), token);
+            }
         }
     }
 

@@ -8,6 +8,7 @@
 //! - `GET  {prefix}/signed_out`  where the IdP's logout lands
 //! - `GET  {prefix}/userinfo`    the signed-in identity as JSON
 //! - `GET  {prefix}/auth`        forward-auth for ingress controllers (202/401/403)
+//! - `GET  {prefix}/jwks.json`   public keys of the signed identity header (404 when off)
 //! - `GET  /ping`, `/ready`      liveness, readiness (paths configurable)
 
 use std::net::SocketAddr;
@@ -162,9 +163,11 @@ async fn own_endpoint(
         }
         "/signed_out" if get => Ok(signed_out(state, headers)),
         "/userinfo" if get => userinfo(state, headers).await,
+        "/jwks.json" => jwks(state, get),
         // Envoy's ext_authz appends the original path to the auth path.
         r if r == "/auth" || r.starts_with("/auth/") => {
-            forward_auth::check(flow, &state.config, method, headers, query, peer).await
+            let signer = state.signer.as_deref();
+            forward_auth::check(flow, &state.config, signer, method, headers, query, peer).await
         }
         "/start" | "/callback" | "/signed_out" | "/userinfo" | "/sign_out" => {
             Err(Reject::MethodNotAllowed)
@@ -193,6 +196,28 @@ fn signed_out(state: &AppState, headers: &HeaderMap) -> Response<Body> {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
     response
+}
+
+/// The signed identity header's public keys; they change only with the key
+/// (a restart without a key file), so verifiers may cache them a few minutes.
+fn jwks(state: &AppState, get: bool) -> Result<Response<Body>, Reject> {
+    let Some(signer) = &state.signer else {
+        return Err(Reject::NotFound);
+    };
+    if !get {
+        return Err(Reject::MethodNotAllowed);
+    }
+    let mut response = Response::new(crate::body::full(signer.jwks_json()));
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    Ok(response)
 }
 
 async fn userinfo(state: &AppState, headers: &HeaderMap) -> Result<Response<Body>, Reject> {

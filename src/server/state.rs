@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::flow::Flow;
-use crate::provider::{Provider, ProviderError};
+use crate::identity_jwt::IdentitySigner;
+use crate::provider::Provider;
 use crate::proxy::Upstream;
 use crate::session::SessionStore;
 
@@ -12,21 +13,25 @@ pub struct AppState {
     pub config: Config,
     pub flow: Flow,
     pub upstream: Upstream,
+    /// Signs the identity header and serves the JWKS; `None` when `identity-jwt` is off.
+    pub signer: Option<Arc<IdentitySigner>>,
     /// The path the IdP redirects back to (from `redirect-url`).
     pub callback_path: String,
 }
 
 impl AppState {
-    pub fn new(config: Config) -> Result<Arc<Self>, ProviderError> {
+    pub fn new(config: Config) -> anyhow::Result<Arc<Self>> {
         let provider = Provider::new(&config)?;
         let sessions = SessionStore::new(&config.session);
         let flow = Flow::new(&config, provider, sessions);
-        let upstream = Upstream::new(&config);
+        let signer = IdentitySigner::from_config(&config)?.map(Arc::new);
+        let upstream = Upstream::signing(&config, signer.clone());
         let callback_path = config.provider.redirect_url.path().to_string();
         Ok(Arc::new(Self {
             config,
             flow,
             upstream,
+            signer,
             callback_path,
         }))
     }
