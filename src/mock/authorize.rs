@@ -39,6 +39,8 @@ struct AuthzRequest {
     nonce: Option<String>,
     challenge: Option<String>,
     prompt: Option<String>,
+    /// The external IdP named by `identity_provider` (`COGNITO` means none).
+    identity_provider: Option<String>,
 }
 
 /// Why an authorize request failed, and so where the browser goes.
@@ -138,6 +140,19 @@ fn check(state: &State, p: &Params) -> Result<AuthzRequest, AuthzError> {
     {
         return Err(fail("invalid_request"));
     }
+    let identity_provider = p
+        .get("identity_provider")
+        .filter(|idp| *idp != "COGNITO")
+        .map(str::to_string);
+    if let Some(idp) = &identity_provider {
+        if !config
+            .users
+            .iter()
+            .any(|u| u.identity_provider.as_ref() == Some(idp))
+        {
+            return Err(fail("invalid_request"));
+        }
+    }
     let known: Vec<&String> = config.clients.iter().flat_map(|c| &c.scopes).collect();
     let scopes = grant_scopes(p.get("scope"), &client.scopes, &known)
         .ok_or_else(|| fail("invalid_scope"))?;
@@ -150,6 +165,7 @@ fn check(state: &State, p: &Params) -> Result<AuthzRequest, AuthzError> {
         nonce: p.get("nonce").map(str::to_string),
         challenge,
         prompt,
+        identity_provider,
     })
 }
 
@@ -228,12 +244,20 @@ fn fail_to_client(state: &State, ar: &AuthzRequest, error: &'static str) -> Repl
 /// `GET /login`: the sign-in form, carrying the authorize parameters.
 pub(crate) fn login_page(state: &State, req: &Req) -> Reply {
     let params = req.query_params();
-    if let Err(e) = check(state, &params) {
-        return e.reply(state);
-    }
+    let ar = match check(state, &params) {
+        Ok(ar) => ar,
+        Err(e) => return e.reply(state),
+    };
     let hint = params.get("login_hint").unwrap_or_default();
     let pool = state.config().pool_id.clone();
-    Reply::html(StatusCode::OK, pages::login(&pool, &params.0, hint, None))
+    let page = pages::login(
+        &pool,
+        &params.0,
+        hint,
+        None,
+        ar.identity_provider.as_deref(),
+    );
+    Reply::html(StatusCode::OK, page)
 }
 
 /// `POST /login`: checks the password, starts the hosted session, finishes the authorize.
@@ -257,10 +281,11 @@ pub(crate) fn login_submit(state: &State, req: &Req) -> Reply {
         .trim()
         .to_string();
     let password = params.get("password").unwrap_or_default();
-    let user_ok = state
-        .config()
-        .user(&username)
-        .is_some_and(|u| ct_eq(u.password.as_bytes(), password.as_bytes()));
+    let user_ok = state.config().user(&username).is_some_and(|u| {
+        // A federated user signs in only at their IdP, a pool user only at Cognito's form.
+        u.identity_provider == ar.identity_provider
+            && ct_eq(u.password.as_bytes(), password.as_bytes())
+    });
     if !user_ok {
         let pool = state.config().pool_id.clone();
         let carried: Vec<(String, String)> = params
@@ -274,6 +299,7 @@ pub(crate) fn login_submit(state: &State, req: &Req) -> Reply {
             &carried,
             &username,
             Some("Incorrect username or password."),
+            ar.identity_provider.as_deref(),
         );
         return Reply::html(StatusCode::OK, page);
     }

@@ -70,6 +70,10 @@ pub struct MockUser {
     pub groups: Vec<String>,
     /// Custom attributes; emitted as `custom:<key>` strings.
     pub custom: BTreeMap<String, String>,
+    /// A federated user: the external IdP (`Google`, a SAML provider's name)
+    /// that signs them in when `/oauth2/authorize` names it in
+    /// `identity_provider`. Cognito names such users `<Provider>_<id>`.
+    pub identity_provider: Option<String>,
 }
 
 impl Default for MockConfig {
@@ -117,6 +121,7 @@ impl Default for MockUser {
             family_name: None,
             groups: Vec::new(),
             custom: BTreeMap::new(),
+            identity_provider: None,
         }
     }
 }
@@ -181,6 +186,7 @@ impl MockConfig {
             family_name: Some("Ångström-Łukasiewicz".into()),
             groups: vec!["admins".into(), "Engineering, Platform".into()],
             custom: BTreeMap::from([("department".into(), "R&D".into())]),
+            identity_provider: None,
         };
         let bob = MockUser {
             username: "bob".into(),
@@ -191,10 +197,21 @@ impl MockConfig {
             name: Some("Bob Builder".into()),
             ..MockUser::default()
         };
+        let carol = MockUser {
+            username: "Google_109876543210".into(),
+            password: "carol-password".into(),
+            sub: "0b6f3c2e-8d41-4f7a-9c55-2e8a1d3b4c6f".into(),
+            email: Some("carol@gmail.example".into()),
+            email_verified: true,
+            name: Some("Carol Federated".into()),
+            groups: vec!["us-east-1_DemoPool1_Google".into()],
+            identity_provider: Some("Google".into()),
+            ..MockUser::default()
+        };
         Self {
             pool_id: "us-east-1_DemoPool1".into(),
             clients: vec![client],
-            users: vec![alice, bob],
+            users: vec![alice, bob, carol],
             ..Self::default()
         }
     }

@@ -35,7 +35,19 @@ pub(crate) fn login(
     hidden: &[(String, String)],
     username: &str,
     error: Option<&str>,
+    identity_provider: Option<&str>,
 ) -> String {
+    // A federated sign-in: this page stands in for the external IdP's own.
+    let (title, sub) = match identity_provider {
+        Some(idp) => (
+            format!("Sign in with {}", text(idp)),
+            "Simulated external identity provider, federated through the user pool",
+        ),
+        None => (
+            "Sign in".to_string(),
+            "Sign in with your username and password",
+        ),
+    };
     let fields: String = hidden
         .iter()
         .filter(|(k, _)| k != "username" && k != "password")
@@ -56,7 +68,7 @@ pub(crate) fn login(
         })
         .unwrap_or_default();
     let inner = format!(
-        "<h1>Sign in</h1><p class=\"sub\">Sign in with your username and password</p>{error}\
+        "<h1>{title}</h1><p class=\"sub\">{sub}</p>{error}\
          <form method=\"post\" action=\"/login\" name=\"cognitoSignInForm\">{fields}\
          <label for=\"signInFormUsername\">Username</label>\
          <input id=\"signInFormUsername\" name=\"username\" type=\"text\" autocomplete=\"username\" \
@@ -94,6 +106,7 @@ mod tests {
             &hidden,
             "bob\"",
             Some("Incorrect username or password."),
+            None,
         );
         assert!(!page.contains("<script>x"));
         assert!(page.contains("name=\"state\""));

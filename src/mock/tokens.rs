@@ -80,6 +80,9 @@ impl Minter<'_> {
             "jti": uuid::Uuid::new_v4().to_string(),
         });
         add_groups(&mut c, &grant.user.groups);
+        if let (Some(idp), Value::Object(map)) = (&grant.user.identity_provider, &mut c) {
+            map.insert("identities".into(), identities(&grant.user.username, idp));
+        }
         if let (Some(nonce), Value::Object(map)) = (grant.nonce, &mut c) {
             map.insert("nonce".into(), nonce.into());
         }
@@ -149,6 +152,20 @@ impl Minter<'_> {
             _ => sign_jwt(&keys.id, claims),
         }
     }
+}
+
+/// Cognito's `identities` claim of a federated user: strings for `primary`
+/// and `dateCreated`, as real tokens carry them.
+fn identities(username: &str, idp: &str) -> Value {
+    let user_id = username.split_once('_').map_or(username, |(_, id)| id);
+    let provider_type = match idp {
+        "Google" | "Facebook" | "LoginWithAmazon" | "SignInWithApple" => idp,
+        _ => "SAML",
+    };
+    json!([{
+        "userId": user_id, "providerName": idp, "providerType": provider_type,
+        "issuer": null, "primary": "true", "dateCreated": "1700000000000",
+    }])
 }
 
 fn add_groups(claims: &mut Value, groups: &[String]) {
