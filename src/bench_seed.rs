@@ -92,6 +92,7 @@ fn session(i: usize) -> Session {
         identity: Identity {
             sub: uuid::Uuid::new_v4().to_string(),
             email: Some(format!("user{i}@example.com")),
+            email_verified: true,
             name: format!("Bench User {i}"),
             username: format!("user{i}"),
             groups: vec!["bench".to_string()],

@@ -7,11 +7,11 @@ use std::net::SocketAddr;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response};
 
+use crate::authz::Target;
 use crate::body::{self, Body};
 use crate::config::Config;
 use crate::flow::Flow;
 use crate::http::respond::{no_store, ClientKind, Reject};
-use crate::identity::Identity;
 use crate::identity_jwt::IdentitySigner;
 use crate::proxy::headers::{encode_value, set_identity_headers};
 use crate::proxy::trusted;
@@ -22,39 +22,34 @@ const AUTH_REQUEST_GROUPS: HeaderName = HeaderName::from_static("x-auth-request-
 const AUTH_REQUEST_USERNAME: HeaderName =
     HeaderName::from_static("x-auth-request-preferred-username");
 
-/// Per-request rules from the auth URL's query (`?allowed_groups=a,b&allowed_emails=x@y`).
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Rules {
-    groups: Vec<String>,
-    emails: Vec<String>,
-}
+/// Per-request rules from the auth URL's query
+/// (`?allowed_groups=a,b&allowed_emails=x@y&allowed_email_domains=z`), ANDed
+/// with the configured route and global rules.
+pub use crate::authz::Rules;
 
-impl Rules {
-    pub fn parse(query: Option<&str>) -> Self {
-        let mut rules = Rules::default();
-        let list = |v: &str| {
-            v.split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect::<Vec<_>>()
-        };
-        for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-            match key.as_ref() {
-                "allowed_groups" => rules.groups.extend(list(&value)),
-                "allowed_emails" => rules.emails.extend(list(&value.to_lowercase())),
-                _ => {}
-            }
+/// The original request as a trusted proxy reports it (method, host, path),
+/// for matching `[[route]]` tables; `None` when no trusted proxy said.
+pub fn original_target(
+    headers: &HeaderMap,
+    method: &Method,
+    peer: SocketAddr,
+    config: &Config,
+) -> Option<Target> {
+    let url = original_url(headers, peer, config)?;
+    let (host, path) = match url.split_once("://") {
+        Some((_, rest)) => {
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            (Some(rest[..end].to_string()), rest[end..].to_string())
         }
-        rules
-    }
-
-    /// Every rule given must be met: a group in common, the (verified) email listed.
-    pub fn allow(&self, who: &Identity) -> bool {
-        let group_ok = self.groups.is_empty() || who.groups.iter().any(|g| self.groups.contains(g));
-        let email_ok =
-            self.emails.is_empty() || who.email.as_ref().is_some_and(|e| self.emails.contains(e));
-        group_ok && email_ok
-    }
+        None => {
+            let host = headers
+                .get("x-forwarded-host")
+                .and_then(|v| v.to_str().ok());
+            (host.map(str::to_string), url)
+        }
+    };
+    let method = original_method(headers, method, true);
+    Some(Target::new(&method, host.as_deref(), &path))
 }
 
 /// The URL the user asked for, as the ingress reports it; believed only from
@@ -79,10 +74,12 @@ pub fn original_url(headers: &HeaderMap, peer: SocketAddr, config: &Config) -> O
     }
 }
 
-/// The method of the original request (Traefik's `X-Forwarded-Method`), else ours.
+/// The method of the original request (Traefik's `X-Forwarded-Method`,
+/// ingress-nginx's `X-Original-Method`), else ours.
 fn original_method(headers: &HeaderMap, method: &Method, peer_trusted: bool) -> Method {
     headers
         .get("x-forwarded-method")
+        .or_else(|| headers.get("x-original-method"))
         .filter(|_| peer_trusted)
         .and_then(|v| Method::from_bytes(v.as_bytes()).ok())
         .unwrap_or_else(|| method.clone())
@@ -111,9 +108,12 @@ pub async fn check(
         });
     };
     let who = principal.identity();
-    if !Rules::parse(query).allow(who) {
+    let target = original_target(headers, method, peer, config);
+    let access = config.authz.forward_auth_access(target.as_ref());
+    if !(Rules::from_query(query).allow(who) && access.allows(who)) {
         return Err(Reject::Forbidden {
             who: who.email.clone().unwrap_or_else(|| who.username.clone()),
+            sign_out: format!("{}/sign_out", config.proxy_prefix),
         });
     }
     let mut response = Response::new(body::empty());
@@ -147,28 +147,39 @@ pub async fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::authz::PathView;
 
-    fn who(email: Option<&str>, groups: &[&str]) -> Identity {
-        Identity {
-            sub: "s".into(),
-            email: email.map(str::to_string),
-            name: "n".into(),
-            username: "u".into(),
-            groups: groups.iter().map(|g| g.to_string()).collect(),
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
         }
+        h
     }
 
     #[test]
-    fn rules_need_a_common_group_and_a_listed_verified_email() {
-        let r = Rules::parse(Some("allowed_groups=admins,ops&allowed_emails=A@x.com"));
-        assert!(r.allow(&who(Some("a@x.com"), &["ops"])));
-        assert!(!r.allow(&who(Some("a@x.com"), &["dev"])));
-        assert!(!r.allow(&who(Some("b@x.com"), &["ops"])));
-        assert!(
-            !r.allow(&who(None, &["ops"])),
-            "no verified email, no email match"
-        );
-        assert!(Rules::parse(None).allow(&who(None, &[])));
-        assert!(Rules::parse(Some("allowed_groups=")).allow(&who(None, &[])));
+    fn the_original_target_comes_from_trusted_proxies_only() {
+        let mut config = crate::proxy::tests::test_config();
+        let peer: SocketAddr = "10.0.0.5:1234".parse().unwrap();
+        let h = headers(&[
+            (
+                "x-original-url",
+                "https://App.example.com:8443/admin/x?y=/public",
+            ),
+            ("x-original-method", "POST"),
+        ]);
+        assert!(original_target(&h, &Method::GET, peer, &config).is_none());
+        config.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap()];
+        let t = original_target(&h, &Method::GET, peer, &config).unwrap();
+        assert_eq!(t.method, Method::POST);
+        assert_eq!(t.host.as_deref(), Some("app.example.com"));
+        assert_eq!(t.path, PathView::Canonical("/admin/x".into()));
+        let h = headers(&[
+            ("x-forwarded-uri", "/static/../admin"),
+            ("x-forwarded-host", "b.example.com"),
+        ]);
+        let t = original_target(&h, &Method::GET, peer, &config).unwrap();
+        assert_eq!(t.host.as_deref(), Some("b.example.com"));
+        assert!(matches!(t.path, PathView::Ambiguous { .. }));
     }
 }

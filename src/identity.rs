@@ -12,6 +12,10 @@ pub struct Identity {
     /// Lower-cased email, present only when the IdP verified it (or the
     /// configuration allows unverified emails).
     pub email: Option<String>,
+    /// Whether the IdP verified `email`; authorization rules look at verified
+    /// emails only, even when unverified ones are allowed into the headers.
+    #[serde(default)]
+    pub email_verified: bool,
     /// `name`, else `given_name family_name`, else the username.
     pub name: String,
     /// `cognito:username` (or `preferred_username` / `sub` for other IdPs).

@@ -2,7 +2,7 @@
 //! OpenID Connect provider.
 //!
 //! Layers, each importing only from the ones above it:
-//! 0. leaves: [`secret`], [`body`], [`identity`]
+//! 0. leaves: [`secret`], [`body`], [`identity`], [`authz`]
 //! 1. [`config`]
 //! 2. provider and session (siblings that never import each other), [`identity_jwt`]
 //! 3. flow: the login state machine
@@ -11,6 +11,7 @@
 //!
 //! [`mock`] and [`demo`] stand beside the stack: the mock Cognito shares no code with it.
 
+pub mod authz;
 #[cfg(feature = "bench-seed")]
 pub mod bench_seed;
 pub mod body;

@@ -54,6 +54,7 @@ fn jose() -> Identity {
     Identity {
         sub: "5f1c-42".into(),
         email: Some("jose@example.com".into()),
+        email_verified: true,
         name: "José Núñez".into(),
         username: "jose".into(),
         groups: vec!["admins".into(), "r&d, east".into()],

@@ -42,6 +42,10 @@ pub(crate) fn read_toml(path: &Path, problems: &mut Vec<Problem>) -> Option<Laye
 fn table_layer(table: toml::Table, problems: &mut Vec<Problem>) -> Layer {
     let mut layer = Layer::new("the config file");
     for (key, value) in table {
+        if key == "route" {
+            layer.routes = Some(super::routes::read_routes(value, problems));
+            continue;
+        }
         let Some(s) = SETTINGS.iter().find(|s| toml_key(s.name) == key) else {
             problems.push(Problem::new(
                 "config",

@@ -20,6 +20,7 @@ mod file;
 mod identity_jwt;
 mod parse;
 mod reader;
+mod routes;
 mod source;
 mod tls;
 mod validate;
@@ -66,6 +67,8 @@ pub struct ProviderConfig {
     pub identity_provider: Option<String>,
     /// Accept emails the IdP has not verified (default false).
     pub allow_unverified_email: bool,
+    /// The claim holding the user's groups (`cognito:groups`, `groups`, ...).
+    pub groups_claim: String,
     /// API clients: `Authorization: Bearer` with this pool's tokens.
     pub bearer: BearerConfig,
 }
@@ -189,6 +192,8 @@ pub struct Config {
     pub allowed_redirect_domains: Vec<String>,
     /// Peers whose `X-Forwarded-*` headers are believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// Who may reach what: global rules, `[[route]]` tables, skip-auth routes.
+    pub authz: crate::authz::Policy,
     /// Path prefix of the sidecar's own endpoints, default `/oauth2`.
     pub proxy_prefix: String,
     pub ping_path: String,

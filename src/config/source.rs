@@ -12,6 +12,7 @@ use super::args::RunArgs;
 use super::reader::{ConfigError, Problem};
 use super::validate;
 use super::{file, Config};
+use crate::authz::Route;
 
 /// Reads one environment-style variable; a parameter so tests never touch the
 /// process environment.
@@ -126,6 +127,12 @@ pub(crate) const SETTINGS: &[Setting] = &[
     one("bearer-tokens"),
     list("api-client-ids"),
     list("api-scopes"),
+    one("groups-claim"),
+    list("allowed-email-domains"),
+    list("allowed-emails"),
+    list("allowed-groups"),
+    list("skip-auth-routes"),
+    one("skip-auth-preflight"),
     one("proxy-prefix"),
     one("ping-path"),
     one("ready-path"),
@@ -188,6 +195,8 @@ pub(crate) struct Layer {
     /// Where the values came from, for messages ("the environment").
     pub origin: &'static str,
     pub values: BTreeMap<&'static str, Vec<String>>,
+    /// `[[route]]` tables, already checked; only the config file has them.
+    pub routes: Option<Vec<Route>>,
 }
 
 impl Layer {
@@ -195,6 +204,7 @@ impl Layer {
         Self {
             origin,
             values: BTreeMap::new(),
+            routes: None,
         }
     }
 }
@@ -203,6 +213,7 @@ impl Layer {
 #[derive(Default)]
 pub(crate) struct Raw {
     values: BTreeMap<&'static str, Vec<String>>,
+    pub routes: Vec<Route>,
 }
 
 impl Raw {
@@ -238,6 +249,9 @@ pub(crate) fn env_layer(env: &dyn Source) -> Layer {
 pub(crate) fn merge(layers: Vec<Layer>, problems: &mut Vec<Problem>) -> Raw {
     let mut raw = Raw::default();
     for mut layer in layers {
+        if let Some(routes) = layer.routes.take() {
+            raw.routes = routes;
+        }
         for (a, b) in PAIRS {
             if layer.values.contains_key(a) && layer.values.contains_key(b) {
                 let message = format!("set together with {b} in {}; use one", layer.origin);

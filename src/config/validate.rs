@@ -10,6 +10,7 @@ use http::HeaderName;
 
 use super::reader::{ConfigError, Problem, Reader};
 use super::source::Raw;
+use super::ProviderKind;
 use super::{
     file, identity_jwt, parse, tls, BearerConfig, ClientAuth, Config, CookieConfig,
     ForwardAuthConfig, IdentityHeaders, Limits, LogFormat, ProviderConfig, SessionConfig, Timeouts,
@@ -44,6 +45,7 @@ pub(crate) fn build(raw: &Raw, problems: Vec<Problem>) -> Result<Config, ConfigE
         parse::redirect_domain,
     );
     let trusted_proxies = r.list("trusted-proxies", Vec::new(), parse::network);
+    let authz = super::routes::policy(&mut r, raw.routes.clone());
     let provider = provider(&mut r, &proxy_prefix);
     let cookie = cookie(&mut r);
     let session = session(&mut r);
@@ -73,6 +75,7 @@ pub(crate) fn build(raw: &Raw, problems: Vec<Problem>) -> Result<Config, ConfigE
             session,
             allowed_redirect_domains,
             trusted_proxies,
+            authz,
             proxy_prefix,
             ping_path,
             ready_path,
@@ -102,6 +105,7 @@ fn provider(r: &mut Reader, proxy_prefix: &str) -> Option<ProviderConfig> {
     let scope = r.or("scope", "openid email profile".into(), parse::scope);
     let identity_provider = r.optional("identity-provider", parse::text);
     let allow_unverified_email = r.or("allow-unverified-email", false, parse::boolean);
+    let groups_claim = r.optional("groups-claim", parse::text);
     let bearer_enabled = r.or("bearer-tokens", true, parse::boolean);
     let api_client_ids = r.list("api-client-ids", Vec::new(), parse::text);
     let api_scopes = r.list("api-scopes", Vec::new(), parse::text);
@@ -117,8 +121,14 @@ fn provider(r: &mut Reader, proxy_prefix: &str) -> Option<ProviderConfig> {
     let sign_out_default = format!("{origin}{proxy_prefix}/signed_out");
     let sign_out_url =
         sign_out_url.or_else(|| r.check("sign-out-url", &sign_out_default, parse::http_url))?;
+    let kind = kind.unwrap_or_else(|| parse::detect_provider(&issuer));
+    let groups_claim = groups_claim.unwrap_or_else(|| match kind {
+        ProviderKind::Cognito => "cognito:groups".into(),
+        ProviderKind::Oidc => "groups".into(),
+    });
     Some(ProviderConfig {
-        kind: kind.unwrap_or_else(|| parse::detect_provider(&issuer)),
+        kind,
+        groups_claim,
         issuer,
         discovery_url,
         client_auth: client_auth?,

@@ -110,6 +110,7 @@ mod tests {
             identity: Identity {
                 sub: "s".into(),
                 email: None,
+                email_verified: false,
                 name: "n".into(),
                 username: "u".into(),
                 groups: vec![],

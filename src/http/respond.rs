@@ -49,9 +49,11 @@ pub enum Reject {
     Proxy(ProxyError),
     /// An `Authorization: Bearer` token that is not valid here.
     BadBearer(ProviderError),
-    /// Signed in, but the rules do not allow this user here.
+    /// Signed in, but the rules do not allow this user here; `sign_out` is
+    /// where the page's sign-out form posts.
     Forbidden {
         who: String,
+        sign_out: String,
     },
     HeadersTooLarge,
     /// The request's target host is ambiguous (see `server::framing`).
@@ -205,11 +207,11 @@ fn describe(reject: &Reject) -> Answer {
             "The bearer token is not valid here.",
             pages::bad_request("The bearer token is not valid here."),
         ),
-        Reject::Forbidden { who } => answer(
+        Reject::Forbidden { who, sign_out } => answer(
             StatusCode::FORBIDDEN,
             "forbidden",
             "You are signed in, but not allowed to see this.",
-            pages::forbidden(who, "/oauth2/sign_out"),
+            pages::forbidden(who, sign_out),
         ),
         Reject::HeadersTooLarge => {
             let msg = "The request headers are too large.";

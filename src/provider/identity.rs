@@ -6,8 +6,14 @@ use crate::identity::Identity;
 use super::verify::Claims;
 
 /// Builds the identity; the email only when the IdP verified it (a Cognito user
-/// can change their own email, and a federated IdP can assert any).
-pub fn from_claims(claims: &Claims, kind: ProviderKind, allow_unverified_email: bool) -> Identity {
+/// can change their own email, and a federated IdP can assert any). Groups come
+/// from the `groups_claim` (`groups-claim` setting).
+pub fn from_claims(
+    claims: &Claims,
+    kind: ProviderKind,
+    allow_unverified_email: bool,
+    groups_claim: &str,
+) -> Identity {
     let verified = claims.email_verified.as_ref().is_some_and(|f| f.is_true());
     let email = claims
         .email
@@ -18,10 +24,11 @@ pub fn from_claims(claims: &Claims, kind: ProviderKind, allow_unverified_email: 
     let username = username(claims, kind);
     Identity {
         sub: claims.sub.clone(),
+        email_verified: verified && email.is_some(),
         email,
         name: display_name(claims).unwrap_or_else(|| username.clone()),
         username,
-        groups: groups(claims, kind),
+        groups: groups(claims, kind, groups_claim),
     }
 }
 
@@ -52,12 +59,17 @@ fn display_name(claims: &Claims) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" "))
 }
 
-/// `cognito:groups` (an array, absent when the user has none); for other IdPs
-/// also `groups`. Non-string members are ignored.
-fn groups(claims: &Claims, kind: ProviderKind) -> Vec<String> {
-    let value = match kind {
-        ProviderKind::Cognito => claims.cognito_groups.as_ref(),
-        ProviderKind::Oidc => claims.groups.as_ref().or(claims.cognito_groups.as_ref()),
+/// The configured claim: `cognito:groups` (an array, absent when the user has
+/// none), `groups` (for other IdPs, falling back to `cognito:groups`), or any
+/// other claim by name. Non-string members are ignored.
+fn groups(claims: &Claims, kind: ProviderKind, claim: &str) -> Vec<String> {
+    let value = match claim {
+        "cognito:groups" => claims.cognito_groups.as_ref(),
+        "groups" if kind == ProviderKind::Oidc => {
+            claims.groups.as_ref().or(claims.cognito_groups.as_ref())
+        }
+        "groups" => claims.groups.as_ref(),
+        other => claims.other.get(other),
     };
     match value {
         Some(serde_json::Value::Array(items)) => items
@@ -75,6 +87,15 @@ mod tests {
 
     fn claims(json: &str) -> Claims {
         serde_json::from_str(json).unwrap()
+    }
+
+    /// The identity with the default groups claim of `kind`.
+    fn from_claims(claims: &Claims, kind: ProviderKind, allow_unverified: bool) -> Identity {
+        let claim = match kind {
+            ProviderKind::Cognito => "cognito:groups",
+            ProviderKind::Oidc => "groups",
+        };
+        super::from_claims(claims, kind, allow_unverified, claim)
     }
 
     #[test]
@@ -117,6 +138,35 @@ mod tests {
         );
         let c = claims(r#"{"sub":"s","exp":1,"email":"bob@example.com"}"#);
         assert_eq!(from_claims(&c, ProviderKind::Cognito, false).email, None);
+    }
+
+    #[test]
+    fn email_verified_says_whether_the_email_shown_was_verified() {
+        let c = claims(r#"{"sub":"s","exp":1,"email":"b@x.com","email_verified":false}"#);
+        let id = from_claims(&c, ProviderKind::Cognito, true);
+        assert_eq!(
+            (id.email.as_deref(), id.email_verified),
+            (Some("b@x.com"), false)
+        );
+        let c = claims(r#"{"sub":"s","exp":1,"email":"b@x.com","email_verified":"true"}"#);
+        assert!(from_claims(&c, ProviderKind::Cognito, false).email_verified);
+        let c = claims(r#"{"sub":"s","exp":1,"email_verified":true}"#);
+        assert!(!from_claims(&c, ProviderKind::Cognito, false).email_verified);
+    }
+
+    #[test]
+    fn a_configured_groups_claim_is_read_by_name() {
+        let c = claims(
+            r#"{"sub":"s","exp":1,"cognito:groups":["c"],"groups":["g"],"custom:roles":["r1","r2"]}"#,
+        );
+        let id = super::from_claims(&c, ProviderKind::Cognito, false, "custom:roles");
+        assert_eq!(id.groups, vec!["r1", "r2"]);
+        let id = super::from_claims(&c, ProviderKind::Cognito, false, "groups");
+        assert_eq!(id.groups, vec!["g"]);
+        let id = super::from_claims(&c, ProviderKind::Oidc, false, "cognito:groups");
+        assert_eq!(id.groups, vec!["c"]);
+        let id = super::from_claims(&c, ProviderKind::Oidc, false, "absent");
+        assert!(id.groups.is_empty());
     }
 
     #[test]

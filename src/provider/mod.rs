@@ -242,6 +242,7 @@ impl Provider {
             &claims,
             self.config.kind,
             self.config.allow_unverified_email,
+            &self.config.groups_claim,
         ))
     }
 
@@ -322,6 +323,7 @@ impl Provider {
             &claims,
             self.config.kind,
             self.config.allow_unverified_email,
+            &self.config.groups_claim,
         );
         Ok((identity, claims.exp))
     }

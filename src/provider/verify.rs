@@ -116,6 +116,9 @@ pub struct Claims {
     pub cognito_groups: Option<serde_json::Value>,
     #[serde(default)]
     pub groups: Option<serde_json::Value>,
+    /// Every other claim, for a configured `groups-claim`.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Claims {

@@ -310,6 +310,7 @@ mod tests {
         Identity {
             sub: "0b1c-42".into(),
             email: Some("jose@example.com".into()),
+            email_verified: true,
             name: "José Núñez".into(),
             username: "jose".into(),
             groups: vec!["admins".into(), "r&d, east".into()],

@@ -19,9 +19,10 @@ use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response
 use hyper::body::Incoming;
 
 use super::state::AppState;
+use crate::authz;
 use crate::body::Body;
 use crate::config::Config;
-use crate::flow::{is_cross_site, own_origin, FlowError};
+use crate::flow::{is_cross_site, own_origin, FlowError, Principal};
 use crate::forward_auth;
 use crate::http::pages;
 use crate::http::respond::{self, respond, ClientKind, Reject};
@@ -254,8 +255,19 @@ fn return_to(state: &AppState, req: &Request<Incoming>) -> String {
     .unwrap_or_else(|| path.to_string())
 }
 
+/// The host the request was made to: the target's authority, else `Host`.
+fn request_host(req: &Request<Incoming>) -> Option<&str> {
+    req.uri().authority().map(|a| a.as_str()).or_else(|| {
+        req.headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+    })
+}
+
 /// Without a session a navigation goes straight to the IdP (no extra round
 /// trip), another browser request gets a sign-in page, an API client JSON.
+/// A signed-in user the rules refuse gets 403. Skip-auth requests go through
+/// with the identity when there is one, else anonymously.
 async fn proxy(
     state: &AppState,
     req: Request<Incoming>,
@@ -263,12 +275,19 @@ async fn proxy(
     tls: bool,
     user: &mut Option<String>,
 ) -> Result<Response<Body>, Reject> {
-    let principal = state
-        .flow
-        .principal(req.headers())
-        .await
-        .map_err(Reject::BadBearer)?;
+    let target = authz::Target::new(req.method(), request_host(&req), req.uri().path());
+    let preflight = authz::is_preflight(req.method(), req.headers());
+    let access = state.config.authz.access(&target, preflight);
+    let principal = state.flow.principal(req.headers()).await;
+    let principal = match principal {
+        // A bad token is no reason to refuse what needs no sign-in.
+        Err(_) if access.skip_auth => None,
+        other => other.map_err(Reject::BadBearer)?,
+    };
     let Some(principal) = principal else {
+        if access.skip_auth {
+            return forward(state, req, peer, tls, None).await;
+        }
         let rd = return_to(state, &req);
         return match ClientKind::of(req.method(), req.headers()) {
             ClientKind::Navigation => Ok(state.flow.start(&rd, req.headers())?),
@@ -279,9 +298,27 @@ async fn proxy(
     };
     let who = principal.identity();
     *user = Some(who.email.clone().unwrap_or_else(|| who.sub.clone()));
+    if !access.skip_auth && !access.allows(who) {
+        return Err(Reject::Forbidden {
+            who: who.email.clone().unwrap_or_else(|| who.username.clone()),
+            sign_out: format!("{}/sign_out", state.config.proxy_prefix),
+        });
+    }
+    forward(state, req, peer, tls, Some(principal)).await
+}
+
+/// Sends the request upstream with the principal's identity headers (none,
+/// and every client-sent look-alike stripped, without one).
+async fn forward(
+    state: &AppState,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    tls: bool,
+    principal: Option<Principal>,
+) -> Result<Response<Body>, Reject> {
     let ctx = ForwardContext {
         client_addr: peer,
-        identity: Some(who),
+        identity: principal.as_ref().map(Principal::identity),
         tls,
     };
     let started = Instant::now();
@@ -290,7 +327,10 @@ async fn proxy(
         .upstream_seconds
         .observe(started.elapsed().as_secs_f64());
     let mut response = forwarded?;
-    if let Some(cookie) = principal.reseal().and_then(|c| c.parse().ok()) {
+    if let Some(cookie) = principal
+        .and_then(Principal::reseal)
+        .and_then(|c| c.parse().ok())
+    {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     Ok(response)
