@@ -108,25 +108,6 @@ pub struct RunArgs {
     /// Forward CORS preflights (OPTIONS with Origin and Access-Control-Request-Method) without sign-in. [default: false]
     #[arg(long, value_name = "BOOL", help_heading = "Authorization")]
     pub skip_auth_preflight: Option<String>,
-    /// Claim holding the user's groups. [default: cognito:groups for cognito, groups for oidc]
-    #[arg(long, value_name = "CLAIM", help_heading = "Identity provider")]
-    pub groups_claim: Option<String>,
-
-    /// Only users whose verified email is in these domains; .example.com allows its subdomains. [default: any]
-    #[arg(long, value_name = "DOMAIN", help_heading = "Authorization")]
-    pub allowed_email_domains: Option<Vec<String>>,
-    /// Only users with one of these verified emails. [default: any]
-    #[arg(long, value_name = "EMAIL", help_heading = "Authorization")]
-    pub allowed_emails: Option<Vec<String>>,
-    /// Only users in at least one of these groups (names with commas: use a [[route]] table). [default: any]
-    #[arg(long, value_name = "GROUP", help_heading = "Authorization")]
-    pub allowed_groups: Option<Vec<String>>,
-    /// Requests forwarded without sign-in: [METHOD ]PATH, PATH exact, or a prefix when it ends in / or *. [default: none]
-    #[arg(long, value_name = "ROUTE", help_heading = "Authorization")]
-    pub skip_auth_routes: Option<Vec<String>>,
-    /// Forward CORS preflights (OPTIONS with Origin and Access-Control-Request-Method) without sign-in. [default: false]
-    #[arg(long, value_name = "BOOL", help_heading = "Authorization")]
-    pub skip_auth_preflight: Option<String>,
 
     /// Cookie secret, 32+ bytes; repeat or comma separate to rotate (the first seals). [required, or --cookie-secret-file]
     #[arg(long, value_name = "SECRET", help_heading = "Cookies and sessions")]
@@ -293,8 +274,6 @@ impl RunArgs {
         one("bearer-tokens", &self.bearer_tokens);
         one("groups-claim", &self.groups_claim);
         one("skip-auth-preflight", &self.skip_auth_preflight);
-        one("groups-claim", &self.groups_claim);
-        one("skip-auth-preflight", &self.skip_auth_preflight);
         one("cookie-secure", &self.cookie_secure);
         one("cookie-name", &self.cookie_name);
         one("cookie-domain", &self.cookie_domain);
@@ -320,10 +299,6 @@ impl RunArgs {
             ("trusted-proxies", &self.trusted_proxies),
             ("api-client-ids", &self.api_client_ids),
             ("api-scopes", &self.api_scopes),
-            ("allowed-email-domains", &self.allowed_email_domains),
-            ("allowed-emails", &self.allowed_emails),
-            ("allowed-groups", &self.allowed_groups),
-            ("skip-auth-routes", &self.skip_auth_routes),
             ("allowed-email-domains", &self.allowed_email_domains),
             ("allowed-emails", &self.allowed_emails),
             ("allowed-groups", &self.allowed_groups),
