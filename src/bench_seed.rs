@@ -53,7 +53,10 @@ pub async fn seed(flow: &Flow, n: usize, out: &Path) -> anyhow::Result<()> {
             .cookies()
             .seal(&name, id.expose())
             .context("no cookie key to seal with")?;
-        flow.sessions().insert(id, session(i)).await;
+        flow.sessions()
+            .insert(id, session(i))
+            .await
+            .context("storing a seeded session")?;
         lines.extend_from_slice(sealed.as_bytes());
         lines.push(b'\n');
     }

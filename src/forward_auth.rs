@@ -94,7 +94,7 @@ pub async fn check(
     query: Option<&str>,
     peer: SocketAddr,
 ) -> Result<Response<Body>, Reject> {
-    let principal = flow.principal(headers).await.map_err(Reject::BadBearer)?;
+    let principal = flow.principal(headers).await.map_err(Reject::from)?;
     let Some(principal) = principal else {
         let rd = original_url(headers, peer, config).unwrap_or_else(|| "/".into());
         let peer_trusted = trusted(peer.ip(), &config.trusted_proxies);

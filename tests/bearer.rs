@@ -41,6 +41,7 @@ async fn access_token(stack: &Stack) -> String {
         .sessions()
         .get(&SessionId::parse(&opened.value).unwrap())
         .await
+        .unwrap()
         .unwrap();
     session.tokens.access_token.expose().clone()
 }

@@ -125,7 +125,12 @@ async fn refresh_token_of(stack: &Stack, cookie_value: &str) -> String {
         .open(&name, cookie_value)
         .expect("the cookie opens");
     let id = SessionId::parse(&opened.value).unwrap();
-    let session = flow.sessions().get(&id).await.expect("a live session");
+    let session = flow
+        .sessions()
+        .get(&id)
+        .await
+        .expect("the store answers")
+        .expect("a live session");
     session
         .tokens
         .refresh_token

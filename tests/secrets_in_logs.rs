@@ -107,7 +107,12 @@ impl Secrets {
             .unwrap();
         let id = SessionId::parse(&opened.value).unwrap();
         self.add("session id", id.expose());
-        let session = flow.sessions().get(&id).await.expect("a live session");
+        let session = flow
+            .sessions()
+            .get(&id)
+            .await
+            .expect("the store answers")
+            .expect("a live session");
         let t = &session.tokens;
         for (what, jwt) in [("ID token", &t.id_token), ("access token", &t.access_token)] {
             self.add(&format!("{what} ({when})"), jwt.expose());

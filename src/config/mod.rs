@@ -22,6 +22,7 @@ mod parse;
 mod reader;
 mod routes;
 mod source;
+mod store;
 mod tls;
 mod validate;
 
@@ -103,6 +104,20 @@ pub struct SessionConfig {
     pub max_bytes: u64,
     /// At most this many live sessions per user (`sub`); the oldest goes first.
     pub max_per_user: usize,
+    /// Where sessions live.
+    pub backend: SessionBackend,
+}
+
+/// Where sessions live: this process, or Redis shared by replicas.
+#[derive(Clone, Debug)]
+pub enum SessionBackend {
+    Memory,
+    Redis {
+        /// `redis://` or `rediss://`, possibly with a password.
+        url: Secret<String>,
+        /// Prepended to every key, default `cognito-sidecar:`.
+        prefix: String,
+    },
 }
 
 /// Names of the identity headers the sidecar sets upstream.

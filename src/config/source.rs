@@ -122,6 +122,14 @@ pub(crate) const SETTINGS: &[Setting] = &[
     one("session-idle-timeout"),
     one("session-max-bytes"),
     one("sessions-per-user"),
+    one("session-store"),
+    Setting {
+        name: "redis-url",
+        kind: Kind::One,
+        secret: true,
+    },
+    one("redis-url-file"),
+    one("redis-prefix"),
     one("identity-provider"),
     one("allow-unverified-email"),
     one("bearer-tokens"),
@@ -171,6 +179,7 @@ pub(crate) const SETTINGS: &[Setting] = &[
 const PAIRS: &[(&str, &str)] = &[
     ("client-secret", "client-secret-file"),
     ("cookie-secret", "cookie-secret-file"),
+    ("redis-url", "redis-url-file"),
 ];
 
 /// The environment variable naming the config file.

@@ -242,6 +242,7 @@ fn session(r: &mut Reader) -> SessionConfig {
         idle_timeout: r.or("session-idle-timeout", hours(1), parse::duration),
         max_bytes: r.or("session-max-bytes", 256 << 20, parse::bytes),
         max_per_user: r.or("sessions-per-user", 10, parse::count),
+        backend: super::store::backend(r),
     }
 }
 

@@ -7,7 +7,7 @@ use crate::identity::Identity;
 use crate::provider::ProviderError;
 
 use crate::session::cookie::request_cookies;
-use crate::session::{Session, SessionId};
+use crate::session::{Session, SessionId, StoreError};
 
 use super::Flow;
 
@@ -19,8 +19,12 @@ pub struct Authenticated {
 }
 
 impl Flow {
-    /// A tampered, unknown or expired cookie is simply "not signed in".
-    pub async fn authenticate(&self, request: &http::HeaderMap) -> Option<Authenticated> {
+    /// A tampered, unknown or expired cookie is simply "not signed in"; a store
+    /// that cannot answer is an error, never "not signed in".
+    pub async fn authenticate(
+        &self,
+        request: &http::HeaderMap,
+    ) -> Result<Option<Authenticated>, StoreError> {
         let name = self.cookies.name("");
         for (_, value) in request_cookies(request).filter(|(n, _)| *n == name) {
             let Some(opened) = self.cookies.open(&name, &value) else {
@@ -29,7 +33,7 @@ impl Flow {
             let Some(id) = SessionId::parse(&opened.value) else {
                 continue;
             };
-            let Some(session) = self.sessions.get(&id).await else {
+            let Some(session) = self.sessions.get(&id).await? else {
                 continue;
             };
             self.refresher.refresh_if_due(&id, &session).await;
@@ -38,13 +42,13 @@ impl Flow {
             } else {
                 None
             };
-            return Some(Authenticated {
+            return Ok(Some(Authenticated {
                 id,
                 session,
                 reseal,
-            });
+            }));
         }
-        None
+        Ok(None)
     }
 }
 
@@ -71,6 +75,14 @@ impl Principal {
     }
 }
 
+/// Why a request's principal is unknown: a bad bearer token, or a session
+/// store that cannot answer.
+#[derive(Debug)]
+pub enum PrincipalError {
+    Bearer(ProviderError),
+    Store(StoreError),
+}
+
 /// The token of `Authorization: Bearer <token>`, if that is what was sent.
 fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
     let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
@@ -82,19 +94,28 @@ fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
 
 impl Flow {
     /// The session cookie first; else a bearer token, when those are accepted.
-    /// `Err` only for a bearer token that was sent and is not valid.
+    /// `Err` for a bearer token that was sent and is not valid, or a store
+    /// that cannot answer.
     pub async fn principal(
         &self,
         request: &http::HeaderMap,
-    ) -> Result<Option<Principal>, ProviderError> {
-        if let Some(a) = self.authenticate(request).await {
+    ) -> Result<Option<Principal>, PrincipalError> {
+        let session = self
+            .authenticate(request)
+            .await
+            .map_err(PrincipalError::Store)?;
+        if let Some(a) = session {
             return Ok(Some(Principal::Session(a)));
         }
         let Some(token) = bearer_token(request).filter(|_| self.provider.accepts_bearer_tokens())
         else {
             return Ok(None);
         };
-        let identity = self.provider.verify_bearer(token).await?;
+        let identity = self
+            .provider
+            .verify_bearer(token)
+            .await
+            .map_err(PrincipalError::Bearer)?;
         Ok(Some(Principal::Bearer(Box::new(identity))))
     }
 }

@@ -87,7 +87,10 @@ impl Flow {
         tracing::info!(sub = %session.identity.sub, "signed in");
         // Never reuse an id the browser brought: a fresh one defeats fixation.
         let id = SessionId::generate();
-        self.sessions.insert(id.clone(), session).await;
+        self.sessions
+            .insert(id.clone(), session)
+            .await
+            .map_err(|error| FlowError::SessionStore { error, retry })?;
         let set_session = self.session_cookie(&id).ok_or(FlowError::NotReady)?;
         Response::builder()
             .status(StatusCode::FOUND)

@@ -32,12 +32,12 @@ impl Flow {
         rd: &str,
         request: &HeaderMap,
     ) -> Result<Response<Body>, FlowError> {
-        let authenticated = self.authenticate(request).await;
+        let authenticated = self.authenticate(request).await?;
         let id_token = authenticated
             .as_ref()
             .map(|a| a.session.tokens.id_token.clone());
         if let Some(a) = &authenticated {
-            self.sessions.remove(&a.id).await;
+            self.sessions.remove(&a.id).await?;
             self.revoke_in_background(&a.session);
             tracing::info!(sub = %a.session.identity.sub, "signed out");
         }

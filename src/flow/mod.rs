@@ -17,9 +17,9 @@ use url::Url;
 use crate::config::Config;
 use crate::provider::{Provider, ProviderError, VerifyError};
 use crate::session::cookie::CookieCodec;
-use crate::session::SessionStore;
+use crate::session::{SessionStore, StoreError};
 
-pub use authn::{Authenticated, Principal};
+pub use authn::{Authenticated, Principal, PrincipalError};
 pub use callback::CallbackQuery;
 pub use login::open_login_cookie;
 pub use logout::is_cross_site;
@@ -51,6 +51,19 @@ pub enum FlowError {
     IdpFailed { error: ProviderError, retry: String },
     #[error("the sign-out request came from another site")]
     CrossSiteSignOut,
+    /// Sessions cannot be read or written (Redis down): answered with 503.
+    /// `retry` is empty for "reload this page".
+    #[error("{error}")]
+    SessionStore { error: StoreError, retry: String },
+}
+
+impl From<StoreError> for FlowError {
+    fn from(error: StoreError) -> Self {
+        FlowError::SessionStore {
+            error,
+            retry: String::new(),
+        }
+    }
 }
 
 impl FlowError {
@@ -65,6 +78,7 @@ impl FlowError {
             FlowError::BadToken { .. } => "invalid_id_token",
             FlowError::IdpFailed { .. } => "idp_failed",
             FlowError::CrossSiteSignOut => "cross_site",
+            FlowError::SessionStore { .. } => "session_store",
         }
     }
 

@@ -2,6 +2,10 @@
 //! refreshed in the background, once per session at a time, so no request waits
 //! on the IdP. Only an answer that the grant is dead ends the session; an IdP
 //! that is down or slow leaves it working on its current claims.
+//!
+//! Once per session across replicas too: a shared store hands out a lock, and
+//! the session is read again under it, so a refresh another replica finished
+//! meanwhile is not repeated (a rotating refresh token used twice is dead).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,8 +64,36 @@ impl Refresher {
             return;
         }
         let this = self.clone();
-        let (id, session) = (id.clone(), Arc::clone(session));
-        tokio::spawn(async move { this.refresh(id, session).await });
+        let id = id.clone();
+        tokio::spawn(async move { this.refresh_locked(id).await });
+    }
+
+    /// Under the store's lock, with the session as it is now.
+    async fn refresh_locked(&self, id: SessionId) {
+        match self.sessions.lock_refresh(&id).await {
+            Ok(true) => {}
+            Ok(false) => return, // another replica is refreshing it
+            Err(error) => {
+                tracing::warn!(%error, "refresh skipped: the session store is unavailable");
+                return;
+            }
+        }
+        let current = match self.sessions.get(&id).await {
+            Ok(Some(current)) if due(&current, now()) => current,
+            // Signed out, or refreshed by another replica meanwhile.
+            Ok(_) => return self.unlock(&id).await,
+            Err(error) => {
+                tracing::warn!(%error, "refresh skipped: the session store is unavailable");
+                return;
+            }
+        };
+        self.refresh(id, current).await;
+    }
+
+    async fn unlock(&self, id: &SessionId) {
+        if let Err(error) = self.sessions.unlock_refresh(id).await {
+            tracing::debug!(%error, "refresh lock left to expire");
+        }
     }
 
     async fn refresh(&self, id: SessionId, session: Arc<Session>) {
@@ -70,8 +102,11 @@ impl Refresher {
         };
         match self.provider.refresh(refresh_token).await {
             Ok(fresh) => {
-                if self.sessions.get(&id).await.is_none() {
-                    return; // signed out meanwhile
+                // Signed out meanwhile, newer tokens stored (a lock that
+                // expired mid-grant), or the store is down: keep what is there.
+                match self.sessions.get(&id).await {
+                    Ok(Some(latest)) if latest.tokens_at <= session.tokens_at => {}
+                    _ => return,
                 }
                 let updated = Session {
                     identity: fresh.identity,
@@ -81,15 +116,21 @@ impl Refresher {
                     ..(*session).clone()
                 };
                 tracing::info!(sub = %updated.identity.sub, "session refreshed");
-                self.sessions.replace(&id, updated).await;
+                if let Err(error) = self.sessions.replace(&id, updated).await {
+                    tracing::warn!(%error, "the refreshed session could not be stored");
+                    return;
+                }
                 // The back-off is for failures: the next expiry may refresh at once.
                 self.attempts.invalidate(&id).await;
+                self.unlock(&id).await;
             }
             Err(ProviderError::Refused(code))
                 if code == "invalid_grant" || code == "invalid_client" =>
             {
                 tracing::info!(sub = %session.identity.sub, %code, "refresh refused: the session ends");
-                self.sessions.remove(&id).await;
+                if let Err(error) = self.sessions.remove(&id).await {
+                    tracing::warn!(%error, "the ended session could not be removed");
+                }
             }
             Err(error) => {
                 tracing::warn!(sub = %session.identity.sub, %error, "refresh failed; keeping the session, will retry");

@@ -252,6 +252,16 @@ pub fn idp_unavailable(retry_href: &str) -> String {
     })
 }
 
+/// Sessions cannot be read or stored (the shared session store is down, 503).
+pub fn session_store_unavailable(retry_href: &str) -> String {
+    render(&Page {
+        title: "Temporarily unavailable",
+        message: "Your session cannot be checked right now.",
+        detail: Some("This is usually temporary. Please try again in a moment."),
+        action: get("Try again", retry_href),
+    })
+}
+
 /// No such page on the sidecar's own endpoints.
 pub fn not_found() -> String {
     render(&Page {

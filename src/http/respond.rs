@@ -6,7 +6,7 @@ use http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
 
 use super::pages;
 use crate::body::{self, Body};
-use crate::flow::FlowError;
+use crate::flow::{FlowError, PrincipalError};
 use crate::provider::ProviderError;
 use crate::proxy::ProxyError;
 
@@ -71,6 +71,15 @@ impl From<FlowError> for Reject {
 impl From<ProxyError> for Reject {
     fn from(e: ProxyError) -> Self {
         Reject::Proxy(e)
+    }
+}
+
+impl From<PrincipalError> for Reject {
+    fn from(e: PrincipalError) -> Self {
+        match e {
+            PrincipalError::Bearer(e) => Reject::BadBearer(e),
+            PrincipalError::Store(e) => Reject::Flow(e.into()),
+        }
     }
 }
 
@@ -162,6 +171,12 @@ fn flow_answer(error: &FlowError) -> Answer {
                 "The identity provider could not be reached or answered something unexpected.";
             answer(status, code, msg, pages::idp_unavailable(retry))
         }
+        SessionStore { retry, .. } => answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "session_store_unavailable",
+            "Sessions cannot be checked right now: the session store is not answering. Try again in a moment.",
+            pages::session_store_unavailable(retry),
+        ),
         CrossSiteSignOut => {
             let msg = "Sign-out must be started from this site.";
             answer(
@@ -253,6 +268,9 @@ fn log(reject: &Reject, status: StatusCode) {
             e @ (FlowError::IdpFailed { .. } | FlowError::BadToken { .. } | FlowError::NotReady),
         ) => {
             tracing::warn!(%status, error = %e, "sign-in failed")
+        }
+        Reject::Flow(e @ FlowError::SessionStore { .. }) => {
+            tracing::warn!(%status, error = %e, "session store unavailable")
         }
         Reject::Flow(e) => tracing::info!(%status, error = %e, "sign-in refused"),
         Reject::Proxy(e) => tracing::warn!(%status, error = %e, "upstream failed"),

@@ -24,9 +24,11 @@ async fn answer(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
         return r;
     }
     let m = metrics();
-    let sessions = state.flow.sessions().count().await;
-    m.sessions_active
-        .set(i64::try_from(sessions).unwrap_or(i64::MAX));
+    // A store that cannot answer leaves the gauge at its last value.
+    if let Ok(sessions) = state.flow.sessions().count().await {
+        m.sessions_active
+            .set(i64::try_from(sessions).unwrap_or(i64::MAX));
+    }
     m.sync_groups_truncated(GROUPS_TRUNCATED.load(std::sync::atomic::Ordering::Relaxed));
     let mut r = Response::new(body::full(m.encode()));
     r.headers_mut().insert(

@@ -222,7 +222,12 @@ fn jwks(state: &AppState, get: bool) -> Result<Response<Body>, Reject> {
 }
 
 async fn userinfo(state: &AppState, headers: &HeaderMap) -> Result<Response<Body>, Reject> {
-    let Some(auth) = state.flow.authenticate(headers).await else {
+    let Some(auth) = state
+        .flow
+        .authenticate(headers)
+        .await
+        .map_err(FlowError::from)?
+    else {
         return Err(Reject::NeedsLogin {
             start: state.flow.start_href("/"),
         });
@@ -282,7 +287,7 @@ async fn proxy(
     let principal = match principal {
         // A bad token is no reason to refuse what needs no sign-in.
         Err(_) if access.skip_auth => None,
-        other => other.map_err(Reject::BadBearer)?,
+        other => other.map_err(Reject::from)?,
     };
     let Some(principal) = principal else {
         if access.skip_auth {

@@ -22,7 +22,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: Config) -> anyhow::Result<Arc<Self>> {
         let provider = Provider::new(&config)?;
-        let sessions = SessionStore::new(&config.session);
+        let sessions = SessionStore::new(&config.session, &config.cookie)?;
         let flow = Flow::new(&config, provider, sessions);
         let signer = IdentitySigner::from_config(&config)?.map(Arc::new);
         let upstream = Upstream::signing(&config, signer.clone());

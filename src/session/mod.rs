@@ -1,7 +1,12 @@
 //! Sessions: who is signed in, kept server-side, found by a random id that the
 //! browser holds in a sealed cookie.
 
+#[doc(hidden)]
+pub mod contract;
 pub mod cookie;
+mod memory;
+mod redis;
+mod sealed;
 mod store;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -12,7 +17,9 @@ use crate::identity::Identity;
 use crate::provider::TokenSet;
 use crate::secret::{random_token, Secret};
 
-pub use store::SessionStore;
+pub use self::memory::MemoryStore;
+pub use self::redis::RedisStore;
+pub use store::{SessionStore, StoreError};
 
 /// 256 random bits, base64url. Minted only by the sidecar, after a login.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

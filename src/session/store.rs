@@ -1,176 +1,105 @@
-//! The in-memory session store: O(1) lookups in a moka cache with absolute and
-//! idle expiry, bounded by weighed memory, and a cap on sessions per user so
-//! one account cannot evict everyone else.
+//! The session store the flow uses, whatever the backend: this process's
+//! memory (one replica) or Redis (shared by replicas). A backend that cannot
+//! answer is an error, never "not signed in": callers answer 503.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use moka::future::Cache;
-
+use super::memory::MemoryStore;
+use super::redis::RedisStore;
 use super::{Session, SessionId};
-use crate::config::SessionConfig;
+use crate::config::{CookieConfig, SessionBackend, SessionConfig};
+
+/// Why the store could not answer. Never holds the Redis URL (a password may be in it).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the session store did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("the session store failed: {0}")]
+    Backend(String),
+    #[error("the session store is misconfigured: {0}")]
+    Config(&'static str),
+}
 
 #[derive(Clone)]
-pub struct SessionStore {
-    sessions: Cache<SessionId, Arc<Session>>,
-    /// Per `sub`, that user's session ids, oldest first.
-    by_user: Cache<String, Arc<Mutex<VecDeque<SessionId>>>>,
-    max_per_user: usize,
+pub enum SessionStore {
+    Memory(MemoryStore),
+    Redis(RedisStore),
 }
 
 impl SessionStore {
-    pub fn new(config: &SessionConfig) -> Self {
-        let sessions = Cache::builder()
-            .max_capacity(config.max_bytes)
-            .weigher(|_id: &SessionId, s: &Arc<Session>| s.weight())
-            .time_to_live(config.ttl)
-            .time_to_idle(config.idle_timeout)
-            .build();
-        let by_user = Cache::builder()
-            .max_capacity(10_000_000)
-            .time_to_idle(config.ttl.max(Duration::from_secs(1)))
-            .build();
-        Self {
-            sessions,
-            by_user,
-            max_per_user: config.max_per_user.max(1),
-        }
+    /// The configured backend; Redis connects lazily, so this never waits.
+    pub fn new(config: &SessionConfig, cookie: &CookieConfig) -> Result<Self, StoreError> {
+        Ok(match &config.backend {
+            SessionBackend::Memory => Self::Memory(MemoryStore::new(config)),
+            SessionBackend::Redis { url, prefix } => {
+                Self::Redis(RedisStore::new(url, prefix, config, &cookie.secrets)?)
+            }
+        })
     }
 
-    /// A live session, or `None` (unknown, expired, evicted or past `expires_at`).
-    pub async fn get(&self, id: &SessionId) -> Option<Arc<Session>> {
-        let session = self.sessions.get(id).await?;
-        if session.expires_at <= super::now() {
-            self.sessions.invalidate(id).await;
-            return None;
+    /// A live session, `None` when unknown or ended.
+    pub async fn get(&self, id: &SessionId) -> Result<Option<Arc<Session>>, StoreError> {
+        match self {
+            Self::Memory(m) => Ok(m.get(id).await),
+            Self::Redis(r) => r.get(id).await,
         }
-        Some(session)
     }
 
     /// Stores a new session; the user's oldest sessions beyond the cap end.
-    pub async fn insert(&self, id: SessionId, session: Session) {
-        let sub = session.identity.sub.clone();
-        self.sessions.insert(id.clone(), Arc::new(session)).await;
-        let list = self.by_user.get_with(sub, async { Arc::default() }).await;
-        let doomed: Vec<SessionId> = {
-            let Ok(mut ids) = list.lock() else { return };
-            ids.retain(|known| self.sessions.contains_key(known));
-            ids.push_back(id);
-            let excess = ids.len().saturating_sub(self.max_per_user);
-            ids.drain(..excess).collect()
-        };
-        for old in doomed {
-            self.sessions.invalidate(&old).await;
+    pub async fn insert(&self, id: SessionId, session: Session) -> Result<(), StoreError> {
+        match self {
+            Self::Memory(m) => {
+                m.insert(id, session).await;
+                Ok(())
+            }
+            Self::Redis(r) => r.insert(id, session).await,
         }
     }
 
-    /// Replaces a session's content (refresh) without changing its id.
-    pub async fn replace(&self, id: &SessionId, session: Session) {
-        self.sessions.insert(id.clone(), Arc::new(session)).await;
-    }
-
-    pub async fn remove(&self, id: &SessionId) {
-        self.sessions.invalidate(id).await;
-    }
-
-    /// The exact count, after the cache's pending bookkeeping has run.
-    pub async fn count(&self) -> u64 {
-        self.sessions.run_pending_tasks().await;
-        self.sessions.entry_count()
-    }
-
-    pub fn len(&self) -> u64 {
-        self.sessions.entry_count()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::identity::Identity;
-    use crate::provider::TokenSet;
-    use crate::secret::Secret;
-
-    fn config(max_per_user: usize) -> SessionConfig {
-        SessionConfig {
-            ttl: Duration::from_secs(3600),
-            idle_timeout: Duration::from_secs(600),
-            max_bytes: 10_000_000,
-            max_per_user,
+    /// New content for a live session (refresh); never brings an ended one back.
+    pub async fn replace(&self, id: &SessionId, session: Session) -> Result<(), StoreError> {
+        match self {
+            Self::Memory(m) => {
+                m.replace(id, session).await;
+                Ok(())
+            }
+            Self::Redis(r) => r.replace(id, session).await,
         }
     }
 
-    pub fn session(sub: &str, expires_at: u64) -> Session {
-        Session {
-            identity: Identity {
-                sub: sub.into(),
-                email: None,
-                email_verified: false,
-                name: "n".into(),
-                username: "u".into(),
-                groups: vec![],
-            },
-            tokens: TokenSet {
-                id_token: Secret::new("id".into()),
-                access_token: Secret::new("at".into()),
-                refresh_token: None,
-                expires_in: None,
-            },
-            created_at: 0,
-            tokens_at: 0,
-            expires_at,
-            id_token_expires_at: expires_at,
+    pub async fn remove(&self, id: &SessionId) -> Result<(), StoreError> {
+        match self {
+            Self::Memory(m) => {
+                m.remove(id).await;
+                Ok(())
+            }
+            Self::Redis(r) => r.remove(id).await,
         }
     }
 
-    #[tokio::test]
-    async fn insert_get_remove() {
-        let store = SessionStore::new(&config(5));
-        let id = SessionId::generate();
-        assert!(store.get(&id).await.is_none());
-        store
-            .insert(id.clone(), session("a", super::super::now() + 60))
-            .await;
-        assert_eq!(store.get(&id).await.unwrap().identity.sub, "a");
-        assert_eq!(store.count().await, 1);
-        store.remove(&id).await;
-        assert!(store.get(&id).await.is_none());
-        assert_eq!(store.count().await, 0);
+    /// Live sessions (for Redis: of every replica sharing the prefix).
+    pub async fn count(&self) -> Result<u64, StoreError> {
+        match self {
+            Self::Memory(m) => Ok(m.count().await),
+            Self::Redis(r) => r.count().await,
+        }
     }
 
-    #[tokio::test]
-    async fn past_absolute_expiry_is_gone() {
-        let store = SessionStore::new(&config(5));
-        let id = SessionId::generate();
-        store
-            .insert(id.clone(), session("a", super::super::now() - 1))
-            .await;
-        assert!(store.get(&id).await.is_none());
+    /// Whether this replica may refresh the session now. In memory the
+    /// refresher's own single-flight guard is enough: always yes.
+    pub async fn lock_refresh(&self, id: &SessionId) -> Result<bool, StoreError> {
+        match self {
+            Self::Memory(_) => Ok(true),
+            Self::Redis(r) => r.lock_refresh(id).await,
+        }
     }
 
-    #[tokio::test]
-    async fn one_user_cannot_hold_more_than_the_cap() {
-        let store = SessionStore::new(&config(3));
-        let later = super::super::now() + 60;
-        let other = SessionId::generate();
-        store.insert(other.clone(), session("other", later)).await;
-        let ids: Vec<SessionId> = (0..5).map(|_| SessionId::generate()).collect();
-        for id in &ids {
-            store.insert(id.clone(), session("greedy", later)).await;
+    /// Lets the next refresh of this session happen at once (after a success).
+    pub async fn unlock_refresh(&self, id: &SessionId) -> Result<(), StoreError> {
+        match self {
+            Self::Memory(_) => Ok(()),
+            Self::Redis(r) => r.unlock_refresh(id).await,
         }
-        assert!(store.get(&ids[0]).await.is_none());
-        assert!(store.get(&ids[1]).await.is_none());
-        for id in &ids[2..] {
-            assert!(store.get(id).await.is_some());
-        }
-        assert!(
-            store.get(&other).await.is_some(),
-            "another user's session survives"
-        );
     }
 }
