@@ -16,3 +16,8 @@ echo "== cargo test"
 # Browser and fault tests start servers and a browser: run test binaries one
 # at a time so timing-sensitive tests do not fight over the two cores.
 cargo test --locked -- --test-threads=2
+
+if [ -f scripts/fuzz.sh ]; then
+    echo "== cargo fuzz (FUZZ_SECONDS=${FUZZ_SECONDS:-30} per target)"
+    bash scripts/fuzz.sh
+fi
