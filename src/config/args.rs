@@ -148,18 +148,6 @@ pub struct RunArgs {
     /// Prefix of every Redis key, to share one Redis between deployments. [default: cognito-sidecar:]
     #[arg(long, value_name = "PREFIX", help_heading = "Cookies and sessions")]
     pub redis_prefix: Option<String>,
-    /// Where sessions live: memory (one replica) or redis (shared by replicas). [default: redis when a Redis URL is set, else memory]
-    #[arg(long, value_name = "STORE", help_heading = "Cookies and sessions")]
-    pub session_store: Option<String>,
-    /// Redis for shared sessions: redis://[:password@]host[:port][/db], or rediss:// for TLS. [default: none]
-    #[arg(long, value_name = "URL", help_heading = "Cookies and sessions")]
-    pub redis_url: Option<Secret<String>>,
-    /// File holding the Redis URL (it may hold a password). [default: none]
-    #[arg(long, value_name = "FILE", help_heading = "Cookies and sessions")]
-    pub redis_url_file: Option<String>,
-    /// Prefix of every Redis key, to share one Redis between deployments. [default: cognito-sidecar:]
-    #[arg(long, value_name = "PREFIX", help_heading = "Cookies and sessions")]
-    pub redis_prefix: Option<String>,
 
     /// Upstream header carrying the user's email. [default: X-User-Email]
     #[arg(long, value_name = "HEADER", help_heading = "Identity headers")]
@@ -293,13 +281,6 @@ impl RunArgs {
         one("session-idle-timeout", &self.session_idle_timeout);
         one("session-max-bytes", &self.session_max_bytes);
         one("sessions-per-user", &self.sessions_per_user);
-        one("session-store", &self.session_store);
-        one(
-            "redis-url",
-            &self.redis_url.as_ref().map(|s| s.expose().clone()),
-        );
-        one("redis-url-file", &self.redis_url_file);
-        one("redis-prefix", &self.redis_prefix);
         one("session-store", &self.session_store);
         one(
             "redis-url",
