@@ -122,3 +122,31 @@ install_django_example() {
 }
 install_django_example
 # --- end django --------------------------------------------------------------
+
+# --- redis (tests/redis_sessions.rs) -----------------------------------------
+# Debian's redis-server; the tests start their own on an ephemeral loopback
+# port, so the package's service is kept from starting and left disabled.
+install_redis() {
+    if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
+        return 0
+    fi
+    echo "== installing redis-server"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    local policy=/usr/sbin/policy-rc.d created=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        created=1
+    fi
+    apt-get install -y --no-install-recommends redis-server redis-tools \
+        || { [ "$created" = 1 ] && rm -f "$policy"; return 1; }
+    if [ "$created" = 1 ]; then
+        rm -f "$policy"
+    fi
+    if command -v systemctl >/dev/null 2>&1; then
+        systemctl disable redis-server >/dev/null 2>&1 || true
+    fi
+}
+install_redis
+# --- end redis ---------------------------------------------------------------
