@@ -98,6 +98,7 @@ impl Input {
         let identity = (!text.is_empty()).then(|| Identity {
             sub: at(0),
             email: text.get(1).filter(|e| !e.is_empty()).cloned(),
+            email_verified: true,
             name: at(2),
             username: at(3),
             groups: text
