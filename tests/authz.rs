@@ -2,6 +2,7 @@
 //! globally and per `[[route]]`, the 403 page, and forward-auth's query rules
 //! ANDed with the configured ones. Most requests carry an ID token minted by
 //! the mock as a bearer token (the same identity a session would have).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers outside #[test] fns
 
 mod support;
 

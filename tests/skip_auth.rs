@@ -3,6 +3,7 @@
 //! client-sent `X-Forwarded-Uri` widens a match (oauth2-proxy had advisories
 //! for each). Requests are written byte for byte on a raw socket, since HTTP
 //! clients normalize paths before sending them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers outside #[test] fns
 
 mod support;
 
