@@ -492,3 +492,56 @@ impl StackBuilder {
         }
     }
 }
+
+impl StackBuilder {
+    /// `n` sidecars (replicas behind a load balancer) sharing one mock pool
+    /// that accepts every replica's callback; each has its own upstream and
+    /// these settings. Shared sessions need a shared store (e.g. Redis).
+    pub async fn start_replicas(self, n: usize) -> Vec<Stack> {
+        let mut listeners = Vec::new();
+        for _ in 0..n {
+            listeners.push(TcpListener::bind("127.0.0.1:0").await.unwrap());
+        }
+        let bases: Vec<String> = listeners
+            .iter()
+            .map(|l| format!("http://{}", l.local_addr().unwrap()))
+            .collect();
+        let mut pool = self.mock.unwrap_or_else(MockConfig::demo);
+        pool.allow_http_loopback_ip = true;
+        for client in &mut pool.clients {
+            for base in &bases {
+                client.callback_urls.push(format!("{base}/oauth2/callback"));
+                client.logout_urls.push(format!("{base}/oauth2/signed_out"));
+            }
+        }
+        let mock = MockCognito::start(pool, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let mut stacks = Vec::new();
+        for (listener, base) in listeners.into_iter().zip(bases) {
+            stacks.push(start_sidecar_with(&mock, listener, &base, &self.env).await);
+        }
+        stacks
+    }
+}
+
+/// A sidecar on `listener` (public origin `base`) against an existing mock,
+/// with a fresh upstream: another replica, or a replica restarted.
+pub async fn start_sidecar_with(
+    mock: &MockHandle,
+    listener: TcpListener,
+    base: &str,
+    env: &[(String, String)],
+) -> Stack {
+    let upstream = RecordingUpstream::start().await;
+    let config = sidecar_config(base, mock, &upstream, env);
+    let sidecar = server::start_on(config, vec![listener]).unwrap();
+    let stack = Stack {
+        mock: mock.clone(),
+        upstream,
+        sidecar,
+        base: base.to_string(),
+    };
+    stack.wait_ready().await;
+    stack
+}
