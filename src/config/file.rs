@@ -42,6 +42,20 @@ pub(crate) fn read_toml(path: &Path, problems: &mut Vec<Problem>) -> Option<Laye
 fn table_layer(table: toml::Table, problems: &mut Vec<Problem>) -> Layer {
     let mut layer = Layer::new("the config file");
     for (key, value) in table {
+        if key == "provider" {
+            if let toml::Value::Array(items) = &value {
+                let tables = items
+                    .iter()
+                    .filter_map(|v| v.as_table().cloned())
+                    .collect::<Vec<_>>();
+                if tables.len() != items.len() {
+                    let message = "[[provider]] entries must be tables".to_string();
+                    problems.push(Problem::new("provider", message, None));
+                }
+                layer.providers = Some(tables);
+                continue;
+            }
+        }
         if key == "route" {
             layer.routes = Some(super::routes::read_routes(value, problems));
             continue;
@@ -69,7 +83,7 @@ fn table_layer(table: toml::Table, problems: &mut Vec<Problem>) -> Layer {
 }
 
 /// A TOML value as raw strings: scalars as written, arrays only for list settings.
-fn toml_values(kind: Kind, value: toml::Value) -> Result<Vec<String>, String> {
+pub(crate) fn toml_values(kind: Kind, value: toml::Value) -> Result<Vec<String>, String> {
     match (kind, value) {
         (Kind::List, toml::Value::Array(items)) => items.into_iter().map(scalar).collect(),
         (Kind::One, toml::Value::Array(_)) => Err("expected one value, not a list".into()),

@@ -19,6 +19,7 @@ mod args;
 mod file;
 mod identity_jwt;
 mod parse;
+mod providers;
 mod reader;
 mod routes;
 mod source;
@@ -27,6 +28,7 @@ mod tls;
 mod validate;
 
 pub use args::{RunArgs, LAYERING_HELP};
+pub use providers::DEFAULT_PROVIDER;
 pub use reader::{ConfigError, Problem};
 pub use source::{env_key, toml_key, MapSource, ProcessEnv, Source, CONFIG_ENV};
 pub use tls::{crypto_provider, load_certified_key, load_roots, read_certs, FileProblem};
@@ -51,6 +53,14 @@ pub enum ClientAuth {
 
 #[derive(Clone, Debug)]
 pub struct ProviderConfig {
+    /// `default` for the flat settings' provider; `[[provider]]` tables name theirs.
+    pub name: String,
+    /// What the sign-in chooser shows ("Sign in with your company account").
+    pub display_name: String,
+    /// Hosts this provider serves (lower case; `.example.com` for subdomains); empty: any.
+    pub hosts: Vec<String>,
+    /// Path prefixes this provider serves; empty: any.
+    pub path_prefixes: Vec<String>,
     pub kind: ProviderKind,
     /// Compared byte-for-byte with discovery's `issuer` and every token's `iss`.
     pub issuer: Url,
@@ -200,7 +210,10 @@ pub struct Config {
     /// An explicit `listen` value is used as given (no fallback is added).
     pub listen: Vec<SocketAddr>,
     pub upstream: Url,
+    /// The provider of the flat settings, named `default`.
     pub provider: ProviderConfig,
+    /// More providers from `[[provider]]` tables, in file order.
+    pub providers: Vec<ProviderConfig>,
     pub cookie: CookieConfig,
     pub session: SessionConfig,
     /// Hosts `rd` may point to besides the sidecar's own (a leading `.` allows subdomains).

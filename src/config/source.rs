@@ -206,6 +206,8 @@ pub(crate) struct Layer {
     pub values: BTreeMap<&'static str, Vec<String>>,
     /// `[[route]]` tables, already checked; only the config file has them.
     pub routes: Option<Vec<Route>>,
+    /// `[[provider]]` tables, checked when the whole config is validated.
+    pub providers: Option<Vec<toml::Table>>,
 }
 
 impl Layer {
@@ -214,6 +216,7 @@ impl Layer {
             origin,
             values: BTreeMap::new(),
             routes: None,
+            providers: None,
         }
     }
 }
@@ -223,11 +226,16 @@ impl Layer {
 pub(crate) struct Raw {
     values: BTreeMap<&'static str, Vec<String>>,
     pub routes: Vec<Route>,
+    pub providers: Vec<toml::Table>,
 }
 
 impl Raw {
     pub fn get(&self, name: &str) -> Option<&[String]> {
         self.values.get(name).map(Vec::as_slice)
+    }
+
+    pub fn set(&mut self, name: &'static str, values: Vec<String>) {
+        self.values.insert(name, values);
     }
 
     #[cfg(test)]
@@ -260,6 +268,9 @@ pub(crate) fn merge(layers: Vec<Layer>, problems: &mut Vec<Problem>) -> Raw {
     for mut layer in layers {
         if let Some(routes) = layer.routes.take() {
             raw.routes = routes;
+        }
+        if let Some(providers) = layer.providers.take() {
+            raw.providers = providers;
         }
         for (a, b) in PAIRS {
             if layer.values.contains_key(a) && layer.values.contains_key(b) {

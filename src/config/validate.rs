@@ -46,6 +46,13 @@ pub(crate) fn build(raw: &Raw, problems: Vec<Problem>) -> Result<Config, ConfigE
     );
     let trusted_proxies = r.list("trusted-proxies", Vec::new(), parse::network);
     let authz = super::routes::policy(&mut r, raw.routes.clone());
+    let providers = super::providers::read(
+        &raw.providers,
+        raw,
+        &proxy_prefix,
+        &mut r.problems,
+        provider,
+    );
     let provider = provider(&mut r, &proxy_prefix);
     let cookie = cookie(&mut r);
     let session = session(&mut r);
@@ -71,6 +78,7 @@ pub(crate) fn build(raw: &Raw, problems: Vec<Problem>) -> Result<Config, ConfigE
             listen,
             upstream,
             provider,
+            providers,
             cookie,
             session,
             allowed_redirect_domains,
@@ -127,6 +135,10 @@ fn provider(r: &mut Reader, proxy_prefix: &str) -> Option<ProviderConfig> {
         ProviderKind::Oidc => "groups".into(),
     });
     Some(ProviderConfig {
+        name: super::DEFAULT_PROVIDER.into(),
+        display_name: "Sign in".into(),
+        hosts: Vec::new(),
+        path_prefixes: Vec::new(),
         kind,
         groups_claim,
         issuer,
