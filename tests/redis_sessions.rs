@@ -14,6 +14,7 @@ use cognito_sidecar::config::{CookieConfig, SessionBackend};
 use cognito_sidecar::mock::MockConfig;
 use cognito_sidecar::secret::Secret;
 use cognito_sidecar::session::{contract, SessionId, SessionStore};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use sha2::{Digest, Sha256};
 use support::*;
 use tokio::net::TcpListener;
@@ -24,18 +25,27 @@ struct RedisServer {
     port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// More redis-server arguments (TLS, a password).
+    extra: Vec<String>,
+    password: Option<String>,
 }
 
 impl RedisServer {
     async fn start() -> Self {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
+        Self::start_with(tempfile::tempdir().unwrap(), Vec::new(), None).await
+    }
+
+    async fn start_with(
+        dir: tempfile::TempDir,
+        extra: Vec<String>,
+        password: Option<&str>,
+    ) -> Self {
         let mut server = Self {
-            port,
-            dir: tempfile::tempdir().unwrap(),
+            port: free_port(),
+            dir,
             child: None,
+            extra,
+            password: password.map(str::to_string),
         };
         server.spawn().await;
         server
@@ -56,6 +66,7 @@ impl RedisServer {
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(self.dir.path())
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -78,7 +89,11 @@ impl RedisServer {
     }
 
     fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        let auth = self
+            .password
+            .as_ref()
+            .map_or(String::new(), |p| format!(":{p}@"));
+        format!("redis://{auth}127.0.0.1:{}/", self.port)
     }
 
     async fn connect(&self) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
@@ -137,6 +152,11 @@ impl RedisServer {
         }
         out
     }
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
 }
 
 impl Drop for RedisServer {
@@ -403,6 +423,79 @@ async fn redis_holds_no_session_id_and_no_token_text() {
                 assert!(!found, "the value of {key} holds plain text of the session");
             }
         }
+    })
+    .await;
+}
+
+/// A CA (PEM) and a `localhost` server certificate and key it signed, in `dir`.
+fn write_pki(dir: &std::path::Path) -> PathBuf {
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    std::fs::write(dir.join("ca.pem"), ca_pem).unwrap();
+    std::fs::write(dir.join("cert.pem"), leaf.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    dir.join("ca.pem")
+}
+
+#[tokio::test]
+async fn rediss_with_a_password_shares_sessions_and_a_wrong_password_is_a_503() {
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = write_pki(dir.path());
+        // The redis crate trusts the system's roots; rustls-native-certs reads this.
+        std::env::set_var("SSL_CERT_FILE", &ca);
+        let tls_port = free_port();
+        let path = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+        let extra = vec![
+            "--tls-port".into(),
+            tls_port.to_string(),
+            "--tls-cert-file".into(),
+            path("cert.pem"),
+            "--tls-key-file".into(),
+            path("key.pem"),
+            "--tls-ca-cert-file".into(),
+            path("ca.pem"),
+            "--tls-auth-clients".into(),
+            "no".into(),
+            "--requirepass".into(),
+            "s3cret-pw".into(),
+        ];
+        let _redis = RedisServer::start_with(dir, extra, Some("s3cret-pw")).await;
+        let url = format!("rediss://:s3cret-pw@localhost:{tls_port}/");
+        let stacks = Stack::builder()
+            .set("SIDECAR_REDIS_URL", url)
+            .start_replicas(2)
+            .await;
+        let cookie = sign_in_cookie(&stacks[0]).await;
+        assert_eq!(whoami(&stacks[1], &cookie).await, 200, "shared over TLS");
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let wrong = vec![(
+            "SIDECAR_REDIS_URL".to_string(),
+            format!("rediss://:wrong@localhost:{tls_port}/"),
+        )];
+        let locked_out = start_sidecar_with(&stacks[0].mock, listener, &base, &wrong).await;
+        let r = plain_client()
+            .get(locked_out.url("/whoami"))
+            .header("cookie", &cookie)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 503);
+        assert!(
+            !r.text().await.unwrap().contains("wrong"),
+            "no password in answers"
+        );
     })
     .await;
 }
