@@ -110,6 +110,7 @@ fn session(i: usize) -> Session {
         tokens_at: at,
         expires_at: at + 12 * 3600,
         id_token_expires_at: at + 3600,
+        provider: crate::config::DEFAULT_PROVIDER.into(),
     }
 }
 

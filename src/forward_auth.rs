@@ -94,21 +94,29 @@ pub async fn check(
     query: Option<&str>,
     peer: SocketAddr,
 ) -> Result<Response<Body>, Reject> {
-    let principal = flow.principal(headers).await.map_err(Reject::from)?;
+    // Without a trusted original URL only unrestricted providers count.
+    let target = original_target(headers, method, peer, config);
+    let anywhere = crate::authz::Target::new(method, None, "/");
+    let choices = flow
+        .providers()
+        .choices(target.as_ref().unwrap_or(&anywhere));
+    let principal = flow
+        .principal(headers, &choices)
+        .await
+        .map_err(Reject::from)?;
     let Some(principal) = principal else {
         let rd = original_url(headers, peer, config).unwrap_or_else(|| "/".into());
         let peer_trusted = trusted(peer.ip(), &config.trusted_proxies);
         let navigation = ClientKind::of(&original_method(headers, method, peer_trusted), headers)
             == ClientKind::Navigation;
         if config.forward_auth.redirect_browsers && navigation {
-            return Ok(flow.start(&rd, headers)?);
+            return Ok(flow.begin(&choices, &rd, headers)?);
         }
         return Err(Reject::NeedsLogin {
             start: flow.start_href(&rd),
         });
     };
     let who = principal.identity();
-    let target = original_target(headers, method, peer, config);
     let access = config.authz.forward_auth_access(target.as_ref());
     if !(Rules::from_query(query).allow(who) && access.allows(who)) {
         return Err(Reject::Forbidden {

@@ -14,6 +14,7 @@ mod rules;
 use http::{HeaderMap, Method};
 
 pub use path::PathView;
+pub(crate) use rules::domain_matches;
 pub use rules::{parse_domain, parse_email, parse_group, Rules};
 
 /// One `[[route]]` table: what it matches and what it demands.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::identity::Identity;
-use crate::provider::ProviderError;
+use crate::provider::{Provider, ProviderError, VerifyError};
 
 use crate::session::cookie::request_cookies;
 use crate::session::{Session, SessionId, StoreError};
@@ -83,6 +83,17 @@ pub enum PrincipalError {
     Store(StoreError),
 }
 
+/// A JWT's `iss`, read without verifying anything.
+fn unverified_issuer(token: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&raw).ok()?;
+    claims.get("iss")?.as_str().map(str::to_string)
+}
+
 /// The token of `Authorization: Bearer <token>`, if that is what was sent.
 fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
     let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
@@ -94,25 +105,41 @@ fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
 
 impl Flow {
     /// The session cookie first; else a bearer token, when those are accepted.
+    /// Only providers in `allowed` (those serving the request) count: a
+    /// session another provider made is "not signed in" here.
     /// `Err` for a bearer token that was sent and is not valid, or a store
     /// that cannot answer.
     pub async fn principal(
         &self,
         request: &http::HeaderMap,
+        allowed: &[&Arc<Provider>],
     ) -> Result<Option<Principal>, PrincipalError> {
         let session = self
             .authenticate(request)
             .await
             .map_err(PrincipalError::Store)?;
-        if let Some(a) = session {
+        if let Some(a) = session.filter(|a| allowed.iter().any(|p| p.name() == a.session.provider))
+        {
             return Ok(Some(Principal::Session(a)));
         }
-        let Some(token) = bearer_token(request).filter(|_| self.provider.accepts_bearer_tokens())
-        else {
+        let Some(token) = bearer_token(request) else {
             return Ok(None);
         };
-        let identity = self
-            .provider
+        // The unverified `iss` only picks which provider verifies the token.
+        let iss = unverified_issuer(token);
+        let provider = allowed
+            .iter()
+            .filter(|p| p.accepts_bearer_tokens())
+            .find(|p| iss.as_deref().is_some_and(|iss| p.issued(iss)));
+        let Some(provider) = provider else {
+            return match allowed.iter().any(|p| p.accepts_bearer_tokens()) {
+                true => Err(PrincipalError::Bearer(ProviderError::Verify(
+                    VerifyError::Issuer,
+                ))),
+                false => Ok(None),
+            };
+        };
+        let identity = provider
             .verify_bearer(token)
             .await
             .map_err(PrincipalError::Bearer)?;

@@ -70,8 +70,10 @@ impl Flow {
         let Some((cookie_name, login)) = pending else {
             return Err(FlowError::StateMismatch { retry });
         };
-        let sign_in = self
-            .provider
+        let Some(provider) = self.providers.named(&login.provider) else {
+            return Err(FlowError::StateMismatch { retry });
+        };
+        let sign_in = provider
             .sign_in(&code, login.verifier.expose(), login.nonce.expose())
             .await
             .map_err(|e| FlowError::from_provider(e, retry.clone()))?;
@@ -83,6 +85,7 @@ impl Flow {
             tokens_at: created_at,
             expires_at: created_at + self.session_ttl.as_secs(),
             id_token_expires_at: sign_in.id_token_expires_at,
+            provider: login.provider.clone(),
         };
         tracing::info!(sub = %session.identity.sub, "signed in");
         // Never reuse an id the browser brought: a fresh one defeats fixation.

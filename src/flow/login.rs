@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Flow, FlowError};
 use crate::body::{self, Body};
-use crate::provider::AuthRequest;
+use crate::provider::{AuthRequest, Provider};
 use crate::secret::{random_token, Secret};
 use crate::session::cookie::{request_cookies, CookieCodec};
 use crate::session::now;
@@ -31,6 +31,13 @@ pub(super) struct PendingLogin {
     /// so eviction really drops the oldest. Absent in older cookies.
     #[serde(default)]
     pub created_ns: u64,
+    /// The provider this login went to; its callback is checked against it.
+    #[serde(default = "default_provider")]
+    pub provider: String,
+}
+
+fn default_provider() -> String {
+    crate::config::DEFAULT_PROVIDER.to_string()
 }
 
 fn now_ns() -> u64 {
@@ -56,7 +63,12 @@ impl Flow {
     }
 
     /// Redirects to the IdP's authorize endpoint; the login cookie remembers `rd`.
-    pub fn start(&self, rd: &str, request: &http::HeaderMap) -> Result<Response<Body>, FlowError> {
+    pub fn start(
+        &self,
+        provider: &Provider,
+        rd: &str,
+        request: &http::HeaderMap,
+    ) -> Result<Response<Body>, FlowError> {
         let mut rd = self.safe_redirect(rd);
         if rd.len() > MAX_RD_LEN {
             rd = "/".into();
@@ -68,9 +80,9 @@ impl Flow {
             rd,
             created_at: now(),
             created_ns: now_ns(),
+            provider: provider.name().to_string(),
         };
-        let url = self
-            .provider
+        let url = provider
             .authorize_url(&AuthRequest {
                 state: login.state.expose(),
                 nonce: login.nonce.expose(),

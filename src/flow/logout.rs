@@ -44,8 +44,11 @@ impl Flow {
         let rd = self.safe_redirect(rd);
         let rd_name = self.cookies.name("_rd");
         let signed_out = format!("{}/signed_out", self.prefix);
-        let location = self
-            .provider
+        let provider = authenticated
+            .as_ref()
+            .and_then(|a| self.providers.named(&a.session.provider))
+            .unwrap_or(self.providers.default_provider());
+        let location = provider
             .logout_url(id_token.as_ref())
             .map_or(signed_out, |u| u.to_string());
         let mut builder = Response::builder()
@@ -70,7 +73,9 @@ impl Flow {
         let Some(token) = session.tokens.refresh_token.clone() else {
             return;
         };
-        let provider = self.provider_arc();
+        let Some(provider) = self.providers.named(&session.provider).cloned() else {
+            return;
+        };
         tokio::spawn(async move {
             if let Err(error) = provider.revoke(&token).await {
                 tracing::warn!(%error, "revoking the refresh token failed");

@@ -9,13 +9,12 @@ mod logout;
 pub mod redirect;
 mod refresh;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use url::Url;
 
 use crate::config::Config;
-use crate::provider::{Provider, ProviderError, VerifyError};
+use crate::provider::{Provider, ProviderError, Providers, VerifyError};
 use crate::session::cookie::CookieCodec;
 use crate::session::{SessionStore, StoreError};
 
@@ -51,6 +50,12 @@ pub enum FlowError {
     IdpFailed { error: ProviderError, retry: String },
     #[error("the sign-out request came from another site")]
     CrossSiteSignOut,
+    /// No configured provider serves this address (or its readings disagree).
+    #[error("no identity provider serves this address")]
+    NoProvider,
+    /// `?provider=` names a provider that does not serve this address.
+    #[error("that identity provider does not serve this address")]
+    WrongProvider,
     /// Sessions cannot be read or written (Redis down): answered with 503.
     /// `retry` is empty for "reload this page".
     #[error("{error}")]
@@ -78,6 +83,8 @@ impl FlowError {
             FlowError::BadToken { .. } => "invalid_id_token",
             FlowError::IdpFailed { .. } => "idp_failed",
             FlowError::CrossSiteSignOut => "cross_site",
+            FlowError::NoProvider => "no_provider",
+            FlowError::WrongProvider => "wrong_provider",
             FlowError::SessionStore { .. } => "session_store",
         }
     }
@@ -93,7 +100,7 @@ impl FlowError {
 }
 
 pub struct Flow {
-    provider: Arc<Provider>,
+    providers: Providers,
     sessions: SessionStore,
     refresher: refresh::Refresher,
     cookies: CookieCodec,
@@ -104,10 +111,10 @@ pub struct Flow {
 }
 
 impl Flow {
-    pub fn new(config: &Config, provider: Arc<Provider>, sessions: SessionStore) -> Self {
+    pub fn new(config: &Config, providers: Providers, sessions: SessionStore) -> Self {
         Self {
-            refresher: refresh::Refresher::new(Arc::clone(&provider), sessions.clone()),
-            provider,
+            refresher: refresh::Refresher::new(providers.clone(), sessions.clone()),
+            providers,
             sessions,
             cookies: CookieCodec::new(&config.cookie),
             redirects: RedirectPolicy::new(
@@ -120,12 +127,13 @@ impl Flow {
         }
     }
 
+    /// The flat settings' provider.
     pub fn provider(&self) -> &Provider {
-        &self.provider
+        self.providers.default_provider()
     }
 
-    pub fn provider_arc(&self) -> Arc<Provider> {
-        Arc::clone(&self.provider)
+    pub fn providers(&self) -> &Providers {
+        &self.providers
     }
 
     pub fn sessions(&self) -> &SessionStore {
@@ -139,6 +147,43 @@ impl Flow {
     /// `rd` made safe: a local path or a URL on an allowed host, else `/`.
     pub fn safe_redirect(&self, rd: &str) -> String {
         self.redirects.sanitize(rd)
+    }
+
+    /// Signs in with the one provider serving the page, or lets the person
+    /// choose among several at `{prefix}/sign_in`.
+    pub fn begin(
+        &self,
+        choices: &[&std::sync::Arc<Provider>],
+        rd: &str,
+        request: &http::HeaderMap,
+    ) -> Result<http::Response<crate::body::Body>, FlowError> {
+        match choices {
+            [] => Err(FlowError::NoProvider),
+            [one] => self.start(one, rd, request),
+            _ => {
+                let rd: String = url::form_urlencoded::byte_serialize(rd.as_bytes()).collect();
+                http::Response::builder()
+                    .status(http::StatusCode::FOUND)
+                    .header(
+                        http::header::LOCATION,
+                        format!("{}/sign_in?rd={rd}", self.prefix),
+                    )
+                    .header(http::header::CACHE_CONTROL, "no-store")
+                    .body(crate::body::empty())
+                    .map_err(|_| FlowError::NotReady)
+            }
+        }
+    }
+
+    /// `{prefix}/start?provider=NAME&rd=...`, for the chooser's buttons.
+    pub fn start_with_href(&self, provider: &str, rd: &str) -> String {
+        let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+        format!(
+            "{}/start?provider={}&rd={}",
+            self.prefix,
+            enc(provider),
+            enc(rd)
+        )
     }
 
     /// The link a "try again" / "sign in" button follows.

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use moka::future::Cache;
 
-use crate::provider::{Provider, ProviderError};
+use crate::provider::{ProviderError, Providers};
 use crate::session::{now, Session, SessionId, SessionStore};
 
 /// After an attempt, the same session is not refreshed again for this long.
@@ -22,7 +22,7 @@ const MAX_MARGIN_SECS: u64 = 300;
 
 #[derive(Clone)]
 pub struct Refresher {
-    provider: Arc<Provider>,
+    providers: Providers,
     sessions: SessionStore,
     /// Sessions with a refresh in flight or recently tried: the single-flight guard.
     attempts: Cache<SessionId, ()>,
@@ -42,13 +42,13 @@ pub fn due(session: &Session, at: u64) -> bool {
 }
 
 impl Refresher {
-    pub fn new(provider: Arc<Provider>, sessions: SessionStore) -> Self {
+    pub fn new(providers: Providers, sessions: SessionStore) -> Self {
         let attempts = Cache::builder()
             .max_capacity(1_000_000)
             .time_to_live(RETRY_AFTER)
             .build();
         Self {
-            provider,
+            providers,
             sessions,
             attempts,
         }
@@ -100,7 +100,10 @@ impl Refresher {
         let Some(refresh_token) = session.tokens.refresh_token.as_ref() else {
             return;
         };
-        match self.provider.refresh(refresh_token).await {
+        let Some(provider) = self.providers.named(&session.provider) else {
+            return;
+        };
+        match provider.refresh(refresh_token).await {
             Ok(fresh) => {
                 // Signed out meanwhile, newer tokens stored (a lock that
                 // expired mid-grant), or the store is down: keep what is there.
@@ -166,6 +169,7 @@ mod tests {
             tokens_at,
             expires_at: u64::MAX,
             id_token_expires_at: expires,
+            provider: "default".into(),
         }
     }
 

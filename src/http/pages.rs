@@ -73,12 +73,18 @@ pub struct Page<'a> {
 
 /// Renders a complete HTML document for `page`.
 pub fn render(page: &Page) -> String {
+    render_with(page, "")
+}
+
+/// A page whose actions are `extra` (already escaped HTML) after the message.
+fn render_with(page: &Page, extra: &str) -> String {
     let title = encode_text(page.title);
     let detail = page
         .detail
         .map(|d| format!("<p class=\"detail\">{}</p>\n", encode_text(d)))
         .unwrap_or_default();
-    let action = page.action.as_ref().map(render_action).unwrap_or_default();
+    let mut action = page.action.as_ref().map(render_action).unwrap_or_default();
+    action.push_str(extra);
     format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
@@ -200,6 +206,28 @@ pub fn forbidden(signed_in_as: &str, sign_out_href: &str) -> String {
             method: ActionMethod::Post,
         }),
     })
+}
+
+/// Several providers serve this page: one button each (`id="provider-NAME"`).
+pub fn choose_provider(choices: &[(&str, &str, &str)]) -> String {
+    let buttons: String = choices
+        .iter()
+        .map(|(name, label, href)| {
+            format!(
+                "<p><a id=\"provider-{}\" class=\"button\" href=\"{}\">{}</a></p>\n",
+                encode_double_quoted_attribute(name),
+                encode_double_quoted_attribute(safe_href(href)),
+                encode_text(label)
+            )
+        })
+        .collect();
+    let page = Page {
+        title: "Sign in",
+        message: "Choose how you want to sign in.",
+        detail: None,
+        action: None,
+    };
+    render_with(&page, &buttons)
 }
 
 /// Shown after the session has been ended.

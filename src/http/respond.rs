@@ -177,6 +177,10 @@ fn flow_answer(error: &FlowError) -> Answer {
             "Sessions cannot be checked right now: the session store is not answering. Try again in a moment.",
             pages::session_store_unavailable(retry),
         ),
+        NoProvider | WrongProvider => {
+            let msg = "No sign-in is configured for this address.";
+            answer(StatusCode::BAD_REQUEST, "no_provider", msg, pages::bad_request(msg))
+        }
         CrossSiteSignOut => {
             let msg = "Sign-out must be started from this site.";
             answer(

@@ -8,6 +8,7 @@ mod discovery;
 mod http;
 mod identity;
 mod jwks;
+mod registry;
 mod token;
 mod userinfo;
 pub mod verify;
@@ -23,6 +24,7 @@ use crate::identity::Identity;
 use crate::secret::Secret;
 
 pub use discovery::{issuer_string, Metadata};
+pub use registry::Providers;
 pub use token::{printable as printable_code, TokenSet};
 pub use verify::VerifyError;
 
@@ -82,16 +84,32 @@ pub struct Provider {
 }
 
 impl Provider {
-    pub fn new(config: &Config) -> Result<Arc<Self>, ProviderError> {
+    pub fn new(provider: &ProviderConfig, config: &Config) -> Result<Arc<Self>, ProviderError> {
         let t = &config.timeouts;
         Ok(Arc::new(Self {
-            config: config.provider.clone(),
-            issuer: issuer_string(&config.provider.issuer),
+            config: provider.clone(),
+            issuer: issuer_string(&provider.issuer),
             http: http::client(t.idp_connect, t.idp_total)?,
             metadata: ArcSwapOption::empty(),
             jwks: jwks::Jwks::new(config.limits.max_idp_body_bytes),
             max_body: config.limits.max_idp_body_bytes,
         }))
+    }
+
+    /// `default`, or the `[[provider]]` table's name; sessions carry it.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    pub fn config(&self) -> &ProviderConfig {
+        &self.config
+    }
+
+    /// Whether a token's `iss` (read before verification, to pick the provider)
+    /// is this provider's.
+    pub fn issued(&self, iss: &str) -> bool {
+        let loaded = self.metadata.load();
+        iss == self.issuer || loaded.as_ref().is_some_and(|m| m.issuer == iss)
     }
 
     pub fn kind(&self) -> ProviderKind {

@@ -34,7 +34,7 @@ pub struct Running {
     state: Arc<AppState>,
     stop: watch::Sender<bool>,
     listeners: Vec<JoinHandle<()>>,
-    loader: JoinHandle<()>,
+    loaders: Vec<JoinHandle<()>>,
     metrics: Option<(SocketAddr, JoinHandle<()>)>,
 }
 
@@ -64,7 +64,9 @@ impl Running {
         for listener in self.listeners {
             let _ = listener.await;
         }
-        self.loader.abort();
+        for loader in self.loaders {
+            loader.abort();
+        }
         if let Some((_, task)) = self.metrics {
             task.abort();
         }
@@ -100,7 +102,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 /// Starts the sidecar on listeners the caller bound.
 pub fn start_on(config: Config, listeners: Vec<TcpListener>) -> anyhow::Result<Running> {
     let state = AppState::new(config)?;
-    let loader = state.flow.provider_arc().spawn_loader();
+    let loaders = state.flow.providers().spawn_loaders();
     let (stop, stopped) = watch::channel(false);
     let permits = Arc::new(Semaphore::new(state.config.limits.max_connections));
     let tls = state.config.tls.as_ref().map(tls::acceptor).transpose()?;
@@ -127,7 +129,7 @@ pub fn start_on(config: Config, listeners: Vec<TcpListener>) -> anyhow::Result<R
         state,
         stop,
         listeners: handles,
-        loader,
+        loaders,
         metrics,
     })
 }

@@ -142,7 +142,8 @@ async fn own_endpoint(
     let (method, headers, query) = (req.method(), req.headers(), req.uri().query());
     let get = method == Method::GET || method == Method::HEAD;
     match rest {
-        "/start" if get => Ok(flow.start(&query_param(query, "rd"), headers)?),
+        "/start" if get => start(state, req),
+        "/sign_in" if get => sign_in_page(state, req),
         "/callback" if get => {
             let result = flow.callback(query.unwrap_or(""), headers).await;
             let (outcome, reason) = match &result {
@@ -170,7 +171,7 @@ async fn own_endpoint(
             let signer = state.signer.as_deref();
             forward_auth::check(flow, &state.config, signer, method, headers, query, peer).await
         }
-        "/start" | "/callback" | "/signed_out" | "/userinfo" | "/sign_out" => {
+        "/start" | "/sign_in" | "/callback" | "/signed_out" | "/userinfo" | "/sign_out" => {
             Err(Reject::MethodNotAllowed)
         }
         _ => Err(Reject::NotFound),
@@ -260,6 +261,68 @@ fn return_to(state: &AppState, req: &Request<Incoming>) -> String {
     .unwrap_or_else(|| path.to_string())
 }
 
+/// The providers serving `rd` (sanitized): an absolute URL names its host,
+/// a path is on the host this request came to.
+fn choices_for_rd<'a>(
+    state: &'a AppState,
+    req: &Request<Incoming>,
+    rd: &str,
+) -> Vec<&'a std::sync::Arc<crate::provider::Provider>> {
+    let target = match url::Url::parse(rd) {
+        Ok(u) => authz::Target::new(&Method::GET, u.host_str(), u.path()),
+        Err(_) => authz::Target::new(&Method::GET, request_host(req), rd),
+    };
+    state.flow.providers().choices(&target)
+}
+
+/// `{prefix}/start?rd=&provider=`: the named provider, when it serves `rd`;
+/// without a name, the one provider serving it, or the chooser.
+fn start(state: &AppState, req: &Request<Incoming>) -> Result<Response<Body>, Reject> {
+    let query = req.uri().query();
+    let rd = state.flow.safe_redirect(&query_param(query, "rd"));
+    let choices = choices_for_rd(state, req, &rd);
+    let named = query
+        .and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "provider"));
+    let Some((_, name)) = named else {
+        return Ok(state.flow.begin(&choices, &rd, req.headers())?);
+    };
+    let provider = choices
+        .iter()
+        .find(|p| p.name() == name)
+        .ok_or(FlowError::WrongProvider)?;
+    Ok(state.flow.start(provider, &rd, req.headers())?)
+}
+
+/// `{prefix}/sign_in?rd=`: one button per provider serving `rd`.
+fn sign_in_page(state: &AppState, req: &Request<Incoming>) -> Result<Response<Body>, Reject> {
+    let rd = state
+        .flow
+        .safe_redirect(&query_param(req.uri().query(), "rd"));
+    let choices = choices_for_rd(state, req, &rd);
+    if choices.is_empty() {
+        return Err(FlowError::NoProvider.into());
+    }
+    let links: Vec<(String, String, String)> = choices
+        .iter()
+        .map(|p| {
+            let c = p.config();
+            (
+                c.name.clone(),
+                c.display_name.clone(),
+                state.flow.start_with_href(&c.name, &rd),
+            )
+        })
+        .collect();
+    let borrowed: Vec<(&str, &str, &str)> = links
+        .iter()
+        .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+        .collect();
+    Ok(respond::html(
+        StatusCode::OK,
+        pages::choose_provider(&borrowed),
+    ))
+}
+
 /// The host the request was made to: the target's authority, else `Host`.
 fn request_host(req: &Request<Incoming>) -> Option<&str> {
     req.uri().authority().map(|a| a.as_str()).or_else(|| {
@@ -283,7 +346,8 @@ async fn proxy(
     let target = authz::Target::new(req.method(), request_host(&req), req.uri().path());
     let preflight = authz::is_preflight(req.method(), req.headers());
     let access = state.config.authz.access(&target, preflight);
-    let principal = state.flow.principal(req.headers()).await;
+    let choices = state.flow.providers().choices(&target);
+    let principal = state.flow.principal(req.headers(), &choices).await;
     let principal = match principal {
         // A bad token is no reason to refuse what needs no sign-in.
         Err(_) if access.skip_auth => None,
@@ -295,7 +359,7 @@ async fn proxy(
         }
         let rd = return_to(state, &req);
         return match ClientKind::of(req.method(), req.headers()) {
-            ClientKind::Navigation => Ok(state.flow.start(&rd, req.headers())?),
+            ClientKind::Navigation => Ok(state.flow.begin(&choices, &rd, req.headers())?),
             _ => Err(Reject::NeedsLogin {
                 start: state.flow.start_href(&rd),
             }),

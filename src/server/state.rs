@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::flow::Flow;
 use crate::identity_jwt::IdentitySigner;
-use crate::provider::Provider;
+use crate::provider::Providers;
 use crate::proxy::Upstream;
 use crate::session::SessionStore;
 
@@ -21,9 +21,9 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: Config) -> anyhow::Result<Arc<Self>> {
-        let provider = Provider::new(&config)?;
+        let providers = Providers::new(&config)?;
         let sessions = SessionStore::new(&config.session, &config.cookie)?;
-        let flow = Flow::new(&config, provider, sessions);
+        let flow = Flow::new(&config, providers, sessions);
         let signer = IdentitySigner::from_config(&config)?.map(Arc::new);
         let upstream = Upstream::signing(&config, signer.clone());
         let callback_path = config.provider.redirect_url.path().to_string();
@@ -37,6 +37,6 @@ impl AppState {
     }
 
     pub fn is_ready(&self) -> bool {
-        self.flow.provider().is_ready()
+        self.flow.providers().is_ready()
     }
 }

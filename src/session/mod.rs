@@ -56,6 +56,9 @@ pub struct Session {
     pub tokens_at: u64,
     /// When the ID token stops being valid (unix seconds).
     pub id_token_expires_at: u64,
+    /// The provider that made the session; it counts only on that provider's routes.
+    #[serde(default = "default_provider")]
+    pub provider: String,
 }
 
 impl Session {
@@ -73,6 +76,10 @@ impl Session {
             + id.groups.iter().map(|g| g.len() + 24).sum::<usize>();
         u32::try_from(tokens + identity + 256).unwrap_or(u32::MAX)
     }
+}
+
+fn default_provider() -> String {
+    crate::config::DEFAULT_PROVIDER.to_string()
 }
 
 pub fn now() -> u64 {
