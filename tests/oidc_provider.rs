@@ -322,3 +322,148 @@ async fn confirm_logout(client: &reqwest::Client, end_session: &str) -> String {
     );
     resolve(&action, &location(&r))
 }
+
+/// Three providers at once: this independent OpenID provider as `default`, and
+/// two differently configured mock Cognito pools claiming `/a` and `/b`.
+#[tokio::test]
+async fn three_providers_at_once_each_sign_in_lands_and_sessions_stay_on_their_routes() {
+    use cognito_sidecar::mock::{
+        MockCognito, MockConfig, MockHandle, MockUser, DEMO_CLIENT_SECRET,
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut settings = json!({});
+    settings["accounts"] = accounts();
+    settings["client"] = json!({
+        "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+        "redirect_uris": [format!("{base}/oauth2/callback")],
+        "post_logout_redirect_uris": [format!("{base}/oauth2/signed_out")],
+    });
+    let provider = OidcProvider::start(settings).await;
+    let mut pools: Vec<MockHandle> = Vec::new();
+    let mut tables = String::new();
+    for (name, prefix, pool_id, client_id) in [
+        (
+            "pool-a",
+            "/a",
+            "us-east-1_PoolAaaa",
+            "clientpoolaaaa0123456789ab",
+        ),
+        (
+            "pool-b",
+            "/b",
+            "eu-west-1_PoolBbbb",
+            "clientpoolbbbb0123456789ab",
+        ),
+    ] {
+        let mut pool = MockConfig::demo();
+        pool.pool_id = pool_id.into();
+        pool.region = pool_id.split('_').next().unwrap().into();
+        pool.allow_http_loopback_ip = true;
+        pool.clients[0].client_id = client_id.into();
+        pool.clients[0].callback_urls = vec![format!("{base}/oauth2/callback")];
+        if name == "pool-b" {
+            pool.users = vec![MockUser {
+                username: "sam".into(),
+                password: "sam-password".into(),
+                email: Some("sam@corp.example".into()),
+                email_verified: true,
+                ..MockUser::default()
+            }];
+        }
+        let mock = MockCognito::start(pool, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        tables += &format!(
+            "[[provider]]\nname = \"{name}\"\npath_prefixes = [\"{prefix}\"]\nissuer_url = \"{}\"\n\
+             discovery_url = \"{}\"\nprovider = \"cognito\"\nclient_id = \"{client_id}\"\n\
+             client_secret = \"{DEMO_CLIENT_SECRET}\"\nscope = \"openid email profile\"\n\n",
+            mock.issuer(),
+            mock.discovery_url(),
+        );
+        pools.push(mock);
+    }
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), tables).unwrap();
+    let upstream = RecordingUpstream::start().await;
+    let mut args = RunArgs::default();
+    args.config = Some(file.path().to_path_buf());
+    let main = sidecar_config(&base, &provider.issuer, &upstream);
+    let env = MapSource::new([
+        ("SIDECAR_PROVIDER", "oidc".to_string()),
+        ("SIDECAR_ISSUER_URL", provider.issuer.clone()),
+        ("SIDECAR_UPSTREAM", format!("http://{}", upstream.addr)),
+        ("SIDECAR_CLIENT_ID", CLIENT_ID.into()),
+        ("SIDECAR_CLIENT_SECRET", CLIENT_SECRET.into()),
+        ("SIDECAR_REDIRECT_URL", format!("{base}/oauth2/callback")),
+        ("SIDECAR_SCOPE", "openid email profile groups".into()),
+        ("SIDECAR_COOKIE_SECRET", COOKIE_SECRET.into()),
+        ("SIDECAR_COOKIE_SECURE", "false".into()),
+    ]);
+    let config = Config::load(&args, &env).unwrap_or_else(|e| panic!("config: {e}"));
+    assert_eq!(config.providers.len(), 2);
+    assert_eq!(config.provider.issuer, main.provider.issuer);
+    let sidecar = server::start_on(config, vec![listener]).unwrap();
+    let rig = Rig {
+        provider,
+        upstream,
+        _sidecar: sidecar,
+        base,
+    };
+    rig.wait_ready().await;
+
+    // The independent provider serves everything the pools do not claim.
+    let seen = signed_in_request(&rig, "/reports", ADA).await;
+    assert_ada(&seen);
+    // Each pool signs in its own users at its own prefix.
+    for (path, user, password, email, mock) in [
+        (
+            "/a/orders",
+            "alice",
+            "alice-password",
+            "alice@example.com",
+            &pools[0],
+        ),
+        (
+            "/b/payroll",
+            "sam",
+            "sam-password",
+            "sam@corp.example",
+            &pools[1],
+        ),
+    ] {
+        let client = client(true);
+        let r = navigate(&client, &rig.url(path)).await;
+        let to_idp = location(&r);
+        assert!(
+            to_idp.starts_with(&mock.base_url()),
+            "{path} goes to its pool: {to_idp}"
+        );
+        let r = support::submit_login(&client, &to_idp, user, password).await;
+        let r = client.get(location(&r)).send().await.unwrap();
+        assert_eq!(location(&r), path);
+        assert_eq!(navigate(&client, &rig.url(path)).await.status(), 200);
+        assert_eq!(rig.upstream.last().header("x-user-email"), Some(email));
+        // That session counts nowhere else.
+        let other = if path.starts_with("/a") {
+            "/b/payroll"
+        } else {
+            "/a/orders"
+        };
+        assert_eq!(
+            client.get(rig.url(other)).send().await.unwrap().status(),
+            401,
+            "{path} session on {other}"
+        );
+        assert_eq!(
+            client
+                .get(rig.url("/reports"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            401
+        );
+    }
+    drop(file);
+}
