@@ -1,6 +1,7 @@
 //! Session refresh against the mock's short-lived tokens: exact grant counts,
 //! group changes reaching the upstream, dead grants ending the session, and a
 //! failing IdP leaving sessions working.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
