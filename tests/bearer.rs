@@ -1,5 +1,6 @@
 //! API clients with `Authorization: Bearer`: Cognito ID and access tokens
 //! checked offline, the same identity headers, RFC 6750 answers when invalid.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
