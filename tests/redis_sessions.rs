@@ -217,6 +217,7 @@ async fn the_redis_store_keeps_the_store_contract() {
     config.backend = SessionBackend::Redis {
         url: Secret::new(redis.url()),
         prefix: "contract:".into(),
+        ca_file: None,
     };
     let cookie = CookieConfig {
         name: "_cs".into(),
@@ -451,8 +452,6 @@ async fn rediss_with_a_password_shares_sessions_and_a_wrong_password_is_a_503() 
     bounded(async {
         let dir = tempfile::tempdir().unwrap();
         let ca = write_pki(dir.path());
-        // The redis crate trusts the system's roots; rustls-native-certs reads this.
-        std::env::set_var("SSL_CERT_FILE", &ca);
         let tls_port = free_port();
         let path = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
         let extra = vec![
@@ -473,6 +472,7 @@ async fn rediss_with_a_password_shares_sessions_and_a_wrong_password_is_a_503() 
         let url = format!("rediss://:s3cret-pw@localhost:{tls_port}/");
         let stacks = Stack::builder()
             .set("SIDECAR_REDIS_URL", url)
+            .set("SIDECAR_REDIS_CA_FILE", ca.to_str().unwrap())
             .start_replicas(2)
             .await;
         let cookie = sign_in_cookie(&stacks[0]).await;
@@ -480,10 +480,16 @@ async fn rediss_with_a_password_shares_sessions_and_a_wrong_password_is_a_503() 
 
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let wrong = vec![(
-            "SIDECAR_REDIS_URL".to_string(),
-            format!("rediss://:wrong@localhost:{tls_port}/"),
-        )];
+        let wrong = vec![
+            (
+                "SIDECAR_REDIS_URL".to_string(),
+                format!("rediss://:wrong@localhost:{tls_port}/"),
+            ),
+            (
+                "SIDECAR_REDIS_CA_FILE".to_string(),
+                ca.to_str().unwrap().to_string(),
+            ),
+        ];
         let locked_out = start_sidecar_with(&stacks[0].mock, listener, &base, &wrong).await;
         let r = plain_client()
             .get(locked_out.url("/whoami"))

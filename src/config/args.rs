@@ -148,6 +148,9 @@ pub struct RunArgs {
     /// Prefix of every Redis key, to share one Redis between deployments. [default: cognito-sidecar:]
     #[arg(long, value_name = "PREFIX", help_heading = "Cookies and sessions")]
     pub redis_prefix: Option<String>,
+    /// PEM CA certificates trusted for a rediss:// URL, instead of the system's. [default: none, the system roots]
+    #[arg(long, value_name = "FILE", help_heading = "Cookies and sessions")]
+    pub redis_ca_file: Option<String>,
 
     /// Upstream header carrying the user's email. [default: X-User-Email]
     #[arg(long, value_name = "HEADER", help_heading = "Identity headers")]
@@ -288,6 +291,7 @@ impl RunArgs {
         );
         one("redis-url-file", &self.redis_url_file);
         one("redis-prefix", &self.redis_prefix);
+        one("redis-ca-file", &self.redis_ca_file);
         self.headers_timeouts_limits(&mut one);
         let secrets = self
             .cookie_secret

@@ -127,6 +127,8 @@ pub enum SessionBackend {
         url: Secret<String>,
         /// Prepended to every key, default `cognito-sidecar:`.
         prefix: String,
+        /// PEM CA certificates trusted for `rediss://` instead of the system's roots.
+        ca_file: Option<PathBuf>,
     },
 }
 

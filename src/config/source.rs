@@ -130,6 +130,7 @@ pub(crate) const SETTINGS: &[Setting] = &[
     },
     one("redis-url-file"),
     one("redis-prefix"),
+    one("redis-ca-file"),
     one("identity-provider"),
     one("allow-unverified-email"),
     one("bearer-tokens"),

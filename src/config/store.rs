@@ -2,10 +2,13 @@
 //! of replicas sharing sessions). The Redis URL may carry a password, so it is a
 //! secret: redacted in problems and in `Debug`.
 
+use std::path::{Path, PathBuf};
+
 use url::Url;
 
 use super::parse::{self, Parsed};
 use super::reader::Reader;
+use super::tls::read_certs;
 use super::{file, SessionBackend};
 use crate::secret::Secret;
 
@@ -64,11 +67,23 @@ fn url(r: &mut Reader) -> Option<Result<Secret<String>, ()>> {
     }))
 }
 
+/// A CA file for `rediss://`: readable PEM with at least one certificate.
+fn ca_file(r: &mut Reader, url: Option<&Secret<String>>) -> Option<PathBuf> {
+    let path = r.optional("redis-ca-file", parse::text)?;
+    if let Err(message) = read_certs(Path::new(&path)) {
+        r.problem("redis-ca-file", message, Some(&path));
+    } else if !url.is_some_and(|u| u.expose().starts_with("rediss:")) {
+        r.problem("redis-ca-file", "needs a rediss:// redis-url", Some(&path));
+    }
+    Some(PathBuf::from(path))
+}
+
 /// `session-store` defaults to `redis` when a Redis URL is given, else `memory`.
 pub(crate) fn backend(r: &mut Reader) -> SessionBackend {
     let redis = r.optional("session-store", kind);
     let url = url(r);
     let prefix = r.or("redis-prefix", DEFAULT_PREFIX.into(), prefix);
+    let ca_file = ca_file(r, url.as_ref().and_then(|u| u.as_ref().ok()));
     match (redis, url) {
         (Some(false) | None, None) => SessionBackend::Memory,
         (Some(false), Some(_)) => {
@@ -87,7 +102,11 @@ pub(crate) fn backend(r: &mut Reader) -> SessionBackend {
             );
             SessionBackend::Memory
         }
-        (_, Some(Ok(url))) => SessionBackend::Redis { url, prefix },
+        (_, Some(Ok(url))) => SessionBackend::Redis {
+            url,
+            prefix,
+            ca_file,
+        },
         (_, Some(Err(()))) => SessionBackend::Memory,
     }
 }
@@ -111,7 +130,7 @@ mod tests {
         assert!(matches!(load(&[]).0, SessionBackend::Memory));
         let (b, problems) = load(&[("redis-url", "redis://:pw@127.0.0.1:6379/0")]);
         assert!(problems.is_empty(), "{problems:?}");
-        let SessionBackend::Redis { url, prefix } = b else {
+        let SessionBackend::Redis { url, prefix, .. } = b else {
             panic!("redis expected")
         };
         assert_eq!(url.expose(), "redis://:pw@127.0.0.1:6379/0");
@@ -144,6 +163,43 @@ mod tests {
             vec![r#"redis-url: must be a redis:// or rediss:// URL (got "[redacted]")"#]
         );
         assert!(load(&[("redis-prefix", "a*")]).1[0].starts_with("redis-prefix: must be"));
+    }
+
+    #[test]
+    fn a_ca_file_must_be_pem_and_needs_rediss() {
+        let got = load(&[
+            ("redis-url", "rediss://h"),
+            ("redis-ca-file", "/nonexistent/ca.pem"),
+        ])
+        .1;
+        assert_eq!(got.len(), 1);
+        assert!(
+            got[0].starts_with("redis-ca-file: cannot read the file"),
+            "{got:?}"
+        );
+        let mut pem = tempfile::NamedTempFile::new().unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["ca".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        pem.write_all(cert.pem().as_bytes()).unwrap();
+        let path = pem.path().to_str().unwrap().to_string();
+        let (b, problems) = load(&[("redis-url", "rediss://h"), ("redis-ca-file", &path)]);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(matches!(
+            b,
+            SessionBackend::Redis {
+                ca_file: Some(_),
+                ..
+            }
+        ));
+        let got = load(&[("redis-url", "redis://h"), ("redis-ca-file", &path)]).1;
+        assert_eq!(got.len(), 1);
+        assert!(
+            got[0].starts_with("redis-ca-file: needs a rediss:// redis-url"),
+            "{got:?}"
+        );
     }
 
     #[test]

@@ -12,11 +12,12 @@
 //! - Every call is bounded in time: a Redis outage is an error the caller turns
 //!   into a 503, never a hang and never "signed out".
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, Script};
+use redis::{Client, Script, TlsCertificates};
 use sha2::{Digest, Sha256};
 
 use super::sealed::Sealer;
@@ -78,6 +79,24 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
+/// A client for `url`; `rediss://` trusts `ca_file` if given, else the system's roots.
+fn client(url: &Secret<String>, ca_file: Option<&Path>) -> Result<Client, StoreError> {
+    const BAD_URL: StoreError = StoreError::Config("redis-url is not a usable Redis URL");
+    if url.expose().starts_with("rediss:") {
+        // The redis crate builds its TLS config from the process default.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    }
+    let Some(path) = ca_file else {
+        return Client::open(url.expose().as_str()).map_err(|_| BAD_URL);
+    };
+    let pem = std::fs::read(path).map_err(|_| StoreError::Config("redis-ca-file is unreadable"))?;
+    let certs = TlsCertificates {
+        client_tls: None,
+        root_cert: Some(pem),
+    };
+    Client::build_with_tls(url.expose().as_str(), certs).map_err(|_| BAD_URL)
+}
+
 /// A Redis failure, without the URL (it may hold a password).
 fn failed(error: &redis::RedisError) -> StoreError {
     StoreError::Backend(error.to_string())
@@ -89,15 +108,11 @@ impl RedisStore {
     pub fn new(
         url: &Secret<String>,
         prefix: &str,
+        ca_file: Option<&Path>,
         config: &SessionConfig,
         secrets: &[Secret<Vec<u8>>],
     ) -> Result<Self, StoreError> {
-        if url.expose().starts_with("rediss:") {
-            // The redis crate builds its TLS config from the process default.
-            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        }
-        let client = Client::open(url.expose().as_str())
-            .map_err(|_| StoreError::Config("redis-url is not a usable Redis URL"))?;
+        let client = client(url, ca_file)?;
         let manager = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(REDIS_TIMEOUT))
             .set_response_timeout(Some(REDIS_TIMEOUT))

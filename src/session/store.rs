@@ -32,9 +32,17 @@ impl SessionStore {
     pub fn new(config: &SessionConfig, cookie: &CookieConfig) -> Result<Self, StoreError> {
         Ok(match &config.backend {
             SessionBackend::Memory => Self::Memory(MemoryStore::new(config)),
-            SessionBackend::Redis { url, prefix } => {
-                Self::Redis(RedisStore::new(url, prefix, config, &cookie.secrets)?)
-            }
+            SessionBackend::Redis {
+                url,
+                prefix,
+                ca_file,
+            } => Self::Redis(RedisStore::new(
+                url,
+                prefix,
+                ca_file.as_deref(),
+                config,
+                &cookie.secrets,
+            )?),
         })
     }
 
