@@ -1,6 +1,7 @@
 //! Federated sign-in through Cognito's hosted login: the `identity-provider`
 //! hint sends users straight to their IdP (simulated by the mock), and the
 //! federated user's Cognito identity reaches the upstream.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers outside #[test] fns
 
 mod support;
 

@@ -1,4 +1,5 @@
 //! `/oauth2/auth`: the answers ingress controllers act on.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers outside #[test] fns
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! Idle keep-alive connections do not stay open forever: for HTTP/1.1,
 //! hyper arms the header timeout while a connection waits for its next request.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers outside #[test] fns
 
 mod support;
 

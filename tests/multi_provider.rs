@@ -1,6 +1,7 @@
 //! Several user pools at once: `[[provider]]` tables chosen by path prefix,
 //! sessions that count only on their provider's routes, and the sign-in
 //! chooser when a route is served by more than one.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers outside #[test] fns
 
 mod support;
 

@@ -1,4 +1,5 @@
 //! `/metrics` on its own listener, the access log's request id.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers outside #[test] fns
 
 mod support;
 

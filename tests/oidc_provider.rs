@@ -386,8 +386,10 @@ async fn three_providers_at_once_each_sign_in_lands_and_sessions_stay_on_their_r
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), tables).unwrap();
     let upstream = RecordingUpstream::start().await;
-    let mut args = RunArgs::default();
-    args.config = Some(file.path().to_path_buf());
+    let args = RunArgs {
+        config: Some(file.path().to_path_buf()),
+        ..RunArgs::default()
+    };
     let main = sidecar_config(&base, &provider.issuer, &upstream);
     let env = MapSource::new([
         ("SIDECAR_PROVIDER", "oidc".to_string()),

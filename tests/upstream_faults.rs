@@ -1,6 +1,7 @@
 //! An upstream that resets the connection in the middle of a response body:
 //! the client sees a cut-short body (never a forged complete one), and the next
 //! request succeeds on a fresh upstream connection.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers outside #[test] fns
 
 mod support;
 
