@@ -132,3 +132,100 @@ async fn a_trusted_proxy_keeps_its_request_id() {
         "the sidecar's own answers carry one too"
     );
 }
+
+/// The real binary with `--log-format json`: every line is one JSON object, and
+/// each request writes one access line with method, path, status, latency,
+/// user and request id.
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_with_an_access_line_per_request() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cognito-sidecar"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .args([
+            "--log-format",
+            "json",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args([
+            "--upstream",
+            "http://127.0.0.1:9",
+            "--issuer-url",
+            "http://127.0.0.1:9/pool",
+        ])
+        .args([
+            "--client-id",
+            "c",
+            "--redirect-url",
+            "http://127.0.0.1/oauth2/callback",
+        ])
+        .args(["--cookie-secret", "0123456789abcdef0123456789abcdef"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let lines = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<_>>()
+    });
+    let client = plain_client();
+    let mut answered = false;
+    for _ in 0..100 {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/ping"))
+            .header("x-request-id", "ignored")
+            .send()
+            .await
+        {
+            answered = r.status() == 200;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        answered,
+        "the sidecar started without its IdP and answered /ping"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let lines = lines.join().unwrap();
+    assert!(!lines.is_empty());
+    for line in &lines {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(
+            v.get("level").is_some() && v.get("timestamp").is_some(),
+            "{line}"
+        );
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"message\":\"listening\"")),
+        "{lines:#?}"
+    );
+    let access: serde_json::Value = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["path"] == "/ping")
+        .expect("an access line for /ping");
+    assert_eq!(access["method"], "GET");
+    assert_eq!(access["status"], 200);
+    assert!(access["latency_ms"].is_number());
+    assert_eq!(access["user"], "-");
+    assert_ne!(
+        access["request_id"], "ignored",
+        "an untrusted client's id is replaced"
+    );
+}
