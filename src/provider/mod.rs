@@ -240,15 +240,22 @@ impl Provider {
         })
     }
 
+    /// The JWKS key a token's header names (RS256 only); one rate-limited
+    /// refetch on an unknown `kid`.
+    async fn signing_key(
+        &self,
+        metadata: &Metadata,
+        token: &str,
+    ) -> Result<Arc<jsonwebtoken::DecodingKey>, ProviderError> {
+        let kid = verify::header_kid(token)?;
+        let key = self.jwks.key(&kid, &self.http, &metadata.jwks_uri).await;
+        Ok(key.ok_or(VerifyError::UnknownKey)?)
+    }
+
     /// The identity of an API client's bearer token, checked offline.
     pub async fn verify_bearer(&self, token: &str) -> Result<Identity, ProviderError> {
         let metadata = self.metadata()?;
-        let kid = verify::header_kid(token)?;
-        let key = self
-            .jwks
-            .key(&kid, &self.http, &metadata.jwks_uri)
-            .await
-            .ok_or(VerifyError::UnknownKey)?;
+        let key = self.signing_key(&metadata, token).await?;
         let claims = bearer::verify(
             token,
             &key,
@@ -320,12 +327,7 @@ impl Provider {
         nonce: Option<&str>,
     ) -> Result<(Identity, u64), ProviderError> {
         let token = tokens.id_token.expose();
-        let kid = verify::header_kid(token)?;
-        let key = self
-            .jwks
-            .key(&kid, &self.http, &metadata.jwks_uri)
-            .await
-            .ok_or(VerifyError::UnknownKey)?;
+        let key = self.signing_key(metadata, token).await?;
         let expected = verify::Expected {
             // The document's exact form of the configured issuer (see `discovery`).
             issuer: &metadata.issuer,
