@@ -77,8 +77,13 @@ fn request_id(headers: &HeaderMap, peer: SocketAddr, config: &Config) -> HeaderV
         .filter(|_| trusted(peer.ip(), &config.trusted_proxies));
     match given {
         Some(v) => v.clone(),
-        None => HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
-            .unwrap_or_else(|_| HeaderValue::from_static("-")),
+        // From the thread-local RNG: `new_v4` would make a getrandom syscall per request.
+        None => HeaderValue::from_str(
+            &uuid::Builder::from_random_bytes(rand::random())
+                .into_uuid()
+                .to_string(),
+        )
+        .unwrap_or_else(|_| HeaderValue::from_static("-")),
     }
 }
 

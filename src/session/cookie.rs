@@ -80,10 +80,11 @@ impl CookieCodec {
         if sealed.len() > 8192 {
             return None;
         }
+        // `decrypt` opens without adding the cookie to a jar first (no hashing, no copy).
+        let jar = CookieJar::new();
         self.keys.iter().enumerate().find_map(|(i, key)| {
-            let mut jar = CookieJar::new();
-            jar.add_original(Cookie::new(name.to_string(), sealed.to_string()));
-            let opened = jar.private(key).get(name)?;
+            let cookie = Cookie::new(name.to_string(), sealed.to_string());
+            let opened = jar.private(key).decrypt(cookie)?;
             Some(Opened {
                 value: opened.value().to_string(),
                 stale_key: i > 0,
