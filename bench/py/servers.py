@@ -91,13 +91,14 @@ class Servers:
         wait_http(f"{self.url(name)}/ready", poll=0.001)
         self.ready_seconds[name] = time.monotonic() - started
 
-    def seeded_sidecar(self, name, sessions, timeout=600):
+    def seeded_sidecar(self, name, sessions, extra=None, timeout=600):
         """A sidecar holding `sessions` seeded sessions; returns the cookie file."""
         out = os.path.join(self.dir, f"{name}.cookies")
         self.sidecar(name, {
             "SIDECAR_BENCH_SEED": str(sessions),
             "SIDECAR_BENCH_SEED_FILE": out,
             "SIDECAR_SESSION_MAX_BYTES": "32GiB",
+            **(extra or {}),
         })
         deadline = time.monotonic() + timeout
         while not os.path.exists(out):
