@@ -21,9 +21,10 @@ cargo build --release --locked --features bench-seed
 bin="$(cargo metadata --format-version 1 --no-deps \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/cognito-sidecar"
 
-out=bench/results.md
+# The smoke run prints its table only; the full run also writes bench/results.md.
+out=(--out bench/results.md)
 if [ "$smoke" = 1 ]; then
-    out="$(mktemp /tmp/cognito-sidecar-bench-smoke.XXXXXX.md)"
+    out=()
 fi
 
 # bench.py ends every server it starts; this trap covers an interrupted run.
@@ -38,6 +39,6 @@ trap cleanup EXIT INT TERM
 
 command="bash bench/run.sh"
 [ "$#" -gt 0 ] && command="$command $*"
-timeout --signal=TERM 1800 python3 bench/py/bench.py --bin "$bin" --out "$out" --command "$command" "$@" &
+timeout --signal=TERM 1800 python3 bench/py/bench.py --bin "$bin" "${out[@]}" --command "$command" "$@" &
 pid=$!
 wait "$pid"
