@@ -21,3 +21,9 @@ if [ -f scripts/fuzz.sh ]; then
     echo "== cargo fuzz (FUZZ_SECONDS=${FUZZ_SECONDS:-30} per target)"
     bash scripts/fuzz.sh
 fi
+
+echo "== release build (the Dockerfile's build command)"
+cargo build --release --locked
+
+echo "== benchmark smoke run (1 round, 1 s a row; the full benchmark: bash bench/run.sh)"
+bash bench/run.sh --smoke
