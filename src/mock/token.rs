@@ -38,8 +38,8 @@ impl OAuthError {
     }
 }
 
-/// Signs tokens for `grant` with the pool's current keys, clock and lifetimes.
-pub(crate) fn mint(state: &State, grant: &Grant<'_>, tweak: TokenTweak) -> anyhow::Result<Minted> {
+/// Runs `f` with a minter holding the pool's current keys, clock and lifetimes.
+fn with_minter<T>(state: &State, f: impl FnOnce(&Minter<'_>) -> T) -> T {
     let keys = state.keys();
     let config = state.config();
     let minter = Minter {
@@ -50,7 +50,12 @@ pub(crate) fn mint(state: &State, grant: &Grant<'_>, tweak: TokenTweak) -> anyho
         id_ttl: secs(config.id_token_ttl),
         access_ttl: secs(config.access_token_ttl),
     };
-    minter.mint(grant, tweak)
+    f(&minter)
+}
+
+/// Signs tokens for `grant` with the pool's current keys, clock and lifetimes.
+pub(crate) fn mint(state: &State, grant: &Grant<'_>, tweak: TokenTweak) -> anyhow::Result<Minted> {
+    with_minter(state, |minter| minter.mint(grant, tweak))
 }
 
 fn secs(d: std::time::Duration) -> i64 {
@@ -296,19 +301,9 @@ fn client_credentials(
         .collect();
     let known: Vec<&String> = custom.iter().collect();
     let scopes = grant_scopes(p.value("scope"), &custom, &known).ok_or(err("invalid_scope"))?;
-    let keys = state.keys();
-    let config = state.config();
-    let minter = Minter {
-        issuer: &state.issuer,
-        region: &config.region,
-        keys: &keys,
-        now: state.now(),
-        id_ttl: secs(config.id_token_ttl),
-        access_ttl: secs(config.access_token_ttl),
-    };
-    let access = minter
-        .client_credentials(&client.client_id, &scopes)
+    let access = with_minter(state, |m| m.client_credentials(&client.client_id, &scopes))
         .map_err(|_| err("server_error"))?;
+    let config = state.config();
     let mut out = Map::new();
     out.insert("access_token".into(), access.into());
     out.insert("token_type".into(), "Bearer".into());
