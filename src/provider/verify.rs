@@ -161,6 +161,9 @@ pub fn header_kid(token: &str) -> Result<String, VerifyError> {
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(segment)
         .map_err(|_| VerifyError::Malformed)?;
+    // Valid JSON throughout (a lone surrogate in an ignored field too), then
+    // the fields that matter, duplicates refused.
+    serde_json::from_slice::<serde_json::Value>(&raw).map_err(|_| VerifyError::Malformed)?;
     let header: Header = serde_json::from_slice(&raw).map_err(|_| VerifyError::Malformed)?;
     if header.alg != "RS256" {
         return Err(VerifyError::Algorithm);
@@ -264,6 +267,8 @@ mod tests {
         );
         assert_eq!(header_kid("%%%.x.y"), Err(VerifyError::Malformed));
         assert_eq!(header_kid(""), Err(VerifyError::Malformed));
+        let lone_surrogate = tok(r#"{"alg":"RS256","kid":"k","x":"\ud800"}"#);
+        assert_eq!(header_kid(&lone_surrogate), Err(VerifyError::Malformed));
     }
 
     #[test]
