@@ -7,6 +7,10 @@
 
 use std::sync::OnceLock;
 
+#[path = "../common/sealed_here.rs"]
+mod sealed_here;
+use sealed_here::{remember, was_sealed_here};
+
 use cognito_sidecar::config::CookieConfig;
 use cognito_sidecar::secret::{random_token, Secret};
 use cognito_sidecar::session::cookie::{request_cookies, CookieCodec};
@@ -97,13 +101,14 @@ fuzz_target!(|data: &[u8]| {
 
     // Arbitrary values never open: nothing outside this process knows the keys.
     for codec in [&c.rotated, &c.old, &c.new_only] {
-        assert!(codec.open(name, raw).is_none(), "forged value opened");
+        let opened = codec.open(name, raw).is_some();
+        assert!(!opened || was_sealed_here(raw), "forged value opened");
     }
     check_session_id(raw);
     check_session_id(plain);
 
     // A value sealed here opens under its name only, and only with a live key.
-    let Some(sealed) = c.rotated.seal(name, plain) else {
+    let Some(sealed) = c.rotated.seal(name, plain).inspect(|v| remember(v)) else {
         panic!("sealing failed");
     };
     let Some(opened) = c.rotated.open(name, &sealed) else {
@@ -131,6 +136,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(c.rotated.open(name, raw).is_none());
     }
     let before = c.old.seal(name, plain).expect("old key seals");
+    remember(&before);
     let stale = c
         .rotated
         .open(name, &before)
@@ -152,6 +158,7 @@ fuzz_target!(|data: &[u8]| {
         headers.append(COOKIE, value);
     }
     let session_sealed = c.rotated.seal(&session, plain).expect("seal");
+    remember(&session_sealed);
     let ours = HeaderValue::from_str(&format!("{session}={session_sealed}")).expect("ascii");
     headers.append(COOKIE, ours);
     let mut found = false;
