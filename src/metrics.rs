@@ -1,7 +1,6 @@
 //! Prometheus metrics, served on their own listener (`metrics-address`): session
 //! counts and failure reasons are not for the public.
 
-use std::sync::atomic::Ordering;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -140,11 +139,6 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
 /// The process-wide metrics.
 pub fn metrics() -> &'static Metrics {
     &METRICS
-}
-
-/// Reads an atomic counter (helper for counters kept outside the registry).
-pub fn load(counter: &std::sync::atomic::AtomicU64) -> u64 {
-    counter.load(Ordering::Relaxed)
 }
 
 #[cfg(test)]

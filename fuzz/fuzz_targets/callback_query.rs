@@ -5,20 +5,14 @@
 
 use cognito_sidecar::flow::CallbackQuery;
 use libfuzzer_sys::fuzz_target;
+
+#[path = "../common/input.rs"]
+mod input;
+use input::{fields, text};
 use url::form_urlencoded::Serializer;
 
 /// `flow::callback::MAX_QUERY_LEN`.
 const MAX_QUERY_LEN: usize = 16 * 1024;
-
-/// Input fields are separated by 0xFF, a byte no UTF-8 text contains, so the
-/// seed corpus stays readable.
-fn fields(data: &[u8]) -> impl Iterator<Item = &[u8]> {
-    data.split(|&b| b == 0xff).chain(std::iter::repeat(&[][..]))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fuzz_target!(|data: &[u8]| {
     let mut f = fields(data);

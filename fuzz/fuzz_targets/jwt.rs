@@ -16,6 +16,10 @@ use cognito_sidecar::config::ProviderKind;
 use cognito_sidecar::provider::verify::{header_kid, verify, Claims, Expected, LEEWAY_SECS};
 use jsonwebtoken::DecodingKey;
 use libfuzzer_sys::fuzz_target;
+
+#[path = "../common/input.rs"]
+mod input;
+use input::{fields, text};
 use serde_json::{json, Value};
 
 const ISSUER: &str = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Fuzz";
@@ -114,16 +118,6 @@ fn check_signed(header: &[u8], claims: &[u8]) -> Option<String> {
         assert_acceptable(header, claims, got, before, now());
     }
     result.is_ok().then_some(token)
-}
-
-/// Input fields are separated by 0xFF, a byte no UTF-8 text contains, so the
-/// seed corpus stays readable.
-fn fields(data: &[u8]) -> impl Iterator<Item = &[u8]> {
-    data.split(|&b| b == 0xff).chain(std::iter::repeat(&[][..]))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -15,6 +15,10 @@ use cognito_sidecar::session::cookie::{request_cookies, CookieCodec};
 use http::header::{HeaderMap, HeaderValue, COOKIE};
 use libfuzzer_sys::fuzz_target;
 
+#[path = "../common/input.rs"]
+mod input;
+use input::{fields, text};
+
 #[path = "../common/sealed_here.rs"]
 mod sealed_here;
 use sealed_here::{remember, was_sealed_here};
@@ -74,16 +78,6 @@ fn check_sealed_json(codec: &CookieCodec, name: &str, json: &str) {
         }
         _ => assert!(opened.is_none(), "expired or malformed login opened"),
     }
-}
-
-/// Input fields are separated by 0xFF, a byte no UTF-8 text contains, so the
-/// seed corpus stays readable.
-fn fields(data: &[u8]) -> impl Iterator<Item = &[u8]> {
-    data.split(|&b| b == 0xff).chain(std::iter::repeat(&[][..]))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fuzz_target!(|data: &[u8]| {

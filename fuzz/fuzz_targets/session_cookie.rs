@@ -18,6 +18,10 @@ use cognito_sidecar::session::SessionId;
 use http::header::{HeaderMap, HeaderValue, COOKIE};
 use libfuzzer_sys::fuzz_target;
 
+#[path = "../common/input.rs"]
+mod input;
+use input::{fields, text};
+
 /// `CookieCodec::open` refuses longer values before any crypto.
 const MAX_SEALED: usize = 8192;
 
@@ -72,16 +76,6 @@ fn check_session_id(raw: &str) {
     if let Some(id) = parsed {
         assert_eq!(id.expose(), raw);
     }
-}
-
-/// Input fields are separated by 0xFF, a byte no UTF-8 text contains, so the
-/// seed corpus stays readable.
-fn fields(data: &[u8]) -> impl Iterator<Item = &[u8]> {
-    data.split(|&b| b == 0xff).chain(std::iter::repeat(&[][..]))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -252,18 +252,14 @@ async fn userinfo(state: &AppState, headers: &HeaderMap) -> Result<Response<Body
 fn return_to(state: &AppState, req: &Request<Incoming>) -> String {
     let path = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
     let own = own_origin(&state.config.provider.redirect_url);
-    let host = req.uri().authority().map(|a| a.as_str()).or_else(|| {
-        req.headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-    });
-    host.map(|h| {
-        state
-            .flow
-            .safe_redirect(&format!("{}://{h}{path}", own.scheme()))
-    })
-    .filter(|rd| url::Url::parse(rd).is_ok_and(|u| u.origin() != own.origin()))
-    .unwrap_or_else(|| path.to_string())
+    request_host(req)
+        .map(|h| {
+            state
+                .flow
+                .safe_redirect(&format!("{}://{h}{path}", own.scheme()))
+        })
+        .filter(|rd| url::Url::parse(rd).is_ok_and(|u| u.origin() != own.origin()))
+        .unwrap_or_else(|| path.to_string())
 }
 
 /// The providers serving `rd` (sanitized): an absolute URL names its host,
