@@ -239,6 +239,9 @@ pub struct RunArgs {
     /// Concurrent client connections. [default: 10000]
     #[arg(long, value_name = "N", help_heading = "Limits")]
     pub max_connections: Option<String>,
+    /// Threads serving requests, each with its own runtime and upstream pool. [default: one per core]
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub workers: Option<String>,
     /// Largest provider answer read (token, discovery, JWKS). [default: 1MiB]
     #[arg(long, value_name = "BYTES", help_heading = "Limits")]
     pub max_idp_body_bytes: Option<String>,
@@ -345,6 +348,7 @@ impl RunArgs {
         one("shutdown-grace", &self.shutdown_grace);
         one("max-header-bytes", &self.max_header_bytes);
         one("max-connections", &self.max_connections);
+        one("workers", &self.workers);
         one("max-idp-body-bytes", &self.max_idp_body_bytes);
         one("max-pending-logins", &self.max_pending_logins);
     }

@@ -174,6 +174,8 @@ pub struct Timeouts {
 pub struct Limits {
     pub max_request_header_bytes: usize,
     pub max_connections: usize,
+    /// Threads serving requests (one runtime and upstream pool each).
+    pub workers: usize,
     /// Largest IdP answer (token, discovery, JWKS) read, in bytes.
     pub max_idp_body_bytes: usize,
     /// Pending logins (login cookies) kept per browser.

@@ -172,6 +172,7 @@ pub(crate) const SETTINGS: &[Setting] = &[
     one("shutdown-grace"),
     one("max-header-bytes"),
     one("max-connections"),
+    one("workers"),
     one("max-idp-body-bytes"),
     one("max-pending-logins"),
 ];

@@ -306,9 +306,15 @@ fn limits(r: &mut Reader) -> Limits {
     Limits {
         max_request_header_bytes: r.or("max-header-bytes", 16 << 10, parse::byte_count),
         max_connections: r.or("max-connections", 10_000, parse::count),
+        workers: r.or("workers", cores(), parse::count),
         max_idp_body_bytes: r.or("max-idp-body-bytes", 1 << 20, parse::byte_count),
         max_pending_logins: r.or("max-pending-logins", 5, parse::count),
     }
+}
+
+/// One worker per core the process may use.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 fn secs(n: u64) -> std::time::Duration {

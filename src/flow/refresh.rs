@@ -59,7 +59,13 @@ impl Refresher {
         if !due(session, now()) {
             return;
         }
-        let entry = self.attempts.entry(id.clone()).or_insert(()).await;
+        // `or_insert_with` coalesces racing callers (plain `or_insert` is a
+        // get then an insert): exactly one of them sees a fresh entry.
+        let entry = self
+            .attempts
+            .entry(id.clone())
+            .or_insert_with(async {})
+            .await;
         if !entry.is_fresh() {
             return;
         }

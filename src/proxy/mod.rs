@@ -62,15 +62,18 @@ pub struct ForwardContext<'a> {
     pub tls: bool,
 }
 
-/// The upstream app and a connection pool to it. Cheap to clone.
+/// The upstream app and a connection pool to it. Cheap to clone; clones
+/// share the pool, [`Upstream::with_own_pool`] makes one with its own.
 #[derive(Clone)]
 pub struct Upstream {
+    /// An error when TLS to an https upstream cannot work (no roots).
+    client: Result<Client<tls::Connector, Body>, String>,
     inner: Arc<Inner>,
 }
 
+/// Everything but the pool, shared by every pool's [`Upstream`].
 struct Inner {
-    /// An error when TLS to an https upstream cannot work (no roots).
-    client: Result<Client<tls::Connector, Body>, String>,
+    connector: Result<tls::Connector, String>,
     /// Where requests go; an error when the URL cannot be a request target.
     target: Result<Target, String>,
     headers_timeout: Duration,
@@ -128,18 +131,14 @@ impl Upstream {
     /// Like [`Upstream::new`], adding the signed identity header to every
     /// request with an identity when `signer` is given.
     pub fn signing(config: &Config, signer: Option<Arc<IdentitySigner>>) -> Self {
-        let client = tls::connector(config).map(|connector| {
-            Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-                .pool_timer(TokioTimer::new())
-                .build(connector)
-        });
-        if let Err(problem) = &client {
+        let connector = tls::connector(config);
+        if let Err(problem) = &connector {
             tracing::error!(%problem, "the upstream cannot be reached over https");
         }
         Self {
+            client: pool(&connector),
             inner: Arc::new(Inner {
-                client,
+                connector,
                 target: Target::from_url(&config.upstream),
                 headers_timeout: config.timeouts.upstream_headers,
                 trusted_proxies: config.trusted_proxies.clone(),
@@ -148,6 +147,15 @@ impl Upstream {
                 pass_host_header: config.pass_host_header,
                 signer,
             }),
+        }
+    }
+
+    /// The same upstream and rules with a connection pool of its own: one per
+    /// worker thread, so a request and its upstream connection share a thread.
+    pub fn with_own_pool(&self) -> Self {
+        Self {
+            client: pool(&self.inner.connector),
+            inner: self.inner.clone(),
         }
     }
 
@@ -172,8 +180,19 @@ impl Upstream {
         parts.extensions = Extensions::new();
         inner.prepare(&mut parts.headers, &original, ctx, protocol.as_ref());
         let request = Request::from_parts(parts, boxed(body));
-        let response = inner.send(request).await?;
+        let response = self.send(request).await?;
         inner.finish(response, protocol, client_io)
+    }
+
+    /// Sends the request; the timeout covers connecting and the response headers only.
+    async fn send(&self, request: Request<Body>) -> Result<Response<Incoming>, ProxyError> {
+        let client = (self.client.as_ref()).map_err(|e| ProxyError::Connect(e.clone().into()))?;
+        match tokio::time::timeout(self.inner.headers_timeout, client.request(request)).await {
+            Err(_elapsed) => Err(ProxyError::Timeout),
+            Ok(Err(error)) if error.is_connect() => Err(ProxyError::Connect(error.into())),
+            Ok(Err(error)) => Err(ProxyError::Upstream(error.into())),
+            Ok(Ok(response)) => Ok(response),
+        }
     }
 
     /// The request-header half of [`Upstream::forward`] on its own, so the
@@ -225,17 +244,6 @@ impl Inner {
         }
     }
 
-    /// Sends the request; the timeout covers connecting and the response headers only.
-    async fn send(&self, request: Request<Body>) -> Result<Response<Incoming>, ProxyError> {
-        let client = (self.client.as_ref()).map_err(|e| ProxyError::Connect(e.clone().into()))?;
-        match tokio::time::timeout(self.headers_timeout, client.request(request)).await {
-            Err(_elapsed) => Err(ProxyError::Timeout),
-            Ok(Err(error)) if error.is_connect() => Err(ProxyError::Connect(error.into())),
-            Ok(Err(error)) => Err(ProxyError::Upstream(error.into())),
-            Ok(Ok(response)) => Ok(response),
-        }
-    }
-
     /// Response header hygiene, and the splice when the upstream switched protocols.
     fn finish(
         &self,
@@ -261,6 +269,18 @@ impl Inner {
         headers::filter_set_cookies(&mut parts.headers, &self.cookie_name);
         Ok(Response::from_parts(parts, boxed(body)))
     }
+}
+
+/// A connection pool of its own through `connector`.
+fn pool(
+    connector: &Result<tls::Connector, String>,
+) -> Result<Client<tls::Connector, Body>, String> {
+    connector.clone().map(|connector| {
+        Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .pool_timer(TokioTimer::new())
+            .build(connector)
+    })
 }
 
 /// Whether `X-Forwarded-*` from this peer are believed. IPv4-mapped IPv6

@@ -8,6 +8,7 @@ mod metrics_listener;
 mod router;
 mod state;
 mod tls;
+mod workers;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -26,6 +27,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
 use crate::http::respond::{respond, ClientKind};
+use crate::proxy::Upstream;
 pub use state::AppState;
 
 /// A started sidecar: its addresses, and a handle to stop it.
@@ -33,7 +35,7 @@ pub struct Running {
     addrs: Vec<SocketAddr>,
     state: Arc<AppState>,
     stop: watch::Sender<bool>,
-    listeners: Vec<JoinHandle<()>>,
+    workers: workers::Workers,
     loaders: Vec<JoinHandle<()>>,
     metrics: Option<(SocketAddr, JoinHandle<()>)>,
 }
@@ -61,9 +63,7 @@ impl Running {
     /// period, then returns.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        for listener in self.listeners {
-            let _ = listener.await;
-        }
+        self.workers.join().await;
         for loader in self.loaders {
             loader.abort();
         }
@@ -104,16 +104,39 @@ pub fn start_on(config: Config, listeners: Vec<TcpListener>) -> anyhow::Result<R
     let state = AppState::new(config)?;
     let loaders = state.flow.providers().spawn_loaders();
     let (stop, stopped) = watch::channel(false);
-    let permits = Arc::new(Semaphore::new(state.config.limits.max_connections));
     let tls = state.config.tls.as_ref().map(tls::acceptor).transpose()?;
-    let mut addrs = Vec::new();
-    let mut handles = Vec::new();
-    for listener in listeners {
-        addrs.push(listener.local_addr()?);
-        let (state, permits, stopped) = (state.clone(), permits.clone(), stopped.clone());
-        let accept = accept_loop(listener, state, permits, stopped, tls.clone());
-        handles.push(tokio::spawn(accept));
-    }
+    let addrs = listeners
+        .iter()
+        .map(TcpListener::local_addr)
+        .collect::<Result<Vec<_>, _>>()?;
+    let listeners = listeners
+        .into_iter()
+        .map(TcpListener::into_std)
+        .collect::<Result<Vec<_>, _>>()?;
+    let worker = Worker {
+        builder: Arc::new(builder(&state)),
+        permits: Arc::new(Semaphore::new(state.config.limits.max_connections)),
+        upstream: state.upstream.clone(),
+        state: state.clone(),
+        stopped,
+        tls,
+    };
+    let workers = workers::spawn(
+        state.config.limits.workers,
+        listeners,
+        move |_, listeners| {
+            let worker = worker.with_own_pool();
+            async move {
+                let loops: Vec<_> = listeners
+                    .into_iter()
+                    .map(|listener| tokio::spawn(accept_loop(listener, worker.clone())))
+                    .collect();
+                for accept in loops {
+                    let _ = accept.await;
+                }
+            }
+        },
+    )?;
     for addr in &addrs {
         tracing::info!(%addr, "listening");
     }
@@ -128,10 +151,32 @@ pub fn start_on(config: Config, listeners: Vec<TcpListener>) -> anyhow::Result<R
         addrs,
         state,
         stop,
-        listeners: handles,
+        workers,
         loaders,
         metrics,
     })
+}
+
+/// What every accept loop of one worker thread shares.
+#[derive(Clone)]
+struct Worker {
+    state: Arc<AppState>,
+    /// This worker's own pool to the upstream.
+    upstream: Upstream,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    /// The connection limit, across all workers.
+    permits: Arc<Semaphore>,
+    stopped: watch::Receiver<bool>,
+    tls: Option<TlsAcceptor>,
+}
+
+impl Worker {
+    fn with_own_pool(&self) -> Self {
+        Self {
+            upstream: self.upstream.with_own_pool(),
+            ..self.clone()
+        }
+    }
 }
 
 fn builder(state: &AppState) -> auto::Builder<TokioExecutor> {
@@ -153,18 +198,11 @@ fn builder(state: &AppState) -> auto::Builder<TokioExecutor> {
     builder
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    state: Arc<AppState>,
-    permits: Arc<Semaphore>,
-    mut stopped: watch::Receiver<bool>,
-    tls: Option<TlsAcceptor>,
-) {
+async fn accept_loop(listener: TcpListener, mut worker: Worker) {
     let graceful = GracefulShutdown::new();
-    let builder = Arc::new(builder(&state));
     loop {
         let (stream, peer) = tokio::select! {
-            _ = stopped.changed() => break,
+            _ = worker.stopped.changed() => break,
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(error) => {
@@ -175,28 +213,17 @@ async fn accept_loop(
             },
         };
         let _ = stream.set_nodelay(true);
-        match permits.clone().try_acquire_owned() {
-            Ok(permit) => {
-                let watcher = graceful.watcher();
-                accepted(
-                    stream,
-                    peer,
-                    permit,
-                    tls.as_ref(),
-                    &state,
-                    &builder,
-                    watcher,
-                );
-            }
+        match worker.permits.clone().try_acquire_owned() {
+            Ok(permit) => accepted(stream, peer, permit, &worker, graceful.watcher()),
             // A plain-text 503 means nothing inside TLS: just close.
-            Err(_) if tls.is_some() => drop(stream),
+            Err(_) if worker.tls.is_some() => drop(stream),
             Err(_) => {
                 tokio::spawn(over_capacity(stream));
             }
         }
     }
     drop(listener);
-    let grace = state.config.timeouts.shutdown_grace;
+    let grace = worker.state.config.timeouts.shutdown_grace;
     if tokio::time::timeout(grace, graceful.shutdown())
         .await
         .is_err()
@@ -214,19 +241,17 @@ fn accepted(
     stream: TcpStream,
     peer: SocketAddr,
     permit: OwnedSemaphorePermit,
-    tls: Option<&TlsAcceptor>,
-    state: &Arc<AppState>,
-    builder: &Arc<auto::Builder<TokioExecutor>>,
+    worker: &Worker,
     watcher: Watcher,
 ) {
-    let Some(acceptor) = tls.cloned() else {
-        return serve(stream, peer, false, permit, state, builder, watcher);
+    let Some(acceptor) = worker.tls.clone() else {
+        return serve(stream, peer, false, permit, worker, watcher);
     };
-    let (state, builder) = (state.clone(), builder.clone());
+    let worker = worker.clone();
     tokio::spawn(async move {
-        let limit = state.config.timeouts.client_header_read;
+        let limit = worker.state.config.timeouts.client_header_read;
         if let Some(stream) = tls::handshake(&acceptor, stream, peer, limit).await {
-            serve(stream, peer, true, permit, &state, &builder, watcher);
+            serve(stream, peer, true, permit, &worker, watcher);
         }
     });
 }
@@ -236,18 +261,17 @@ fn serve<I>(
     peer: SocketAddr,
     tls: bool,
     permit: OwnedSemaphorePermit,
-    state: &Arc<AppState>,
-    builder: &auto::Builder<TokioExecutor>,
+    worker: &Worker,
     watcher: Watcher,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let state = state.clone();
+    let (state, upstream) = (worker.state.clone(), worker.upstream.clone());
     let service = service_fn(move |req| {
-        let state = state.clone();
+        let (state, upstream) = (state.clone(), upstream.clone());
         async move {
             let response = match framing::check(&req) {
-                Ok(()) => router::handle(state, req, peer, tls).await,
+                Ok(()) => router::handle(state, &upstream, req, peer, tls).await,
                 Err(reject) => {
                     let kind = ClientKind::of(req.method(), req.headers());
                     respond(kind, reject)
@@ -256,7 +280,8 @@ fn serve<I>(
             Ok::<_, Infallible>(response)
         }
     });
-    let conn = builder
+    let conn = worker
+        .builder
         .serve_connection_with_upgrades(TokioIo::new(io), service)
         .into_owned();
     let conn = watcher.watch(conn);

@@ -27,7 +27,7 @@ use crate::forward_auth;
 use crate::http::pages;
 use crate::http::respond::{self, respond, ClientKind, Reject};
 use crate::metrics::{metrics, OutcomeLabels};
-use crate::proxy::{trusted, ForwardContext};
+use crate::proxy::{trusted, ForwardContext, Upstream};
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -35,6 +35,7 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Writes the one access-log line and counts the answer.
 pub async fn handle(
     state: Arc<AppState>,
+    upstream: &Upstream,
     mut req: Request<Incoming>,
     peer: SocketAddr,
     tls: bool,
@@ -48,7 +49,7 @@ pub async fn handle(
     let result = if header_bytes(req.headers()) > state.config.limits.max_request_header_bytes {
         Err(Reject::HeadersTooLarge)
     } else {
-        route(&state, req, peer, tls, &mut user).await
+        route(&state, upstream, req, peer, tls, &mut user).await
     };
     let mut response = result.unwrap_or_else(|reject| respond(kind, reject));
     response
@@ -103,6 +104,7 @@ fn query_param(query: Option<&str>, name: &str) -> String {
 
 async fn route(
     state: &AppState,
+    upstream: &Upstream,
     req: Request<Incoming>,
     peer: SocketAddr,
     tls: bool,
@@ -134,7 +136,7 @@ async fn route(
             return own_endpoint(state, &rest, &req, peer).await;
         }
     }
-    proxy(state, req, peer, tls, user).await
+    proxy(state, upstream, req, peer, tls, user).await
 }
 
 async fn own_endpoint(
@@ -339,6 +341,7 @@ fn request_host(req: &Request<Incoming>) -> Option<&str> {
 /// with the identity when there is one, else anonymously.
 async fn proxy(
     state: &AppState,
+    upstream: &Upstream,
     req: Request<Incoming>,
     peer: SocketAddr,
     tls: bool,
@@ -356,7 +359,7 @@ async fn proxy(
     };
     let Some(principal) = principal else {
         if access.skip_auth {
-            return forward(state, req, peer, tls, None).await;
+            return forward(upstream, req, peer, tls, None).await;
         }
         let rd = return_to(state, &req);
         return match ClientKind::of(req.method(), req.headers()) {
@@ -374,13 +377,13 @@ async fn proxy(
             sign_out: format!("{}/sign_out", state.config.proxy_prefix),
         });
     }
-    forward(state, req, peer, tls, Some(principal)).await
+    forward(upstream, req, peer, tls, Some(principal)).await
 }
 
 /// Sends the request upstream with the principal's identity headers (none,
 /// and every client-sent look-alike stripped, without one).
 async fn forward(
-    state: &AppState,
+    upstream: &Upstream,
     req: Request<Incoming>,
     peer: SocketAddr,
     tls: bool,
@@ -392,7 +395,7 @@ async fn forward(
         tls,
     };
     let started = Instant::now();
-    let forwarded = state.upstream.forward(req, &ctx).await;
+    let forwarded = upstream.forward(req, &ctx).await;
     metrics()
         .upstream_seconds
         .observe(started.elapsed().as_secs_f64());
