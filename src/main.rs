@@ -7,6 +7,11 @@ use cognito_sidecar::config::{Config, LogFormat, ProcessEnv, RunArgs, LAYERING_H
 use cognito_sidecar::{demo, healthcheck, mock, server, shutdown_signal};
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc: per-thread free lists suit one runtime per worker thread, and
+/// glibc's malloc and free were a tenth of the proxy's CPU (bench/results.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// An authenticating reverse proxy: AWS Cognito (or any OpenID Connect) sign-in
 /// in front of any web app.
 #[derive(Parser)]
