@@ -26,6 +26,7 @@
 //! [`GROUPS_TRUNCATED`] counts it); any other over-long value is not sent at
 //! all rather than cut, so a cut email or `sub` can never name someone else.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -73,13 +74,27 @@ const HOP_BY_HOP: [HeaderName; 9] = [
     header::PROXY_AUTHENTICATE,
 ];
 
-/// `_` and `-` are the same to many app servers; names are already lower case.
-fn normalize(name: &str) -> String {
-    name.to_ascii_lowercase().replace('_', "-")
+/// One byte of a header name as app servers compare them: `_` and `-` are
+/// the same to many (WSGI, CGI), and case never matters.
+fn fold(b: u8) -> u8 {
+    match b {
+        b'_' => b'-',
+        b => b.to_ascii_lowercase(),
+    }
+}
+
+/// `name` starts with `prefix`, after folding both (no allocation: this runs
+/// for every header of every request).
+fn starts_with_folded(name: &[u8], prefix: &[u8]) -> bool {
+    name.len() >= prefix.len() && name.iter().zip(prefix).all(|(&a, &b)| fold(a) == fold(b))
+}
+
+fn same_folded(name: &[u8], other: &[u8]) -> bool {
+    name.len() == other.len() && starts_with_folded(name, other)
 }
 
 fn is_identity_header(name: &str, names: &IdentityHeaders) -> bool {
-    let name = normalize(name);
+    let name = name.as_bytes();
     let configured = [
         &names.email,
         &names.name,
@@ -88,9 +103,15 @@ fn is_identity_header(name: &str, names: &IdentityHeaders) -> bool {
         &names.username,
         &names.jwt,
     ];
-    IDENTITY_NAMES.contains(&name.as_str())
-        || IDENTITY_PREFIXES.iter().any(|p| name.starts_with(p))
-        || configured.iter().any(|c| normalize(c.as_str()) == name)
+    IDENTITY_NAMES
+        .iter()
+        .any(|n| same_folded(name, n.as_bytes()))
+        || IDENTITY_PREFIXES
+            .iter()
+            .any(|p| starts_with_folded(name, p.as_bytes()))
+        || configured
+            .iter()
+            .any(|c| same_folded(name, c.as_str().as_bytes()))
 }
 
 /// Removes every header that looks like an identity header, whoever sent it.
@@ -100,6 +121,7 @@ pub fn strip_identity_headers(headers: &mut HeaderMap, names: &IdentityHeaders) 
         .filter(|n| is_identity_header(n.as_str(), names))
         .cloned()
         .collect();
+    // No allocation when nothing is doomed, the usual case.
     for name in doomed {
         debug!(header = %name, "dropped a client-sent identity header");
         headers.remove(&name);
@@ -117,13 +139,22 @@ pub fn set_identity_headers(headers: &mut HeaderMap, identity: &Identity, names:
     insert_capped(headers, &names.name, encode_value(&identity.name));
     insert_capped(headers, &names.sub, encode_value(&identity.sub));
     insert_capped(headers, &names.username, encode_value(&identity.username));
-    insert_capped(headers, &names.groups, encode_groups(&identity.groups));
+    insert_capped(
+        headers,
+        &names.groups,
+        encode_groups(&identity.groups).into(),
+    );
 }
 
-/// Removes controls, then percent-encodes `%`, `,` and non-ASCII (see module doc).
-pub fn encode_value(raw: &str) -> String {
+/// Removes controls, then percent-encodes `%`, `,` and non-ASCII (see module
+/// doc). A value with nothing to change, the usual case, is borrowed as is.
+pub fn encode_value(raw: &str) -> Cow<'_, str> {
+    let unchanged = |b: &u8| matches!(b, b' '..=b'~') && *b != b'%' && *b != b',';
+    if raw.as_bytes().iter().all(unchanged) {
+        return Cow::Borrowed(raw);
+    }
     let clean: String = raw.chars().filter(|c| !c.is_control()).collect();
-    utf8_percent_encode(&clean, ENCODE).to_string()
+    Cow::Owned(utf8_percent_encode(&clean, ENCODE).to_string())
 }
 
 /// Encoded group names joined with `,`, whole groups dropped from the end past the cap.
@@ -157,7 +188,7 @@ fn encode_groups(groups: &[String]) -> String {
 }
 
 /// Inserts an encoded value, or removes the header when it is over the cap.
-fn insert_capped(headers: &mut HeaderMap, name: &HeaderName, encoded: String) {
+fn insert_capped(headers: &mut HeaderMap, name: &HeaderName, encoded: Cow<'_, str>) {
     if encoded.len() > MAX_VALUE_BYTES {
         warn!(header = %name, len = encoded.len(), "identity value over the header cap; not sent");
         headers.remove(name);

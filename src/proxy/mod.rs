@@ -114,12 +114,15 @@ impl Target {
         if !path_and_query.starts_with('/') {
             return Err(ProxyError::Upstream("request target is not a path".into()));
         }
-        Uri::builder()
+        let builder = Uri::builder()
             .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query(format!("{}{path_and_query}", self.base))
-            .build()
-            .map_err(|e| ProxyError::Upstream(e.into()))
+            .authority(self.authority.clone());
+        // Without a base path the parsed path is reused as is, not re-parsed.
+        let builder = match uri.path_and_query() {
+            Some(pq) if self.base.is_empty() => builder.path_and_query(pq.clone()),
+            _ => builder.path_and_query(format!("{}{path_and_query}", self.base)),
+        };
+        builder.build().map_err(|e| ProxyError::Upstream(e.into()))
     }
 }
 

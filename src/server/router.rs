@@ -43,7 +43,10 @@ pub async fn handle(
     let started = Instant::now();
     let request_id = request_id(req.headers(), peer, &state.config);
     req.headers_mut().insert(X_REQUEST_ID, request_id.clone());
-    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    // Copied for the access line only when it is written (`SIDECAR_LOG=warn` skips it).
+    let logged = tracing::enabled!(target: "access", tracing::Level::INFO);
+    let method = req.method().clone();
+    let path = logged.then(|| req.uri().path().chars().take(256).collect::<String>());
     let kind = ClientKind::of(req.method(), req.headers());
     let mut user = None;
     let result = if header_bytes(req.headers()) > state.config.limits.max_request_header_bytes {
@@ -60,7 +63,7 @@ pub async fn handle(
     tracing::info!(
         target: "access",
         %method,
-        path = %path.chars().take(256).collect::<String>(),
+        path = path.as_deref().unwrap_or("-"),
         status,
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
         user = user.as_deref().unwrap_or("-"),
@@ -78,13 +81,14 @@ fn request_id(headers: &HeaderMap, peer: SocketAddr, config: &Config) -> HeaderV
         .filter(|_| trusted(peer.ip(), &config.trusted_proxies));
     match given {
         Some(v) => v.clone(),
-        // From the thread-local RNG: `new_v4` would make a getrandom syscall per request.
-        None => HeaderValue::from_str(
-            &uuid::Builder::from_random_bytes(rand::random())
-                .into_uuid()
-                .to_string(),
-        )
-        .unwrap_or_else(|_| HeaderValue::from_static("-")),
+        // From the thread-local RNG: `new_v4` would make a getrandom syscall
+        // per request. Encoded on the stack, not through `Display`.
+        None => {
+            let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+            let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+            let text = id.hyphenated().encode_lower(&mut text);
+            HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("-"))
+        }
     }
 }
 
@@ -370,7 +374,9 @@ async fn proxy(
         };
     };
     let who = principal.identity();
-    *user = Some(who.email.clone().unwrap_or_else(|| who.sub.clone()));
+    if tracing::enabled!(target: "access", tracing::Level::INFO) {
+        *user = Some(who.email.clone().unwrap_or_else(|| who.sub.clone()));
+    }
     if !access.skip_auth && !access.allows(who) {
         return Err(Reject::Forbidden {
             who: who.email.clone().unwrap_or_else(|| who.username.clone()),
