@@ -153,8 +153,11 @@ pub fn encode_value(raw: &str) -> Cow<'_, str> {
     if raw.as_bytes().iter().all(unchanged) {
         return Cow::Borrowed(raw);
     }
-    let clean: String = raw.chars().filter(|c| !c.is_control()).collect();
-    Cow::Owned(utf8_percent_encode(&clean, ENCODE).to_string())
+    let mut encoded = String::with_capacity(raw.len() + 16);
+    for piece in raw.split(char::is_control) {
+        encoded.extend(utf8_percent_encode(piece, ENCODE));
+    }
+    Cow::Owned(encoded)
 }
 
 /// Encoded group names joined with `,`, whole groups dropped from the end past the cap.

@@ -2,12 +2,13 @@
 //!
 //! Bodies are never buffered: the client's body is boxed and sent as it
 //! arrives, the upstream's body is boxed and returned as it arrives. Upstream
-//! connections are HTTP/1.1, pooled by hyper-util's legacy client. On the way
+//! connections are HTTP/1.1, kept alive in one [`pool`] per worker. On the way
 //! the request loses hop-by-hop headers, identity look-alikes and the sidecar's
 //! own cookies, and gains `X-Forwarded-*` and the identity headers; see
 //! [`headers`] for the rules and [`upgrade`] for WebSockets.
 
 pub mod headers;
+mod pool;
 mod tls;
 pub mod upgrade;
 
@@ -20,14 +21,13 @@ use http::uri::{Authority, Scheme};
 use http::{Extensions, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use ipnet::IpNet;
 
 use crate::body::{boxed, Body, BoxError};
 use crate::config::{Config, IdentityHeaders};
 use crate::identity::Identity;
 use crate::identity_jwt::IdentitySigner;
+use pool::{Pool, SendError};
 
 /// Idle upstream connections are closed after this long. Short, because app
 /// servers often close idle keep-alive connections early (gunicorn: 2 s).
@@ -66,8 +66,9 @@ pub struct ForwardContext<'a> {
 /// share the pool, [`Upstream::with_own_pool`] makes one with its own.
 #[derive(Clone)]
 pub struct Upstream {
-    /// An error when TLS to an https upstream cannot work (no roots).
-    client: Result<Client<tls::Connector, Body>, String>,
+    /// An error when TLS to an https upstream cannot work (no roots) or the
+    /// upstream URL cannot be dialled.
+    pool: Result<Arc<Pool>, String>,
     inner: Arc<Inner>,
 }
 
@@ -88,7 +89,8 @@ struct Inner {
 /// The upstream URL, split into the parts a request URI is built from.
 #[derive(Clone, Debug)]
 struct Target {
-    scheme: Scheme,
+    /// `scheme://authority/`: what the connector dials.
+    dial: Uri,
     authority: Authority,
     /// Path prefix without a trailing `/`; empty for the root.
     base: String,
@@ -101,22 +103,28 @@ impl Target {
             Some(port) => format!("{host}:{port}"),
             None => host.to_owned(),
         };
+        let scheme: Scheme = url.scheme().parse().map_err(|_| "bad upstream scheme")?;
+        let authority: Authority = authority.parse().map_err(|_| "bad upstream authority")?;
+        let dial = Uri::builder()
+            .scheme(scheme)
+            .authority(authority.clone())
+            .path_and_query("/")
+            .build()
+            .map_err(|_| "bad upstream URL")?;
         Ok(Self {
-            scheme: url.scheme().parse().map_err(|_| "bad upstream scheme")?,
-            authority: authority.parse().map_err(|_| "bad upstream authority")?,
+            dial,
+            authority,
             base: url.path().trim_end_matches('/').to_owned(),
         })
     }
 
-    /// The upstream URI for a request: our scheme and authority, base + path and query.
+    /// The request target sent upstream (origin-form): base + path and query.
     fn rewrite(&self, uri: &Uri) -> Result<Uri, ProxyError> {
         let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
         if !path_and_query.starts_with('/') {
             return Err(ProxyError::Upstream("request target is not a path".into()));
         }
-        let builder = Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone());
+        let builder = Uri::builder();
         // Without a base path the parsed path is reused as is, not re-parsed.
         let builder = match uri.path_and_query() {
             Some(pq) if self.base.is_empty() => builder.path_and_query(pq.clone()),
@@ -138,18 +146,19 @@ impl Upstream {
         if let Err(problem) = &connector {
             tracing::error!(%problem, "the upstream cannot be reached over https");
         }
+        let inner = Arc::new(Inner {
+            connector,
+            target: Target::from_url(&config.upstream),
+            headers_timeout: config.timeouts.upstream_headers,
+            trusted_proxies: config.trusted_proxies.clone(),
+            identity_headers: config.headers.clone(),
+            cookie_name: config.cookie.name.clone(),
+            pass_host_header: config.pass_host_header,
+            signer,
+        });
         Self {
-            client: pool(&connector),
-            inner: Arc::new(Inner {
-                connector,
-                target: Target::from_url(&config.upstream),
-                headers_timeout: config.timeouts.upstream_headers,
-                trusted_proxies: config.trusted_proxies.clone(),
-                identity_headers: config.headers.clone(),
-                cookie_name: config.cookie.name.clone(),
-                pass_host_header: config.pass_host_header,
-                signer,
-            }),
+            pool: pool(&inner),
+            inner,
         }
     }
 
@@ -157,7 +166,7 @@ impl Upstream {
     /// worker thread, so a request and its upstream connection share a thread.
     pub fn with_own_pool(&self) -> Self {
         Self {
-            client: pool(&self.inner.connector),
+            pool: pool(&self.inner),
             inner: self.inner.clone(),
         }
     }
@@ -182,18 +191,21 @@ impl Upstream {
         parts.version = Version::HTTP_11;
         parts.extensions = Extensions::new();
         inner.prepare(&mut parts.headers, &original, ctx, protocol.as_ref());
+        if !parts.headers.contains_key(header::HOST) {
+            insert_str(&mut parts.headers, header::HOST, target.authority.as_str());
+        }
         let request = Request::from_parts(parts, boxed(body));
         let response = self.send(request).await?;
         inner.finish(response, protocol, client_io)
     }
 
     /// Sends the request; the timeout covers connecting and the response headers only.
-    async fn send(&self, request: Request<Body>) -> Result<Response<Incoming>, ProxyError> {
-        let client = (self.client.as_ref()).map_err(|e| ProxyError::Connect(e.clone().into()))?;
-        match tokio::time::timeout(self.inner.headers_timeout, client.request(request)).await {
+    async fn send(&self, request: Request<Body>) -> Result<Response<Body>, ProxyError> {
+        let pool = (self.pool.as_ref()).map_err(|e| ProxyError::Connect(e.clone().into()))?;
+        match tokio::time::timeout(self.inner.headers_timeout, pool.send(request)).await {
             Err(_elapsed) => Err(ProxyError::Timeout),
-            Ok(Err(error)) if error.is_connect() => Err(ProxyError::Connect(error.into())),
-            Ok(Err(error)) => Err(ProxyError::Upstream(error.into())),
+            Ok(Err(SendError::Connect(error))) => Err(ProxyError::Connect(error)),
+            Ok(Err(SendError::Exchange(error))) => Err(ProxyError::Upstream(error.into())),
             Ok(Ok(response)) => Ok(response),
         }
     }
@@ -250,7 +262,7 @@ impl Inner {
     /// Response header hygiene, and the splice when the upstream switched protocols.
     fn finish(
         &self,
-        mut response: Response<Incoming>,
+        mut response: Response<Body>,
         protocol: Option<HeaderValue>,
         client_io: Option<OnUpgrade>,
     ) -> Result<Response<Body>, ProxyError> {
@@ -270,20 +282,15 @@ impl Inner {
         parts.extensions = Extensions::new();
         headers::remove_hop_by_hop(&mut parts.headers, protocol.as_ref().filter(|_| switched));
         headers::filter_set_cookies(&mut parts.headers, &self.cookie_name);
-        Ok(Response::from_parts(parts, boxed(body)))
+        Ok(Response::from_parts(parts, body))
     }
 }
 
-/// A connection pool of its own through `connector`.
-fn pool(
-    connector: &Result<tls::Connector, String>,
-) -> Result<Client<tls::Connector, Body>, String> {
-    connector.clone().map(|connector| {
-        Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .pool_timer(TokioTimer::new())
-            .build(connector)
-    })
+/// A connection pool of its own to the upstream.
+fn pool(inner: &Inner) -> Result<Arc<Pool>, String> {
+    let connector = inner.connector.clone()?;
+    let target = inner.target.as_ref().map_err(Clone::clone)?;
+    Ok(Pool::new(connector, target.dial.clone(), POOL_IDLE_TIMEOUT))
 }
 
 /// Whether `X-Forwarded-*` from this peer are believed. IPv4-mapped IPv6
@@ -370,25 +377,19 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn uri_gets_upstream_authority_and_base_path() {
+    fn uri_gets_the_base_path_in_origin_form() {
         let uri: Uri = "/a/b?x=1&y=%20".parse().unwrap();
         let root = target("http://127.0.0.1:8000");
-        assert_eq!(
-            root.rewrite(&uri).unwrap(),
-            "http://127.0.0.1:8000/a/b?x=1&y=%20"
-        );
+        assert_eq!(root.rewrite(&uri).unwrap(), "/a/b?x=1&y=%20");
+        assert_eq!(root.dial, "http://127.0.0.1:8000/");
         let based = target("http://app.internal/base/");
-        assert_eq!(
-            based.rewrite(&uri).unwrap(),
-            "http://app.internal/base/a/b?x=1&y=%20"
-        );
+        assert_eq!(based.rewrite(&uri).unwrap(), "/base/a/b?x=1&y=%20");
         let absolute: Uri = "http://client.example/p?q".parse().unwrap();
-        assert_eq!(
-            based.rewrite(&absolute).unwrap(),
-            "http://app.internal/base/p?q"
-        );
+        assert_eq!(based.rewrite(&absolute).unwrap(), "/base/p?q");
+        assert_eq!(root.rewrite(&absolute).unwrap(), "/p?q");
         let v6 = target("http://[::1]:9000/");
-        assert_eq!(v6.rewrite(&uri).unwrap(), "http://[::1]:9000/a/b?x=1&y=%20");
+        assert_eq!(v6.dial, "http://[::1]:9000/");
+        assert_eq!(v6.authority, "[::1]:9000");
     }
 
     #[test]
