@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Response};
+use http::{HeaderMap, HeaderName, Method, Response};
 
 use crate::authz::Target;
 use crate::body::{self, Body};
@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::flow::Flow;
 use crate::http::respond::{no_store, ClientKind, Reject};
 use crate::identity_jwt::IdentitySigner;
-use crate::proxy::headers::{encode_value, set_identity_headers};
+use crate::proxy::headers::set_identity_headers;
 use crate::proxy::trusted;
 
 const AUTH_REQUEST_EMAIL: HeaderName = HeaderName::from_static("x-auth-request-email");
@@ -96,10 +96,12 @@ pub async fn check(
 ) -> Result<Response<Body>, Reject> {
     // Without a trusted original URL only unrestricted providers count.
     let target = original_target(headers, method, peer, config);
-    let anywhere = crate::authz::Target::new(method, None, "/");
-    let choices = flow
-        .providers()
-        .choices(target.as_ref().unwrap_or(&anywhere));
+    let choices = match &target {
+        Some(target) => flow.providers().choices(target),
+        None => flow
+            .providers()
+            .choices(&crate::authz::Target::new(method, None, "/")),
+    };
     let principal = flow
         .principal(headers, &choices)
         .await
@@ -131,18 +133,17 @@ pub async fn check(
     if let Some(token) = signer.and_then(|s| s.sign(who)) {
         h.insert(config.headers.jwt.clone(), token);
     }
-    let mut put = |name: HeaderName, value: &str| {
-        if let Ok(v) = HeaderValue::from_str(&encode_value(value)) {
-            h.insert(name, v);
+    // The oauth2-proxy names carry the same encoded values (shared, not copied).
+    let names = &config.headers;
+    for (ours, theirs) in [
+        (&names.email, AUTH_REQUEST_EMAIL),
+        (&names.username, AUTH_REQUEST_USER),
+        (&names.username, AUTH_REQUEST_USERNAME),
+        (&names.groups, AUTH_REQUEST_GROUPS),
+    ] {
+        if let Some(value) = h.get(ours).cloned() {
+            h.insert(theirs, value);
         }
-    };
-    if let Some(email) = &who.email {
-        put(AUTH_REQUEST_EMAIL, email);
-    }
-    put(AUTH_REQUEST_USER, &who.username);
-    put(AUTH_REQUEST_USERNAME, &who.username);
-    if let Some(groups) = h.get(&config.headers.groups).cloned() {
-        h.insert(AUTH_REQUEST_GROUPS, groups);
     }
     if let Some(cookie) = principal.reseal().and_then(|c| c.parse().ok()) {
         response
