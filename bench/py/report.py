@@ -59,8 +59,11 @@ class Results:
         self.elapsed = 0.0
 
     def healthy(self):
-        """No row had errors (row 6 counts its own failures)."""
-        return all(s["errors"] == 0 for k, s in self.stats.items() if k != "6")
+        """No sidecar row had errors (row 6 counts its own failures). The
+        baselines' errors (Apache resetting a few connections at the end of
+        a round) are in the table's rounds, not the sidecar's to answer for."""
+        baselines = {"1", "2", "2b", "6"}
+        return all(s["errors"] == 0 for k, s in self.stats.items() if k not in baselines)
 
     def main_table(self):
         s1, s2 = self.stats.get("1", {}).get("rps", 0), self.stats.get("2", {}).get("rps", 0)

@@ -25,9 +25,9 @@ impl Flow {
         &self,
         request: &http::HeaderMap,
     ) -> Result<Option<Authenticated>, StoreError> {
-        let name = self.cookies.name("");
+        let name = self.cookies.session_name();
         for (_, value) in request_cookies(request).filter(|(n, _)| *n == name) {
-            let Some(opened) = self.cookies.open(&name, &value) else {
+            let Some(opened) = self.cookies.open(name, value) else {
                 continue;
             };
             let Some(id) = SessionId::parse(&opened.value) else {

@@ -114,7 +114,7 @@ impl Flow {
         let name = self.login_cookie_name(state);
         request_cookies(request)
             .filter(|(n, _)| *n == name)
-            .filter_map(|(_, value)| self.open_login(&name, &value))
+            .filter_map(|(_, value)| self.open_login(&name, value))
             .find(|login| ct_eq(login.state.expose().as_bytes(), state.as_bytes()))
             .map(|login| (name.clone(), login))
     }

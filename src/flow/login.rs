@@ -117,9 +117,9 @@ impl Flow {
             .filter(|(name, _)| name.starts_with(&prefix))
             .map(|(name, value)| {
                 let created = self
-                    .open_login(&name, &value)
+                    .open_login(name, value)
                     .map_or((0, 0), |login| (login.created_at, login.created_ns));
-                (created, name)
+                (created, name.to_string())
             })
             .collect();
         pending.sort();

@@ -88,7 +88,7 @@ impl Flow {
         let rd_name = self.cookies.name("_rd");
         let rd = request_cookies(request)
             .filter(|(n, _)| *n == rd_name)
-            .find_map(|(_, v)| self.cookies.open(&rd_name, &v))
+            .find_map(|(_, v)| self.cookies.open(&rd_name, v))
             .map(|opened| self.safe_redirect(&opened.value));
         (rd, self.cookies.clear_cookie(&rd_name))
     }

@@ -21,6 +21,8 @@ pub struct Opened {
 pub struct CookieCodec {
     keys: Vec<Key>,
     base_name: String,
+    /// The session cookie's full name, looked for on every request.
+    session_name: String,
     secure: bool,
     domain: Option<String>,
 }
@@ -43,16 +45,24 @@ fn derive_key(secret: &[u8]) -> Option<Key> {
 
 impl CookieCodec {
     pub fn new(config: &CookieConfig) -> Self {
-        Self {
+        let mut codec = Self {
             keys: config
                 .secrets
                 .iter()
                 .filter_map(|s| derive_key(s.expose()))
                 .collect(),
             base_name: config.name.clone(),
+            session_name: String::new(),
             secure: config.secure,
             domain: config.domain.clone(),
-        }
+        };
+        codec.session_name = codec.name("");
+        codec
+    }
+
+    /// The session cookie's name: [`CookieCodec::name`] without a suffix.
+    pub fn session_name(&self) -> &str {
+        &self.session_name
     }
 
     /// `__Host-` binds the cookie to this exact host; only possible when secure
@@ -113,7 +123,7 @@ impl CookieCodec {
 }
 
 /// The cookies of a request as (name, value) pairs; malformed pairs are skipped.
-pub fn request_cookies(headers: &http::HeaderMap) -> impl Iterator<Item = (String, String)> + '_ {
+pub fn request_cookies(headers: &http::HeaderMap) -> impl Iterator<Item = (&str, &str)> + '_ {
     headers
         .get_all(http::header::COOKIE)
         .iter()
@@ -121,10 +131,7 @@ pub fn request_cookies(headers: &http::HeaderMap) -> impl Iterator<Item = (Strin
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| {
             let (name, value) = pair.trim().split_once('=')?;
-            Some((
-                name.trim().to_string(),
-                value.trim().trim_matches('"').to_string(),
-            ))
+            Some((name.trim(), value.trim().trim_matches('"')))
         })
 }
 
