@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use moka::future::Cache;
 use moka::ops::compute::Op;
+use moka::policy::EvictionPolicy;
 
 use super::{Session, SessionId};
 use crate::config::SessionConfig;
@@ -23,6 +24,10 @@ pub struct MemoryStore {
 impl MemoryStore {
     pub fn new(config: &SessionConfig) -> Self {
         let sessions = Cache::builder()
+            // LRU: when full, the session used least recently ends. moka's
+            // default (TinyLFU) may refuse to admit a new entry that is less
+            // popular than the victim: a fresh sign-in would not stick.
+            .eviction_policy(EvictionPolicy::lru())
             .max_capacity(config.max_bytes)
             .weigher(|_id: &SessionId, s: &Arc<Session>| s.weight())
             .time_to_live(config.ttl)
@@ -111,5 +116,46 @@ mod tests {
         store.insert(id.clone(), s).await;
         assert!(store.get(&id).await.is_none());
         assert_eq!(store.count().await, 0, "invalidated on read");
+    }
+
+    /// A full store makes room for a new sign-in by ending the session used
+    /// least recently, never by refusing the new one (a frequency-based
+    /// admission policy such as moka's default TinyLFU would refuse it: the
+    /// user would sign in and at once be signed out).
+    #[tokio::test]
+    async fn a_full_store_keeps_the_new_session_and_drops_the_least_recent() {
+        let one = contract::session("u0", super::super::now() + 3600)
+            .unwrap()
+            .weight();
+        let store = MemoryStore::new(&SessionConfig {
+            max_bytes: u64::from(one) * 10,
+            idle_timeout: Duration::from_secs(3600),
+            max_per_user: 1,
+            ..contract::config()
+        });
+        let mut ids = Vec::new();
+        for i in 0..10 {
+            let id = SessionId::generate();
+            let s = contract::session(&format!("u{i}"), super::super::now() + 3600).unwrap();
+            store.insert(id.clone(), s).await;
+            ids.push(id);
+        }
+        // Popular sessions: read often, the first one least recently.
+        for _ in 0..20 {
+            for id in &ids {
+                assert!(store.get(id).await.is_some());
+            }
+        }
+        store.sessions.run_pending_tasks().await;
+        let newcomer = SessionId::generate();
+        let s = contract::session("new", super::super::now() + 3600).unwrap();
+        store.insert(newcomer.clone(), s).await;
+        store.sessions.run_pending_tasks().await;
+        assert!(
+            store.get(&newcomer).await.is_some(),
+            "the new sign-in stays"
+        );
+        assert!(store.get(&ids[0]).await.is_none(), "the least recent ends");
+        assert!(store.get(&ids[9]).await.is_some());
     }
 }
