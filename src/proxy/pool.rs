@@ -108,6 +108,9 @@ impl Pool {
 
     async fn connect(&self) -> Result<SendRequest<Body>, SendError> {
         let mut connector = self.connector.clone();
+        std::future::poll_fn(|cx| connector.poll_ready(cx))
+            .await
+            .map_err(SendError::Connect)?;
         let io = connector
             .call(self.dial.clone())
             .await
