@@ -371,6 +371,11 @@ async fn redis_down_answers_503_quickly_and_service_resumes_when_it_is_back() {
         );
         assert!(page.text().await.unwrap().contains("Try again"));
         assert_eq!(a.upstream.count(), seen, "never forwarded as nobody");
+        let ready = plain_client().get(a.url("/ready")).send().await.unwrap();
+        assert_eq!(ready.status(), 503, "out of rotation while Redis is gone");
+        let body: serde_json::Value = ready.json().await.unwrap();
+        assert_eq!(body["session_store"], false);
+        assert_eq!(body["providers"], true);
 
         redis.spawn().await;
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -385,6 +390,8 @@ async fn redis_down_answers_503_quickly_and_service_resumes_when_it_is_back() {
         }
         assert_eq!(status, 200, "the same session works again");
         assert_eq!(a.upstream.last().header("x-user-username"), Some("alice"));
+        let ready = plain_client().get(a.url("/ready")).send().await.unwrap();
+        assert_eq!(ready.status(), 200, "back in rotation");
     })
     .await;
 }
@@ -490,7 +497,24 @@ async fn rediss_with_a_password_shares_sessions_and_a_wrong_password_is_a_503() 
                 ca.to_str().unwrap().to_string(),
             ),
         ];
-        let locked_out = start_sidecar_with(&stacks[0].mock, listener, &base, &wrong).await;
+        let locked_out = start_sidecar_unready(&stacks[0].mock, listener, &base, &wrong).await;
+        // Once the provider is loaded, only the store keeps it out of rotation.
+        let mut body = serde_json::Value::Null;
+        for _ in 0..50 {
+            let ready = plain_client()
+                .get(locked_out.url("/ready"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(ready.status(), 503, "never in rotation without its store");
+            body = ready.json().await.unwrap();
+            if body["providers"] == true {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(body["providers"], true);
+        assert_eq!(body["session_store"], false);
         let r = plain_client()
             .get(locked_out.url("/whoami"))
             .header("cookie", &cookie)

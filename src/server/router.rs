@@ -123,13 +123,20 @@ async fn route(
         ));
     }
     if path == config.ready_path {
-        let ready = state.is_ready();
+        // Ready: every provider's discovery and keys loaded, and the session
+        // store answering (a replica whose Redis is gone can serve no one).
+        let providers = state.is_ready();
+        let sessions = state.flow.sessions().reachable().await;
+        let ready = providers && sessions;
         let status = if ready {
             StatusCode::OK
         } else {
             StatusCode::SERVICE_UNAVAILABLE
         };
-        return Ok(respond::json(status, &serde_json::json!({"ready": ready})));
+        let body = serde_json::json!({
+            "ready": ready, "providers": providers, "session_store": sessions,
+        });
+        return Ok(respond::json(status, &body));
     }
     if path == state.callback_path {
         return own_endpoint(state, "/callback", &req, peer).await;

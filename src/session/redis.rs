@@ -317,6 +317,14 @@ impl RedisStore {
         Ok(set.is_some())
     }
 
+    /// Whether Redis answers a `PING` (within the call timeout).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let _: String = self
+            .call(|mut c| async move { redis::cmd("PING").query_async(&mut c).await })
+            .await?;
+        Ok(())
+    }
+
     pub async fn unlock_refresh(&self, id: &SessionId) -> Result<(), StoreError> {
         self.del(self.lock_key(id)).await
     }

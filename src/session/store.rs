@@ -96,6 +96,15 @@ impl SessionStore {
 
     /// Whether this replica may refresh the session now. In memory the
     /// refresher's own single-flight guard is enough: always yes.
+    /// Whether sessions can be read and written now: always for memory; a
+    /// Redis that answers `PING` otherwise (for `/ready`).
+    pub async fn reachable(&self) -> bool {
+        match self {
+            Self::Memory(_) => true,
+            Self::Redis(r) => r.ping().await.is_ok(),
+        }
+    }
+
     pub async fn lock_refresh(&self, id: &SessionId) -> Result<bool, StoreError> {
         match self {
             Self::Memory(_) => Ok(true),

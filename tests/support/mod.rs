@@ -533,15 +533,26 @@ pub async fn start_sidecar_with(
     base: &str,
     env: &[(String, String)],
 ) -> Stack {
+    let stack = start_sidecar_unready(mock, listener, base, env).await;
+    stack.wait_ready().await;
+    stack
+}
+
+/// Like [`start_sidecar_with`], without waiting for `/ready` (for sidecars
+/// that must not become ready).
+pub async fn start_sidecar_unready(
+    mock: &MockHandle,
+    listener: TcpListener,
+    base: &str,
+    env: &[(String, String)],
+) -> Stack {
     let upstream = RecordingUpstream::start().await;
     let config = sidecar_config(base, mock, &upstream, env);
     let sidecar = server::start_on(config, vec![listener]).unwrap();
-    let stack = Stack {
+    Stack {
         mock: mock.clone(),
         upstream,
         sidecar,
         base: base.to_string(),
-    };
-    stack.wait_ready().await;
-    stack
+    }
 }
