@@ -196,6 +196,21 @@ async fn json_logs_are_one_object_per_line_with_an_access_line_per_request() {
         answered,
         "the sidecar started without its IdP and answered /ping"
     );
+    // Refused before routing (two Host lines): still an id and an access line.
+    let refused = {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut raw = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        raw.write_all(b"GET /two-hosts HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = vec![0u8; 4096];
+        let n = raw.read(&mut answer).await.unwrap();
+        String::from_utf8_lossy(&answer[..n]).to_lowercase()
+    };
+    assert!(refused.starts_with("http/1.1 400"), "{refused}");
+    assert!(refused.contains("x-request-id: "), "{refused}");
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let _ = child.kill();
     let _ = child.wait();
@@ -228,4 +243,10 @@ async fn json_logs_are_one_object_per_line_with_an_access_line_per_request() {
         access["request_id"], "ignored",
         "an untrusted client's id is replaced"
     );
+    let refused = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["path"] == "/two-hosts")
+        .expect("an access line for the refused request");
+    assert_eq!(refused["status"], 400);
 }

@@ -26,7 +26,6 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
-use crate::http::respond::{respond, ClientKind};
 use crate::proxy::Upstream;
 pub use state::AppState;
 
@@ -269,16 +268,7 @@ fn serve<I>(
     let (state, upstream) = (worker.state.clone(), worker.upstream.clone());
     let service = service_fn(move |req| {
         let (state, upstream) = (state.clone(), upstream.clone());
-        async move {
-            let response = match framing::check(&req) {
-                Ok(()) => router::handle(state, &upstream, req, peer, tls).await,
-                Err(reject) => {
-                    let kind = ClientKind::of(req.method(), req.headers());
-                    respond(kind, reject)
-                }
-            };
-            Ok::<_, Infallible>(response)
-        }
+        async move { Ok::<_, Infallible>(router::handle(state, &upstream, req, peer, tls).await) }
     });
     let conn = worker
         .builder

@@ -49,10 +49,13 @@ pub async fn handle(
     let path = logged.then(|| req.uri().path().chars().take(256).collect::<String>());
     let kind = ClientKind::of(req.method(), req.headers());
     let mut user = None;
-    let result = if header_bytes(req.headers()) > state.config.limits.max_request_header_bytes {
-        Err(Reject::HeadersTooLarge)
-    } else {
-        route(&state, upstream, req, peer, tls, &mut user).await
+    // Refusals before routing still get a request id, a count and an access line.
+    let result = match super::framing::check(&req) {
+        Err(reject) => Err(reject),
+        Ok(()) if header_bytes(req.headers()) > state.config.limits.max_request_header_bytes => {
+            Err(Reject::HeadersTooLarge)
+        }
+        Ok(()) => route(&state, upstream, req, peer, tls, &mut user).await,
     };
     let mut response = result.unwrap_or_else(|reject| respond(kind, reject));
     response
