@@ -5,10 +5,7 @@
 
 mod support;
 
-use cognito_sidecar::mock::{
-    MockCognito, MockConfig, MockHandle, MockUser, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
-};
-use cognito_sidecar::server;
+use cognito_sidecar::mock::{MockConfig, MockHandle, MockUser, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET};
 use support::*;
 use tokio::net::TcpListener;
 
@@ -40,23 +37,8 @@ fn staff_pool() -> MockConfig {
 async fn pools() -> Pools {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let mut customers = MockConfig::demo();
-    let mut staff = staff_pool();
-    for pool in [&mut customers, &mut staff] {
-        pool.allow_http_loopback_ip = true;
-        pool.clients[0]
-            .callback_urls
-            .push(format!("{base}/oauth2/callback"));
-        pool.clients[0]
-            .logout_urls
-            .push(format!("{base}/oauth2/signed_out"));
-    }
-    let mock = MockCognito::start(customers, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let staff = MockCognito::start(staff, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let mock = start_mock_for(MockConfig::demo(), &base).await;
+    let staff = start_mock_for(staff_pool(), &base).await;
     let file = tempfile::NamedTempFile::new().unwrap();
     let toml = format!(
         r#"
@@ -85,20 +67,11 @@ identity_provider = "Google"
         mock.discovery_url(),
     );
     std::fs::write(file.path(), toml).unwrap();
-    let upstream = RecordingUpstream::start().await;
     let env = [(
         "SIDECAR_CONFIG".to_string(),
         file.path().display().to_string(),
     )];
-    let config = sidecar_config(&base, &mock, &upstream, &env);
-    let sidecar = server::start_on(config, vec![listener]).unwrap();
-    let stack = Stack {
-        mock,
-        upstream,
-        sidecar,
-        base,
-    };
-    stack.wait_ready().await;
+    let stack = start_sidecar_with(&mock, listener, &base, &env).await;
     Pools {
         stack,
         staff,

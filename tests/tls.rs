@@ -13,8 +13,7 @@ use std::time::Duration;
 
 use cognito_sidecar::body::{self, Body};
 use cognito_sidecar::config::crypto_provider;
-use cognito_sidecar::mock::{MockCognito, MockConfig};
-use cognito_sidecar::server;
+use cognito_sidecar::mock::MockConfig;
 use http::{Request, Response, Version};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -28,7 +27,7 @@ use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
-use support::{bounded, sidecar_config, sign_in_as, RecordingUpstream, Stack};
+use support::{bounded, sign_in_as, start_mock_for, start_sidecar_unready, Stack};
 
 /// A test CA that signs leaf certificates.
 struct Pki {
@@ -109,16 +108,7 @@ async fn start_tls_stack_with(extra: &[(&str, String)]) -> TlsStack {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base = format!("https://localhost:{}", addr.port());
-    let mut pool = MockConfig::demo();
-    pool.allow_http_loopback_ip = true;
-    for client in &mut pool.clients {
-        client.callback_urls.push(format!("{base}/oauth2/callback"));
-        client.logout_urls.push(format!("{base}/oauth2/signed_out"));
-    }
-    let mock = MockCognito::start(pool, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let upstream = RecordingUpstream::start().await;
+    let mock = start_mock_for(MockConfig::demo(), &base).await;
     let overrides = [
         ("SIDECAR_COOKIE_SECURE", "true".to_string()),
         ("SIDECAR_TLS_CERT_FILE", cert.display().to_string()),
@@ -128,14 +118,8 @@ async fn start_tls_stack_with(extra: &[(&str, String)]) -> TlsStack {
     .chain(extra.iter().cloned())
     .map(|(k, v)| (k.to_string(), v))
     .collect::<Vec<_>>();
-    let config = sidecar_config(&base, &mock, &upstream, &overrides);
-    let sidecar = server::start_on(config, vec![listener]).unwrap();
-    let stack = Stack {
-        mock,
-        upstream,
-        sidecar,
-        base,
-    };
+    // Not ready-checked here: `/ready` needs a client that trusts the test CA.
+    let stack = start_sidecar_unready(&mock, listener, &base, &overrides).await;
     let tls = TlsStack {
         stack,
         addr,

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::identity::Identity;
+use crate::provider::verify::unverified_issuer;
 use crate::provider::{Provider, ProviderError, VerifyError};
 
 use crate::session::cookie::request_cookies;
@@ -81,17 +82,6 @@ impl Principal {
 pub enum PrincipalError {
     Bearer(ProviderError),
     Store(StoreError),
-}
-
-/// A JWT's `iss`, read without verifying anything.
-fn unverified_issuer(token: &str) -> Option<String> {
-    use base64::Engine;
-    let payload = token.split('.').nth(1)?;
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&raw).ok()?;
-    claims.get("iss")?.as_str().map(str::to_string)
 }
 
 /// The token of `Authorization: Bearer <token>`, if that is what was sent.

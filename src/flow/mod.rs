@@ -160,37 +160,37 @@ impl Flow {
         match choices {
             [] => Err(FlowError::NoProvider),
             [one] => self.start(one, rd, request),
-            _ => {
-                let rd: String = url::form_urlencoded::byte_serialize(rd.as_bytes()).collect();
-                http::Response::builder()
-                    .status(http::StatusCode::FOUND)
-                    .header(
-                        http::header::LOCATION,
-                        format!("{}/sign_in?rd={rd}", self.prefix),
-                    )
-                    .header(http::header::CACHE_CONTROL, "no-store")
-                    .body(crate::body::empty())
-                    .map_err(|_| FlowError::NotReady)
-            }
+            _ => http::Response::builder()
+                .status(http::StatusCode::FOUND)
+                .header(
+                    http::header::LOCATION,
+                    format!("{}/sign_in?rd={}", self.prefix, query_value(rd)),
+                )
+                .header(http::header::CACHE_CONTROL, "no-store")
+                .body(crate::body::empty())
+                .map_err(|_| FlowError::NotReady),
         }
     }
 
     /// `{prefix}/start?provider=NAME&rd=...`, for the chooser's buttons.
     pub fn start_with_href(&self, provider: &str, rd: &str) -> String {
-        let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
         format!(
             "{}/start?provider={}&rd={}",
             self.prefix,
-            enc(provider),
-            enc(rd)
+            query_value(provider),
+            query_value(rd)
         )
     }
 
     /// The link a "try again" / "sign in" button follows.
     pub fn start_href(&self, rd: &str) -> String {
-        let rd: String = url::form_urlencoded::byte_serialize(rd.as_bytes()).collect();
-        format!("{}/start?rd={rd}", self.prefix)
+        format!("{}/start?rd={}", self.prefix, query_value(rd))
     }
+}
+
+/// `value` form-encoded for a query string.
+fn query_value(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 /// The sidecar's public origin, from the registered callback URL.

@@ -64,22 +64,21 @@ impl Providers {
     }
 
     fn choices_for(&self, host: Option<&str>, path: &str) -> Vec<&Arc<Provider>> {
+        let restricted = |p: &Provider| {
+            let c = p.config();
+            !c.hosts.is_empty() || !c.path_prefixes.is_empty()
+        };
         let claims = |p: &Provider| {
             let c = p.config();
-            let restricted = !c.hosts.is_empty() || !c.path_prefixes.is_empty();
             let host_ok = c.hosts.is_empty()
                 || host.is_some_and(|h| c.hosts.iter().any(|want| domain_matches(want, h)));
             let path_ok = c.path_prefixes.is_empty()
                 || c.path_prefixes.iter().any(|pre| prefix_matches(pre, path));
-            restricted && host_ok && path_ok
+            restricted(p) && host_ok && path_ok
         };
         let claimed: Vec<&Arc<Provider>> = self.all.iter().filter(|p| claims(p)).collect();
-        let open = |p: &&Arc<Provider>| {
-            let c = p.config();
-            c.hosts.is_empty() && c.path_prefixes.is_empty()
-        };
         if claimed.is_empty() {
-            self.all.iter().filter(open).collect()
+            self.all.iter().filter(|p| !restricted(p)).collect()
         } else {
             claimed
         }

@@ -144,27 +144,26 @@ impl StackBuilder {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
-        let mut pool = self.mock.unwrap_or_else(MockConfig::demo);
-        pool.allow_http_loopback_ip = true;
-        for client in &mut pool.clients {
-            client.callback_urls.push(format!("{base}/oauth2/callback"));
-            client.logout_urls.push(format!("{base}/oauth2/signed_out"));
-        }
-        let mock = MockCognito::start(pool, "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        let upstream = RecordingUpstream::start().await;
-        let config = sidecar_config(&base, &mock, &upstream, &self.env);
-        let sidecar = server::start_on(config, vec![listener]).unwrap();
-        let stack = Stack {
-            mock,
-            upstream,
-            sidecar,
-            base,
-        };
-        stack.wait_ready().await;
-        stack
+        let mock = start_mock_for(self.mock.unwrap_or_else(MockConfig::demo), &base).await;
+        start_sidecar_with(&mock, listener, &base, &self.env).await
     }
+}
+
+/// Starts a mock pool that accepts `origin`'s callback and sign-out URLs
+/// (and plain-HTTP loopback addresses).
+pub async fn start_mock_for(mut pool: MockConfig, origin: &str) -> MockHandle {
+    pool.allow_http_loopback_ip = true;
+    for client in &mut pool.clients {
+        client
+            .callback_urls
+            .push(format!("{origin}/oauth2/callback"));
+        client
+            .logout_urls
+            .push(format!("{origin}/oauth2/signed_out"));
+    }
+    MockCognito::start(pool, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
 }
 
 pub fn sidecar_config(
@@ -463,19 +462,7 @@ impl StackBuilder {
     /// reached through a proxy in front or by a host name.
     pub async fn start_public(self, listener: TcpListener, public: &str) -> Stack {
         let direct = format!("http://{}", listener.local_addr().unwrap());
-        let mut pool = self.mock.unwrap_or_else(MockConfig::demo);
-        pool.allow_http_loopback_ip = true;
-        for client in &mut pool.clients {
-            client
-                .callback_urls
-                .push(format!("{public}/oauth2/callback"));
-            client
-                .logout_urls
-                .push(format!("{public}/oauth2/signed_out"));
-        }
-        let mock = MockCognito::start(pool, "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
+        let mock = start_mock_for(self.mock.unwrap_or_else(MockConfig::demo), public).await;
         let upstream = RecordingUpstream::start().await;
         let config = sidecar_config(public, &mock, &upstream, &self.env);
         let sidecar = server::start_on(config, vec![listener]).unwrap();
