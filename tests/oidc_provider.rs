@@ -47,18 +47,23 @@ struct Rig {
     base: String,
 }
 
+/// oidc-provider with the test accounts and one client whose callback and
+/// sign-out URLs are on `base`.
+async fn start_provider(mut settings: Value, base: &str) -> OidcProvider {
+    settings["accounts"] = accounts();
+    settings["client"] = json!({
+        "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+        "redirect_uris": [format!("{base}/oauth2/callback")],
+        "post_logout_redirect_uris": [format!("{base}/oauth2/signed_out")],
+    });
+    OidcProvider::start(settings).await
+}
+
 impl Rig {
     async fn start(provider_settings: Value) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let mut settings = provider_settings;
-        settings["accounts"] = accounts();
-        settings["client"] = json!({
-            "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-            "redirect_uris": [format!("{base}/oauth2/callback")],
-            "post_logout_redirect_uris": [format!("{base}/oauth2/signed_out")],
-        });
-        let provider = OidcProvider::start(settings).await;
+        let provider = start_provider(provider_settings, &base).await;
         let upstream = RecordingUpstream::start().await;
         let config = sidecar_config(&base, &provider.issuer, &upstream);
         let sidecar = server::start_on(config, vec![listener]).unwrap();
@@ -332,14 +337,7 @@ async fn three_providers_at_once_each_sign_in_lands_and_sessions_stay_on_their_r
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let mut settings = json!({});
-    settings["accounts"] = accounts();
-    settings["client"] = json!({
-        "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-        "redirect_uris": [format!("{base}/oauth2/callback")],
-        "post_logout_redirect_uris": [format!("{base}/oauth2/signed_out")],
-    });
-    let provider = OidcProvider::start(settings).await;
+    let provider = start_provider(json!({}), &base).await;
     let mut pools: Vec<MockHandle> = Vec::new();
     let mut tables = String::new();
     for (name, prefix, pool_id, client_id) in [
