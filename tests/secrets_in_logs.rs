@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "it/support.rs"]
 mod support;
 
 use std::collections::BTreeMap;

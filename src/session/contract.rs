@@ -1,5 +1,5 @@
 //! What every session backend promises, as one executable check: the memory
-//! store's unit tests and `tests/redis_sessions.rs` (a real redis-server) run
+//! store's unit tests and `tests/it/redis_sessions.rs` (a real redis-server) run
 //! it. It reports the first broken promise instead of panicking, so it can live
 //! in the library for both.
 

@@ -1,5 +1,5 @@
 """Offline checks of the deployment artefacts (docker/, deploy/), run by
-tests/deploy_manifests.rs as `python3 tests/data/deploy_check.py CHECK`.
+tests/it/deploy_manifests.rs as `python3 tests/data/deploy_check.py CHECK`.
 
 Exit 0 when the check passes; 1 with one line per problem; 3 when a tool is
 missing (run scripts/install-test-deps.sh). The `env` check prints JSON: the
@@ -20,7 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 K8S = os.path.join(ROOT, "deploy", "kubernetes")
 COMPOSE = os.path.join(ROOT, "docker", "docker-compose.yml")
 ENVOY = os.path.join(K8S, "envoy-ext-authz.yaml")
-# Where docker/Dockerfile installs the binary (tests/deploy_manifests.rs checks it there).
+# Where docker/Dockerfile installs the binary (tests/it/deploy_manifests.rs checks it there).
 IMAGE_BINARY = "/usr/local/bin/cognito-sidecar"
 SIDECAR_SERVICE = "cognito-sidecar.auth.svc.cluster.local:4180"
 IDENTITY_HEADERS = {

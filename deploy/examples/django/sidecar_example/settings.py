@@ -6,7 +6,7 @@ sidecar_example.auth, so the app must be reachable only through the sidecar:
 bind it to 127.0.0.1 (`gunicorn --bind 127.0.0.1:8000`), never 0.0.0.0.
 
 Settings come from the environment, so the same file serves the test suite
-(tests/django.rs) and a real deployment.
+(tests/it/django.rs) and a real deployment.
 """
 import os
 from pathlib import Path

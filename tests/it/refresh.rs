@@ -1,0 +1,212 @@
+//! Session refresh against the mock's short-lived tokens: exact grant counts,
+//! group changes reaching the upstream, dead grants ending the session, and a
+//! failing IdP leaving sessions working.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::support;
+
+use std::time::Duration;
+
+use cognito_sidecar::mock::{Fault, MockConfig, MockEndpoint, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET};
+use cognito_sidecar::session::SessionId;
+use support::*;
+
+/// ID tokens living 4 s are refreshed in their last second.
+fn short_lived() -> MockConfig {
+    MockConfig {
+        id_token_ttl: Duration::from_secs(4),
+        access_token_ttl: Duration::from_secs(4),
+        ..MockConfig::demo()
+    }
+}
+
+async fn groups_seen(stack: &Stack, client: &reqwest::Client) -> Option<String> {
+    let r = client.get(stack.url("/whoami")).send().await.unwrap();
+    assert_eq!(r.status(), 200, "the session keeps working");
+    stack
+        .upstream
+        .last()
+        .header("x-user-groups")
+        .map(str::to_string)
+}
+
+/// Polls until the upstream sees `want` as the groups, for at most `limit`.
+async fn wait_for_groups(
+    stack: &Stack,
+    client: &reqwest::Client,
+    want: Option<&str>,
+    limit: Duration,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if groups_seen(stack, client).await.as_deref() == want {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_group_removed_at_the_idp_disappears_after_one_refresh() {
+    let stack = Stack::builder().mock(short_lived()).start().await;
+    let client = signed_in(&stack).await;
+    assert_eq!(
+        groups_seen(&stack, &client).await.as_deref(),
+        Some("admins,Engineering%2C Platform")
+    );
+    assert_eq!(
+        stack.mock.counters().refresh_grants,
+        0,
+        "nothing refreshed while the token is fresh"
+    );
+
+    stack.mock.set_user_groups("alice", vec!["staff".into()]);
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    assert!(wait_for_groups(&stack, &client, Some("staff"), Duration::from_secs(3)).await);
+    assert_eq!(
+        stack.mock.counters().refresh_grants,
+        1,
+        "one refresh grant for many requests"
+    );
+
+    stack.mock.set_user_groups("alice", vec![]);
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    assert!(
+        wait_for_groups(&stack, &client, Some(""), Duration::from_secs(3)).await,
+        "no groups: an empty header"
+    );
+    assert_eq!(stack.mock.counters().refresh_grants, 2);
+}
+
+#[tokio::test]
+async fn concurrent_requests_trigger_a_single_refresh() {
+    let stack = Stack::builder().mock(short_lived()).start().await;
+    let client = signed_in(&stack).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let requests = (0..20).map(|_| client.get(stack.url("/x")).send());
+    for r in futures_util::future::join_all(requests).await {
+        assert_eq!(r.unwrap().status(), 200);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(stack.mock.counters().refresh_grants, 1);
+}
+
+#[tokio::test]
+async fn an_idp_failing_at_refresh_keeps_the_session_on_its_claims() {
+    let stack = Stack::builder().mock(short_lived()).start().await;
+    let client = signed_in(&stack).await;
+    stack
+        .mock
+        .set_fault(MockEndpoint::Token, Some(Fault::Status500));
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    for _ in 0..5 {
+        assert_eq!(
+            groups_seen(&stack, &client).await.as_deref(),
+            Some("admins,Engineering%2C Platform")
+        );
+    }
+    assert_eq!(
+        stack.mock.counters().refresh_grants,
+        0,
+        "the 500 was answered before counting a grant"
+    );
+    assert!(
+        stack.mock.counters().token_requests >= 2,
+        "a refresh was attempted"
+    );
+}
+
+/// The session's refresh token, read through the sidecar's own cookie codec.
+async fn refresh_token_of(stack: &Stack, cookie_value: &str) -> String {
+    let flow = &stack.sidecar.state().flow;
+    let name = flow.cookies().name("");
+    let opened = flow
+        .cookies()
+        .open(&name, cookie_value)
+        .expect("the cookie opens");
+    let id = SessionId::parse(&opened.value).unwrap();
+    let session = flow
+        .sessions()
+        .get(&id)
+        .await
+        .expect("the store answers")
+        .expect("a live session");
+    session
+        .tokens
+        .refresh_token
+        .as_ref()
+        .unwrap()
+        .expose()
+        .clone()
+}
+
+#[tokio::test]
+async fn a_revoked_refresh_token_ends_the_session_and_the_next_navigation_signs_in_again() {
+    let stack = Stack::builder().mock(short_lived()).start().await;
+    let client = browser();
+    let r = sign_in_as(&stack, &client, "/", "alice", "alice-password").await;
+    let set_cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect::<Vec<_>>();
+    let session_cookie = set_cookie
+        .iter()
+        .find(|c| c.starts_with("_cognito_sidecar="))
+        .unwrap();
+    let value = session_cookie
+        .trim_start_matches("_cognito_sidecar=")
+        .split(';')
+        .next()
+        .unwrap();
+    let refresh_token = refresh_token_of(&stack, value).await;
+    let revoked = plain_client()
+        .post(format!("{}/oauth2/revoke", stack.mock.base_url()))
+        .basic_auth(DEMO_CLIENT_ID, Some(DEMO_CLIENT_SECRET))
+        .form(&[("token", refresh_token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let _ = client.get(stack.url("/x")).send().await.unwrap(); // starts the refresh
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    let mut status = 200;
+    while tokio::time::Instant::now() < deadline && status == 200 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        status = client
+            .get(stack.url("/x"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+    }
+    assert_eq!(status, 401, "invalid_grant ends the session");
+    let r = navigate(&client, &stack.url("/x")).await;
+    assert_eq!(r.status(), 302);
+    assert!(
+        location(&r).starts_with(&stack.mock.base_url()),
+        "back through sign-in"
+    );
+}
+
+#[tokio::test]
+async fn sign_out_revokes_the_refresh_token() {
+    let stack = Stack::start().await;
+    let client = signed_in(&stack).await;
+    let r = client
+        .get(stack.url("/oauth2/sign_out"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while stack.mock.counters().revocations == 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(stack.mock.counters().revocations, 1);
+}
