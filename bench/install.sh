@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what bench/run.sh needs beyond cargo, only when it is missing:
-# Debian's nginx, Apache with mod_auth_openidc, wrk (with its LuaJIT), and
+# Debian's nginx, Apache with mod_auth_openidc, wrk (with its LuaJIT), h2load
+# (HTTP/2 rows), openssl (s_time for resumed TLS handshakes), and
 # python3 for the scripted sign-in. Idempotent; runs as root on Debian.
 set -euo pipefail
 
@@ -9,6 +10,8 @@ need=()
 [ -x /usr/sbin/apache2 ] || need+=(apache2)
 [ -e /usr/lib/apache2/modules/mod_auth_openidc.so ] || need+=(libapache2-mod-auth-openidc)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v h2load >/dev/null 2>&1 || need+=(nghttp2-client)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 

@@ -9,6 +9,7 @@ import argparse
 import atexit
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -27,10 +28,15 @@ THREADS, CONNECTIONS = 2, 64
 
 
 class Row:
+    """One measured line. `tool`: wrk (HTTP/1.1), h2load (HTTP/2) or s_time
+    (resumed TLS handshakes, no request). `upstream`: every request of the
+    row reaches the upstream, which counts them."""
+
     def __init__(self, key, what, server, path="/", headers=(), script="report.lua",
-                 env=None, status=200):
+                 env=None, status=200, tool="wrk", upstream=False):
         self.key, self.what, self.server, self.path = key, what, server, path
         self.headers, self.script, self.env, self.status = list(headers), script, env or {}, status
+        self.tool, self.upstream = tool, upstream
         self.runs = []
 
 
@@ -48,12 +54,70 @@ def wrk(servers, row, duration):
     raise RuntimeError(f"wrk printed no result for row {row.key}:\n{out.stdout}\n{out.stderr}")
 
 
+def h2load(servers, row, duration):
+    """HTTP/2 over TLS: h2load with wrk's threads and connections, one stream
+    at a time per connection (like wrk's one request in flight)."""
+    argv = ["h2load", f"-t{THREADS}", f"-c{CONNECTIONS}", "-m1", f"-D{duration}"]
+    for h in row.headers:
+        argv += ["-H", h]
+    argv.append(servers.url(row.server) + row.path)
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 120).stdout
+    took = re.search(r"finished in ([\d.]+)(m?s)", out)
+    req = re.search(r"requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, "
+                    r"(\d+) errored, (\d+) timeout", out)
+    codes = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out)
+    mean = re.search(r"time for request:\s+\S+\s+(\S+)\s+(\S+)", out)
+    if not (took and req and codes):
+        raise RuntimeError(f"h2load printed no result for row {row.key}:\n{out}")
+    seconds = float(took.group(1)) / (1000 if took.group(2) == "ms" else 1)
+    ok = int(codes.group(1)) if row.status < 300 else int(codes.group(2))
+    done = int(req.group(3))
+    return {"requests": ok, "duration_us": seconds * 1e6, "connect_errors": int(req.group(5)),
+            "read_errors": 0, "write_errors": 0, "status_errors": done - ok, "timeouts": int(req.group(6)),
+            "p50_us": h2_us(mean.group(2)) if mean else None, "p99_us": None, "p999_us": None,
+            "max_us": h2_us(mean.group(1)) if mean else None, "latency": "mean"}
+
+
+def h2_us(text):
+    """h2load's `393us`, `14.29ms`, `1.20s` in microseconds."""
+    for suffix, scale in (("us", 1), ("ms", 1e3), ("s", 1e6)):
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * scale
+    return float(text)
+
+
+def s_time(servers, row, duration):
+    """Resumed TLS handshakes (no request): two `openssl s_time -reuse`
+    clients, one per core, each reconnecting with its first session."""
+    port = servers.port(row.server)
+    argv = ["openssl", "s_time", "-connect", f"127.0.0.1:{port}", "-reuse", "-time", str(duration)]
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for _ in range(THREADS)]
+    total = 0
+    for p in procs:
+        out, _ = p.communicate(timeout=duration + 60)
+        found = re.findall(r"(\d+) connections in ([\d.]+) real seconds", out)
+        if not found:
+            raise RuntimeError(f"s_time printed no result for row {row.key}:\n{out}")
+        total += int(found[-1][0])
+    return {"requests": total, "duration_us": duration * 1e6, "connect_errors": 0, "read_errors": 0,
+            "write_errors": 0, "status_errors": 0, "timeouts": 0, "p50_us": None, "p99_us": None,
+            "p999_us": None, "max_us": None}
+
+
+TOOLS = {"wrk": wrk, "h2load": h2load, "s_time": s_time}
+
+
 def measure(procs, servers, row, duration, side=()):
-    """One wrk run against one row; CPU of the server (and `side` processes)."""
+    """One run of the row's load tool; CPU of the server (and `side` processes);
+    for rows that reach the upstream, how many requests it received."""
     roots = [procs.pid(row.server)] + [procs.pid(s) for s in side]
+    upstream_before = servers.upstream_requests() if row.upstream else None
     before = [cpu_seconds(p) for p in roots]
-    result = wrk(servers, row, duration)
+    result = TOOLS[row.tool](servers, row, duration)
     after = [cpu_seconds(p) for p in roots]
+    if row.upstream:
+        result["upstream_received"] = servers.upstream_requests() - upstream_before
     result["cpu_s"] = after[0] - before[0]
     for name, b, a in zip(side, before[1:], after[1:]):
         result[f"cpu_{name}_s"] = a - b
@@ -65,7 +129,7 @@ def measure(procs, servers, row, duration, side=()):
 def check_answers(servers, rows):
     """Each row's request gets the answer it is meant to measure, before timing it."""
     for row in rows:
-        if row.script != "report.lua":
+        if row.script != "report.lua" or row.tool == "s_time":
             continue
         client = flows.Client(servers.url(row.server))
         headers = dict(h.split(": ", 1) for h in row.headers)
@@ -107,14 +171,14 @@ def sessions_at_scale(procs, servers, sizes):
 
 def build_rows(servers, smoke, cookies, apache_cookie, seed_files, sizes):
     nav = ["Accept: text/html"]
-    cookie, fa_cookie = cookies
+    cookie, fa_cookie = cookies[:2]
     rows = [
         Row("1", "direct: nginx serving a ~100-byte body (the upstream)", "upstream"),
-        Row("2", "nginx plain reverse proxy, no authentication", "nginx-proxy"),
+        Row("2", "nginx plain reverse proxy, no authentication", "nginx-proxy", upstream=True),
         Row("2b", "Apache + mod_auth_openidc, signed-in session cookie", "apache",
-            headers=[f"Cookie: {apache_cookie}"] if apache_cookie else []),
+            headers=[f"Cookie: {apache_cookie}"] if apache_cookie else [], upstream=True),
         Row("3", "cognito-sidecar, signed in (proxied with identity headers)", "sidecar",
-            headers=[f"Cookie: {cookie}"]),
+            headers=[f"Cookie: {cookie}"], upstream=True),
         Row("4", "cognito-sidecar forward-auth `GET /oauth2/auth`", "forward-auth",
             path="/oauth2/auth", headers=[f"Cookie: {fa_cookie}"], status=202),
         Row("5a", "cognito-sidecar, not signed in: no cookie (302 to the IdP)", "anonymous",
@@ -125,15 +189,45 @@ def build_rows(servers, smoke, cookies, apache_cookie, seed_files, sizes):
             "signin", path="/oauth2/callback", script="callbacks.lua",
             env={"BENCH_CALLBACKS": os.path.join(servers.dir, "callbacks.txt")}),
     ]
+    if not smoke:
+        rows += deployment_rows(cookies[2:])
     for n in (sizes[0], sizes[-1]) if seed_files else ():
         rows.append(Row(f"7 @{report.count(n)}", f"row 3 spread over {report.count(n)} seeded sessions",
-                        f"seed{n}", script="cookies.lua",
+                        f"seed{n}", script="cookies.lua", upstream=True,
                         env={"BENCH_COOKIES": seed_files[n], "BENCH_COOKIE_NAME": COOKIE_NAME}))
     if smoke:
         rows = [r for r in rows if r.key in ("1", "3", "4")]
     if not apache_cookie:
         rows = [r for r in rows if r.key != "2b"]
     return rows
+
+
+def deployment_rows(cookies):
+    """What real deployments run: an access log, TLS (HTTP/1.1 and HTTP/2
+    keep-alive), and new TLS connections (full, then resumed handshakes)."""
+    log_cookie, tls_cookie = cookies
+    close = ["Connection: close"]
+    return [
+        Row("2L", "nginx proxy, `access_log` on (default `combined` format, to a file)",
+            "nginx-proxy-log", upstream=True),
+        Row("3L", "cognito-sidecar signed in, JSON access line per request (to a file)", "sidecar-log",
+            headers=[f"Cookie: {log_cookie}"], upstream=True),
+        Row("2T", "nginx proxy over TLS (OpenSSL), HTTP/1.1 keep-alive", "nginx-proxy-tls", upstream=True),
+        Row("3T", "cognito-sidecar over TLS (rustls), signed in, HTTP/1.1 keep-alive", "sidecar-tls",
+            headers=[f"Cookie: {tls_cookie}"], upstream=True),
+        Row("2H", "nginx proxy over TLS, HTTP/2 (h2load, 1 stream per connection)", "nginx-proxy-tls",
+            tool="h2load", upstream=True),
+        Row("3H", "cognito-sidecar over TLS, HTTP/2, signed in (h2load)", "sidecar-tls",
+            headers=[f"cookie: {tls_cookie}"], tool="h2load", upstream=True),
+        Row("2N", "nginx: a new TLS connection per request (full handshake + 1 request)",
+            "nginx-proxy-tls", headers=close, upstream=True),
+        Row("3N", "cognito-sidecar: a new TLS connection per request (full handshake + 1 signed-in request)",
+            "sidecar-tls", headers=close + [f"Cookie: {tls_cookie}"], upstream=True),
+        Row("2R", "nginx: resumed TLS handshakes per second (`openssl s_time -reuse`, no request)",
+            "nginx-proxy-tls", tool="s_time"),
+        Row("3R", "cognito-sidecar: resumed TLS handshakes per second (`openssl s_time -reuse`)",
+            "sidecar-tls", tool="s_time"),
+    ]
 
 
 def machine():
@@ -150,6 +244,8 @@ def machine():
         "apache": sh("/usr/sbin/apache2 -v | head -1"),
         "mod_auth_openidc": sh("dpkg-query -W -f='${Version}' libapache2-mod-auth-openidc"),
         "wrk": sh("wrk -v 2>&1 | head -1").split(" Copyright")[0],
+        "h2load": sh("h2load --version | head -1"),
+        "openssl": sh("openssl version"),
         "rustc": sh("rustc --version"),
         "commit": sh("git rev-parse --short HEAD") + ("" if not sh("git status --porcelain -- src Cargo.toml Cargo.lock") else " (with local changes)"),
     }
@@ -162,17 +258,28 @@ def run(args, procs, workdir):
     servers.nginx("upstream", "nginx-upstream.conf")
     servers.nginx("nginx-proxy", "nginx-proxy.conf", upstream="upstream")
     wanted = lambda key: args.only is None or key in args.only
+    deployment = not args.smoke
+    if deployment:
+        servers.nginx("nginx-proxy-log", "nginx-proxy.conf", upstream="upstream", access_log=True)
+        servers.nginx("nginx-proxy-tls", "nginx-proxy.conf", upstream="upstream", tls=True)
+        servers.tls.add("sidecar-tls")
     apache = not args.smoke and wanted("2b")
-    callbacks = [(n, "/oauth2/callback") for n in ("sidecar", "forward-auth", "signin")]
+    signed_in = ("sidecar", "forward-auth", "signin") + (("sidecar-log", "sidecar-tls") if deployment else ())
+    callbacks = [(n, "/oauth2/callback") for n in signed_in]
     if apache:
         callbacks.append(("apache", "/redirect_uri"))
     servers.mock(callbacks)
     for name in ("sidecar", "forward-auth", "anonymous", "signin"):
         servers.sidecar(name)
+    if deployment:
+        servers.sidecar("sidecar-log", access_log=True)
+        servers.sidecar("sidecar-tls", tls=True)
     print(f"== start-up to ready: {', '.join(report.ms(t) for t in servers.ready_seconds.values())}", flush=True)
     # Rows 3 and 4 run on sidecars of their own, each with a real sign-in.
     cookie, servers.hosted = flows.sidecar_sign_in(servers.url("sidecar"), servers.url("mock"))
     fa_cookie, _ = flows.sidecar_sign_in(servers.url("forward-auth"), servers.url("mock"))
+    more = [flows.sidecar_sign_in(servers.url(n), servers.url("mock"))[0]
+            for n in ("sidecar-log", "sidecar-tls")] if deployment else []
     apache_cookie = None
     if apache:
         servers.apache()
@@ -182,7 +289,7 @@ def run(args, procs, workdir):
     if sizes:
         print("== seeding sessions (bench-seed build)", flush=True)
         memory, seed_files = sessions_at_scale(procs, servers, sizes)
-    rows = build_rows(servers, args.smoke, (cookie, fa_cookie), apache_cookie, seed_files, sizes)
+    rows = build_rows(servers, args.smoke, (cookie, fa_cookie, *more), apache_cookie, seed_files, sizes)
     rows = [r for r in rows if wanted(r.key.split()[0])]
     check_answers(servers, rows)
     estimate = 1500.0

@@ -3,6 +3,7 @@ prepared callbacks that row 6 replays. Standard library only."""
 
 import http.client
 import multiprocessing
+import ssl
 import urllib.parse
 
 USER, PASSWORD = "alice", "alice-password"
@@ -14,13 +15,21 @@ class Client:
 
     def __init__(self, origin):
         u = urllib.parse.urlsplit(origin)
-        self.host, self.port = u.hostname, u.port
+        self.host, self.port, self.tls = u.hostname, u.port, u.scheme == "https"
         self.conn = None
+
+    def connect(self):
+        if not self.tls:
+            return http.client.HTTPConnection(self.host, self.port, timeout=10)
+        # The bench's own self-signed certificate on 127.0.0.1.
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        return http.client.HTTPSConnection(self.host, self.port, timeout=10, context=ctx)
 
     def request(self, method, target, headers=None, body=None):
         for attempt in (0, 1):
             if self.conn is None:
-                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+                self.conn = self.connect()
             try:
                 self.conn.request(method, target, body=body, headers=headers or {})
                 r = self.conn.getresponse()

@@ -8,6 +8,7 @@ import http.client
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.parse
@@ -98,7 +99,12 @@ def wait_http(url, ok=(200,), timeout=20.0, poll=0.002):
     deadline = started + timeout
     last = None
     while time.monotonic() < deadline:
-        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=2)
+        if u.scheme == "https":
+            ctx = ssl.create_default_context()
+            ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+            conn = http.client.HTTPSConnection(u.hostname, u.port, timeout=2, context=ctx)
+        else:
+            conn = http.client.HTTPConnection(u.hostname, u.port, timeout=2)
         try:
             conn.request("GET", target)
             last = conn.getresponse().status

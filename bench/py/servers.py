@@ -4,7 +4,9 @@ mod_auth_openidc, the mock Cognito and the sidecars, all on 127.0.0.1 ports."""
 import os
 import secrets
 import shutil
+import subprocess
 import time
+import urllib.request
 
 from procs import free_port, wait_http
 
@@ -33,6 +35,8 @@ class Servers:
         self.configs = {}
         self.ready_seconds = {}
         self.cookie_secret = secrets.token_urlsafe(48)
+        self.tls = set()
+        self.cert = None
 
     def port(self, name):
         if name not in self.ports:
@@ -40,10 +44,41 @@ class Servers:
         return self.ports[name]
 
     def url(self, name):
-        return f"http://127.0.0.1:{self.port(name)}"
+        scheme = "https" if name in self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.port(name)}"
 
-    def nginx(self, name, template, upstream=None):
-        values = {"DIR": self.dir, "PORT": self.port(name)}
+    def certificate(self):
+        """One self-signed ECDSA P-256 certificate for 127.0.0.1, served by
+        nginx and the sidecar alike (same key type, same handshake work)."""
+        if self.cert is None:
+            cert, key = os.path.join(self.dir, "tls-cert.pem"), os.path.join(self.dir, "tls-key.pem")
+            subprocess.run(
+                ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                 "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                 "-addext", "subjectAltName=IP:127.0.0.1"],
+                check=True, capture_output=True)
+            os.chmod(key, 0o644)
+            self.cert = (cert, key)
+        return self.cert
+
+    def upstream_requests(self):
+        """Requests the upstream nginx has answered so far (stub_status),
+        not counting this query itself."""
+        url = f"http://127.0.0.1:{self.port('upstream')}/__bench_requests"
+        with urllib.request.urlopen(url, timeout=5) as r:
+            lines = r.read().decode().splitlines()
+        return int(lines[2].split()[2]) - 1
+
+    def nginx(self, name, template, upstream=None, access_log=False, tls=False):
+        values = {"DIR": self.dir, "PORT": self.port(name), "NAME": name, "LISTEN": "", "TLS": "",
+                  "ACCESS_LOG": f"{self.dir}/{name}.access.log combined" if access_log else "off"}
+        if tls:
+            cert, key = self.certificate()
+            self.tls.add(name)
+            values["LISTEN"] = " ssl http2"
+            values["TLS"] = (f"        ssl_certificate {cert};\n        ssl_certificate_key {key};\n"
+                             "        ssl_protocols TLSv1.2 TLSv1.3;\n"
+                             "        ssl_session_cache shared:SSL:10m;\n")
         if upstream:
             values["UPSTREAM"] = self.port(upstream)
         conf = os.path.join(self.dir, f"{name}.conf")
@@ -83,8 +118,17 @@ class Servers:
         env.update(extra or {})
         return env
 
-    def sidecar(self, name, extra=None):
-        """Starts a sidecar; records start-up to ready (discovery and JWKS loaded)."""
+    def sidecar(self, name, extra=None, access_log=False, tls=False):
+        """Starts a sidecar; records start-up to ready (discovery and JWKS loaded).
+        `access_log`: its JSON access line per request, to its log file (stdout).
+        `tls`: it terminates HTTPS itself (HTTP/1.1 and HTTP/2 by ALPN)."""
+        extra = dict(extra or {})
+        if access_log:
+            extra.update({"SIDECAR_LOG": "info", "SIDECAR_LOG_FORMAT": "json"})
+        if tls:
+            cert, key = self.certificate()
+            self.tls.add(name)
+            extra.update({"SIDECAR_TLS_CERT_FILE": cert, "SIDECAR_TLS_KEY_FILE": key})
         env = self.sidecar_env(name, extra=extra)
         started = time.monotonic()
         self.procs.start(name, [self.binary], env=env)
