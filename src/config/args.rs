@@ -184,6 +184,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE", help_heading = "Signed identity")]
     pub identity_jwt_key_file: Option<String>,
 
+    /// Send the headers an Application Load Balancer's authenticate-cognito action sends (x-amzn-oidc-data, -identity, -accesstoken) and publish the key at <proxy-prefix>/alb-public-keys/<kid>. [default: false]
+    #[arg(long, value_name = "BOOL", help_heading = "ALB-compatible headers")]
+    pub alb_headers: Option<String>,
+    /// The ALB ARN in each x-amzn-oidc-data token's signer, as your apps expect it; required with alb-headers. [default: none]
+    #[arg(long, value_name = "ARN", help_heading = "ALB-compatible headers")]
+    pub alb_signer: Option<String>,
+    /// PEM P-256 private key (PKCS#8 or SEC1) signing x-amzn-oidc-data, so replicas share it. [default: none, a new key at each start]
+    #[arg(long, value_name = "FILE", help_heading = "ALB-compatible headers")]
+    pub alb_key_file: Option<String>,
+
     /// Status of a successful /oauth2/auth answer: 202, or 200 for Envoy ext_authz. [default: 202]
     #[arg(long, value_name = "STATUS", help_heading = "Forward auth")]
     pub forward_auth_status: Option<String>,
@@ -333,6 +343,9 @@ impl RunArgs {
         one("identity-jwt-audience", &self.identity_jwt_audience);
         one("identity-jwt-ttl", &self.identity_jwt_ttl);
         one("identity-jwt-key-file", &self.identity_jwt_key_file);
+        one("alb-headers", &self.alb_headers);
+        one("alb-signer", &self.alb_signer);
+        one("alb-key-file", &self.alb_key_file);
         one("forward-auth-status", &self.forward_auth_status);
         one("forward-auth-redirect", &self.forward_auth_redirect);
         one("metrics-address", &self.metrics_address);

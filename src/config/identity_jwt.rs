@@ -57,7 +57,7 @@ pub(crate) fn settings(
 }
 
 /// The DER of the P-256 private key in a PEM file (PKCS#8, or SEC1 `EC PRIVATE KEY`).
-fn read_key(path: &Path) -> Result<Vec<u8>, String> {
+pub(super) fn read_key(path: &Path) -> Result<Vec<u8>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
     let key = PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| match e {
         rustls::pki_types::pem::Error::NoItemsFound => {

@@ -15,6 +15,7 @@ use url::Url;
 
 use crate::secret::Secret;
 
+mod alb;
 mod args;
 mod file;
 mod identity_jwt;
@@ -159,6 +160,17 @@ pub struct IdentityJwtConfig {
     pub key: Option<Secret<Vec<u8>>>,
 }
 
+/// Headers in the format of an Application Load Balancer's `authenticate-cognito`
+/// action (`x-amzn-oidc-data`, `-identity`, `-accesstoken`), for apps written for one.
+#[derive(Clone, Debug)]
+pub struct AlbConfig {
+    /// The ALB ARN put in each token's `signer`, which apps compare with theirs.
+    pub signer: String,
+    /// DER of the P-256 private key (PKCS#8 or SEC1) shared by replicas; `None`
+    /// generates a fresh key at start.
+    pub key: Option<Secret<Vec<u8>>>,
+}
+
 #[derive(Clone, Debug)]
 pub struct Timeouts {
     pub idp_connect: Duration,
@@ -234,6 +246,8 @@ pub struct Config {
     pub forward_auth: ForwardAuthConfig,
     /// Sign the identity into [`IdentityHeaders::jwt`]; `None` when off.
     pub identity_jwt: Option<IdentityJwtConfig>,
+    /// ALB-compatible identity headers; `None` when `alb-headers` is off.
+    pub alb: Option<AlbConfig>,
     /// A separate listener for `/metrics`; none by default.
     pub metrics_address: Option<SocketAddr>,
     pub log_format: LogFormat,

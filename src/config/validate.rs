@@ -67,6 +67,7 @@ pub(crate) fn build(raw: &Raw, problems: Vec<Problem>) -> Result<Config, ConfigE
     };
     let redirect_url = provider.as_ref().map(|p| &p.redirect_url);
     let identity_jwt = identity_jwt::settings(&mut r, upstream.as_ref(), redirect_url);
+    let alb = super::alb::settings(&mut r);
     let metrics_address = r.optional("metrics-address", parse::socket_addr);
     let log_format = r.or("log-format", LogFormat::Pretty, parse::log_format);
     let (tls, upstream_ca) = tls::files(&mut r);
@@ -90,6 +91,7 @@ pub(crate) fn build(raw: &Raw, problems: Vec<Problem>) -> Result<Config, ConfigE
             headers,
             forward_auth,
             identity_jwt,
+            alb,
             metrics_address,
             log_format,
             tls,
