@@ -130,6 +130,9 @@ pub struct RunArgs {
     /// A session unused this long ends. [default: 1h]
     #[arg(long, value_name = "DURATION", help_heading = "Cookies and sessions")]
     pub session_idle_timeout: Option<String>,
+    /// Tokens older than this are refreshed at the next request, so a refresh token revoked at the IdP ends the session within it. [default: 1h]
+    #[arg(long, value_name = "DURATION", help_heading = "Cookies and sessions")]
+    pub session_refresh_interval: Option<String>,
     /// Memory for the session store (bytes, KiB, MiB, GiB). [default: 256MiB]
     #[arg(long, value_name = "BYTES", help_heading = "Cookies and sessions")]
     pub session_max_bytes: Option<String>,
@@ -295,6 +298,7 @@ impl RunArgs {
         one("cookie-domain", &self.cookie_domain);
         one("session-ttl", &self.session_ttl);
         one("session-idle-timeout", &self.session_idle_timeout);
+        one("session-refresh-interval", &self.session_refresh_interval);
         one("session-max-bytes", &self.session_max_bytes);
         one("sessions-per-user", &self.sessions_per_user);
         one("session-store", &self.session_store);

@@ -111,6 +111,10 @@ pub struct SessionConfig {
     pub ttl: Duration,
     /// A session unused this long ends.
     pub idle_timeout: Duration,
+    /// Tokens older than this are refreshed at the next request, whatever the
+    /// ID token's lifetime: how long a refresh token revoked at the IdP (Cognito's
+    /// global sign-out) keeps a session alive here, at most.
+    pub refresh_interval: Duration,
     /// Upper bound of the memory weighed by the session cache, in bytes.
     pub max_bytes: u64,
     /// At most this many live sessions per user (`sub`); the oldest goes first.

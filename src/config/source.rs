@@ -120,6 +120,7 @@ pub(crate) const SETTINGS: &[Setting] = &[
     one("scope"),
     one("session-ttl"),
     one("session-idle-timeout"),
+    one("session-refresh-interval"),
     one("session-max-bytes"),
     one("sessions-per-user"),
     one("session-store"),

@@ -254,6 +254,7 @@ fn session(r: &mut Reader) -> SessionConfig {
     SessionConfig {
         ttl: r.or("session-ttl", hours(12), parse::duration),
         idle_timeout: r.or("session-idle-timeout", hours(1), parse::duration),
+        refresh_interval: r.or("session-refresh-interval", hours(1), parse::duration),
         max_bytes: r.or("session-max-bytes", 256 << 20, parse::bytes),
         max_per_user: r.or("sessions-per-user", 10, parse::count),
         backend: super::store::backend(r),

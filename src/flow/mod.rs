@@ -113,7 +113,11 @@ pub struct Flow {
 impl Flow {
     pub fn new(config: &Config, providers: Providers, sessions: SessionStore) -> Self {
         Self {
-            refresher: refresh::Refresher::new(providers.clone(), sessions.clone()),
+            refresher: refresh::Refresher::new(
+                providers.clone(),
+                sessions.clone(),
+                config.session.refresh_interval,
+            ),
             providers,
             sessions,
             cookies: CookieCodec::new(&config.cookie),

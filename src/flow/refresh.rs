@@ -1,6 +1,8 @@
-//! Keeping sessions fresh: when the ID token nears expiry, the tokens are
-//! refreshed in the background, once per session at a time, so no request waits
-//! on the IdP. Only an answer that the grant is dead ends the session; an IdP
+//! Keeping sessions fresh: when the ID token nears expiry, or the tokens are
+//! older than `session-refresh-interval`, they are refreshed in the background,
+//! once per session at a time, so no request waits on the IdP. The interval
+//! bounds how long a refresh token revoked at the IdP (Cognito's global
+//! sign-out, which has no back-channel logout) keeps a session alive here. Only an answer that the grant is dead ends the session; an IdP
 //! that is down or slow leaves it working on its current claims.
 //!
 //! Once per session across replicas too: a shared store hands out a lock, and
@@ -26,11 +28,14 @@ pub struct Refresher {
     sessions: SessionStore,
     /// Sessions with a refresh in flight or recently tried: the single-flight guard.
     attempts: Cache<SessionId, ()>,
+    /// `session-refresh-interval`, in seconds.
+    interval_secs: u64,
 }
 
 /// Whether the session's tokens should be refreshed now: in the last quarter of
-/// the ID token's life (at most five minutes before expiry), or after it.
-pub fn due(session: &Session, at: u64) -> bool {
+/// the ID token's life (at most five minutes before expiry), after it, or once
+/// they are `interval_secs` old.
+pub fn due(session: &Session, at: u64, interval_secs: u64) -> bool {
     if session.tokens.refresh_token.is_none() {
         return false;
     }
@@ -39,10 +44,11 @@ pub fn due(session: &Session, at: u64) -> bool {
         .saturating_sub(session.tokens_at);
     let margin = (lifetime / 4).min(MAX_MARGIN_SECS);
     at + margin >= session.id_token_expires_at
+        || at >= session.tokens_at.saturating_add(interval_secs)
 }
 
 impl Refresher {
-    pub fn new(providers: Providers, sessions: SessionStore) -> Self {
+    pub fn new(providers: Providers, sessions: SessionStore, interval: Duration) -> Self {
         let attempts = Cache::builder()
             .max_capacity(1_000_000)
             .time_to_live(RETRY_AFTER)
@@ -51,12 +57,13 @@ impl Refresher {
             providers,
             sessions,
             attempts,
+            interval_secs: interval.as_secs().max(1),
         }
     }
 
     /// Starts a refresh for this session unless one ran recently.
     pub async fn refresh_if_due(&self, id: &SessionId, session: &Arc<Session>) {
-        if !due(session, now()) {
+        if !due(session, now(), self.interval_secs) {
             return;
         }
         // `or_insert_with` coalesces racing callers (plain `or_insert` is a
@@ -85,7 +92,7 @@ impl Refresher {
             }
         }
         let current = match self.sessions.get(&id).await {
-            Ok(Some(current)) if due(&current, now()) => current,
+            Ok(Some(current)) if due(&current, now(), self.interval_secs) => current,
             // Signed out, or refreshed by another replica meanwhile.
             Ok(_) => return self.unlock(&id).await,
             Err(error) => {
@@ -179,18 +186,30 @@ mod tests {
         }
     }
 
+    const DAY: u64 = 86_400;
+
     #[test]
     fn due_in_the_last_quarter_capped_at_five_minutes() {
         let s = session(1000, 1000 + 3600, true);
-        assert!(!due(&s, 1000 + 3600 - 301));
-        assert!(due(&s, 1000 + 3600 - 300));
-        assert!(due(&s, 1000 + 4000));
+        assert!(!due(&s, 1000 + 3600 - 301, DAY));
+        assert!(due(&s, 1000 + 3600 - 300, DAY));
+        assert!(due(&s, 1000 + 4000, DAY));
         let short = session(1000, 1008, true);
-        assert!(!due(&short, 1005));
-        assert!(due(&short, 1006));
+        assert!(!due(&short, 1005, DAY));
+        assert!(due(&short, 1006, DAY));
         assert!(
-            !due(&session(1000, 1008, false), 2000),
+            !due(&session(1000, 1008, false), 2000, DAY),
             "nothing to refresh with"
         );
+    }
+
+    /// A day-long ID token (Cognito allows up to 24 h) would leave a revoked
+    /// refresh token unnoticed for most of a day; the interval bounds it.
+    #[test]
+    fn due_once_the_tokens_are_older_than_the_refresh_interval() {
+        let s = session(1000, 1000 + DAY, true);
+        assert!(!due(&s, 1000 + 3599, 3600));
+        assert!(due(&s, 1000 + 3600, 3600));
+        assert!(!due(&session(1000, 1000 + DAY, false), 1000 + 3600, 3600));
     }
 }

@@ -14,6 +14,7 @@ pub fn config() -> SessionConfig {
     SessionConfig {
         ttl: Duration::from_secs(3600),
         idle_timeout: Duration::from_secs(1),
+        refresh_interval: Duration::from_secs(3600),
         max_bytes: 10_000_000,
         max_per_user: 3,
         backend: SessionBackend::Memory,

@@ -141,27 +141,20 @@ async fn refresh_token_of(stack: &Stack, cookie_value: &str) -> String {
         .clone()
 }
 
-#[tokio::test]
-async fn a_revoked_refresh_token_ends_the_session_and_the_next_navigation_signs_in_again() {
-    let stack = Stack::builder().mock(short_lived()).start().await;
-    let client = browser();
-    let r = sign_in_as(&stack, &client, "/", "alice", "alice-password").await;
-    let set_cookie = r
+/// Signs alice in on `client`, then revokes her refresh token at the mock (as
+/// Cognito's global sign-out does).
+async fn revoke_after_sign_in(stack: &Stack, client: &reqwest::Client) {
+    let r = sign_in_as(stack, client, "/", "alice", "alice-password").await;
+    let value = r
         .headers()
         .get_all("set-cookie")
         .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .collect::<Vec<_>>();
-    let session_cookie = set_cookie
-        .iter()
-        .find(|c| c.starts_with("_cognito_sidecar="))
-        .unwrap();
-    let value = session_cookie
-        .trim_start_matches("_cognito_sidecar=")
-        .split(';')
-        .next()
-        .unwrap();
-    let refresh_token = refresh_token_of(&stack, value).await;
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("_cognito_sidecar="))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_string();
+    let refresh_token = refresh_token_of(stack, &value).await;
     let revoked = plain_client()
         .post(format!("{}/oauth2/revoke", stack.mock.base_url()))
         .basic_auth(DEMO_CLIENT_ID, Some(DEMO_CLIENT_SECRET))
@@ -170,8 +163,11 @@ async fn a_revoked_refresh_token_ends_the_session_and_the_next_navigation_signs_
         .await
         .unwrap();
     assert_eq!(revoked.status(), 200);
+}
 
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+/// Makes one request (which starts a due refresh), then polls for at most 3 s
+/// until the answer is no longer 200; returns the last status.
+async fn status_once_refreshed(stack: &Stack, client: &reqwest::Client) -> u16 {
     let _ = client.get(stack.url("/x")).send().await.unwrap(); // starts the refresh
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
     let mut status = 200;
@@ -185,7 +181,51 @@ async fn a_revoked_refresh_token_ends_the_session_and_the_next_navigation_signs_
             .status()
             .as_u16();
     }
-    assert_eq!(status, 401, "invalid_grant ends the session");
+    status
+}
+
+/// Cognito lets ID tokens live up to a day; `session-refresh-interval` still
+/// refreshes sooner, so a refresh token revoked by a global sign-out ends the
+/// session within the interval. Control: without the interval passing, the
+/// session stays.
+#[tokio::test]
+async fn a_revoked_refresh_token_ends_the_session_within_the_refresh_interval() {
+    let day_long = MockConfig {
+        id_token_ttl: Duration::from_secs(86_400),
+        access_token_ttl: Duration::from_secs(86_400),
+        ..MockConfig::demo()
+    };
+    let stack = Stack::builder()
+        .mock(day_long)
+        .set("SIDECAR_SESSION_REFRESH_INTERVAL", "2s")
+        .start()
+        .await;
+    let client = browser();
+    revoke_after_sign_in(&stack, &client).await;
+    let r = client.get(stack.url("/x")).send().await.unwrap();
+    assert_eq!(r.status(), 200, "within the interval: no refresh yet");
+    assert_eq!(stack.mock.counters().refresh_grants, 0);
+
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(
+        status_once_refreshed(&stack, &client).await,
+        401,
+        "refreshed once the interval passed: invalid_grant ends the session"
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_refresh_token_ends_the_session_and_the_next_navigation_signs_in_again() {
+    let stack = Stack::builder().mock(short_lived()).start().await;
+    let client = browser();
+    revoke_after_sign_in(&stack, &client).await;
+
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    assert_eq!(
+        status_once_refreshed(&stack, &client).await,
+        401,
+        "invalid_grant ends the session"
+    );
     let r = navigate(&client, &stack.url("/x")).await;
     assert_eq!(r.status(), 302);
     assert!(
