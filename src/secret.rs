@@ -9,8 +9,9 @@ use base64::Engine;
 use rand::RngCore;
 use subtle::ConstantTimeEq;
 
-/// A value that must never reach a log line.
-#[derive(Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+/// A value that must never reach a log line. No `PartialEq`: `==` would not be
+/// constant-time, so comparisons go through [`Secret::ct_eq`].
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct Secret<T>(T);
 

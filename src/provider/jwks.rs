@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::DecodingKey;
 use serde::Deserialize;
 use tokio::sync::Mutex;
@@ -16,24 +17,11 @@ use super::{http, ProviderError};
 /// Shortest time between two fetches triggered by unknown `kid`s.
 pub const REFETCH_INTERVAL: Duration = Duration::from_secs(10);
 
+/// A JWKS document. Each key is parsed on its own (as `jsonwebtoken`'s
+/// [`Jwk`]), so one key of a shape we do not know does not hide the others.
 #[derive(Deserialize)]
 struct JwkSet {
-    keys: Vec<Jwk>,
-}
-
-#[derive(Deserialize)]
-struct Jwk {
-    kty: String,
-    #[serde(default)]
-    kid: Option<String>,
-    #[serde(default)]
-    alg: Option<String>,
-    #[serde(default, rename = "use")]
-    use_: Option<String>,
-    #[serde(default)]
-    n: Option<String>,
-    #[serde(default)]
-    e: Option<String>,
+    keys: Vec<serde_json::Value>,
 }
 
 /// RS256 verification keys by `kid`.
@@ -46,13 +34,22 @@ impl KeySet {
         let keys = set
             .keys
             .into_iter()
-            .filter(|k| k.kty == "RSA")
-            .filter(|k| k.alg.as_deref().is_none_or(|a| a == "RS256"))
-            .filter(|k| k.use_.as_deref().is_none_or(|u| u == "sig"))
+            .filter_map(|value| serde_json::from_value::<Jwk>(value).ok())
+            .filter(|k| matches!(k.algorithm, AlgorithmParameters::RSA(_)))
+            .filter(|k| {
+                k.common
+                    .key_algorithm
+                    .is_none_or(|a| a == KeyAlgorithm::RS256)
+            })
+            .filter(|k| {
+                k.common
+                    .public_key_use
+                    .as_ref()
+                    .is_none_or(|u| *u == PublicKeyUse::Signature)
+            })
             .filter_map(|k| {
-                let key =
-                    DecodingKey::from_rsa_components(k.n.as_deref()?, k.e.as_deref()?).ok()?;
-                Some((k.kid?, Arc::new(key)))
+                let key = DecodingKey::from_jwk(&k).ok()?;
+                Some((k.common.key_id?, Arc::new(key)))
             })
             .collect();
         Self(keys)
@@ -148,6 +145,9 @@ mod tests {
             {"kid":"a=","alg":"RS256","kty":"RSA","e":"AQAB","n":"xjlCRBqkQRSSs3eRpvOu3IxEN9H7gmYJSWBBLB2e4Y4Frkl7sp0bfyQkVVH0Wq-FyAmNV1RxvC1S2dkBUgBUEgJY5Kyx0FkZ7wsA2k3JbcQNk-dDQX6qKxUg7aw1K71pScjlu7ZbjuuBWPsvpw8bPkjfSVl0F_x2-pe2JQ4NQNcU8ZR6ARCj9A8Ad_VqqHTxGpXqK6UrN6nOqs3S9vFwaSw4D7j9QiJy6XyKt84XD28cGBK5SQwy_cvTAUV4bWOdPBWl6XnrFmtMvlMDMfg4KmP0DFa8lqkJ3R-dXJcDyFz4ehtFrLiPRC-p9-n4H9LXdBmjg-XZpHVENEyCq2fmE7Q","use":"sig"},
             {"kid":"b=","alg":"RS256","kty":"RSA","e":"AQAB","n":"xjlC","use":"enc"},
             {"kid":"c=","kty":"oct","k":"c2VjcmV0"},
+            {"kid":"d=","kty":"RSA","alg":"RS256"},
+            {"kid":"e=","kty":"EC","crv":"P-256","x":"AA","y":"AA","alg":"ES256"},
+            {"kid":"f=","kty":"RSA","alg":"PS512","e":"AQAB","n":"xjlC"},
             {"kty":"RSA","e":"AQAB","n":"xjlC"}]}"#;
         let set = KeySet::from_jwks(serde_json::from_str(doc).unwrap());
         assert_eq!(set.0.len(), 1);

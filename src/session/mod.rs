@@ -22,8 +22,23 @@ pub use self::redis::RedisStore;
 pub use store::{SessionStore, StoreError};
 
 /// 256 random bits, base64url. Minted only by the sidecar, after a login.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// A cache key, so it is `Eq` and `Hash`; equality is constant-time.
+#[derive(Clone, Debug)]
 pub struct SessionId(Secret<String>);
+
+impl PartialEq for SessionId {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(other.expose().as_bytes())
+    }
+}
+
+impl Eq for SessionId {}
+
+impl std::hash::Hash for SessionId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.expose().hash(state);
+    }
+}
 
 impl SessionId {
     pub fn generate() -> Self {
