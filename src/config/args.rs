@@ -203,6 +203,18 @@ pub struct RunArgs {
     /// /oauth2/auth redirects browser navigations to sign-in instead of 401 (Traefik ForwardAuth). [default: false]
     #[arg(long, value_name = "BOOL", help_heading = "Forward auth")]
     pub forward_auth_redirect: Option<String>,
+    /// Which ingress calls /oauth2/auth, so only its own headers describe the original request (nginx|traefik|envoy|generic). [default: nginx]
+    #[arg(long, value_name = "INGRESS", help_heading = "Forward auth")]
+    pub forward_auth_ingress: Option<String>,
+    /// generic ingress: the header holding the original method. [default: none, the auth request's own]
+    #[arg(long, value_name = "HEADER", help_heading = "Forward auth")]
+    pub forward_auth_method_header: Option<String>,
+    /// generic ingress: the header holding the original URL (absolute, or a path). [required with generic]
+    #[arg(long, value_name = "HEADER", help_heading = "Forward auth")]
+    pub forward_auth_url_header: Option<String>,
+    /// generic ingress: the header holding the original host when the URL header holds a path. [default: none]
+    #[arg(long, value_name = "HEADER", help_heading = "Forward auth")]
+    pub forward_auth_host_header: Option<String>,
 
     /// Separate listener for Prometheus /metrics, e.g. 127.0.0.1:9090. [default: none]
     #[arg(long, value_name = "IP:PORT", help_heading = "Observability")]
@@ -223,6 +235,9 @@ pub struct RunArgs {
     /// Send the client's Host upstream; false sends the upstream URL's host (name-based virtual hosts). [default: true]
     #[arg(long, value_name = "BOOL", help_heading = "TLS")]
     pub pass_host_header: Option<String>,
+    /// Also serve HTTP/2 without TLS (h2c, prior knowledge) on the plain listener. [default: false]
+    #[arg(long, value_name = "BOOL", help_heading = "TLS")]
+    pub h2c: Option<String>,
 
     /// Connecting to the provider. [default: 5s]
     #[arg(long, value_name = "DURATION", help_heading = "Timeouts")]
@@ -352,6 +367,14 @@ impl RunArgs {
         one("alb-key-file", &self.alb_key_file);
         one("forward-auth-status", &self.forward_auth_status);
         one("forward-auth-redirect", &self.forward_auth_redirect);
+        one("forward-auth-ingress", &self.forward_auth_ingress);
+        one(
+            "forward-auth-method-header",
+            &self.forward_auth_method_header,
+        );
+        one("forward-auth-url-header", &self.forward_auth_url_header);
+        one("forward-auth-host-header", &self.forward_auth_host_header);
+        one("h2c", &self.h2c);
         one("metrics-address", &self.metrics_address);
         one("log-format", &self.log_format);
         one("tls-cert-file", &self.tls_cert_file);

@@ -18,6 +18,7 @@ use crate::secret::Secret;
 mod alb;
 mod args;
 mod file;
+mod forward_auth;
 mod identity_jwt;
 mod parse;
 mod providers;
@@ -206,6 +207,34 @@ pub struct ForwardAuthConfig {
     /// Traefik ForwardAuth hands our answer to the browser as it is: redirect
     /// browser navigations to sign-in instead of answering 401.
     pub redirect_browsers: bool,
+    /// Who calls `/oauth2/auth`: only its own headers describe the original request.
+    pub ingress: ForwardAuthIngress,
+}
+
+/// The ingress controller in front of forward-auth. Each one sets its own
+/// headers and passes the client's others through, so the sidecar reads only
+/// the ones this ingress sets (a client's look-alikes are never believed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ForwardAuthIngress {
+    /// nginx `auth_request` / ingress-nginx: `X-Original-URL`, `X-Original-Method`.
+    Nginx,
+    /// Traefik ForwardAuth: `X-Forwarded-Method`, `-Proto`, `-Host`, `-Uri`.
+    Traefik,
+    /// Envoy `ext_authz`: the auth request's own method, `Host` (`:authority`)
+    /// and path after the auth path; `X-Forwarded-Proto` for the scheme.
+    Envoy,
+    /// Anything else: the headers are named in the settings.
+    Generic(OriginalHeaders),
+}
+
+/// Where a generic ingress puts the original request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OriginalHeaders {
+    /// The method; `None` uses the auth request's own.
+    pub method: Option<HeaderName>,
+    /// An absolute URL, or a path (then the host comes from `host`).
+    pub url: HeaderName,
+    pub host: Option<HeaderName>,
 }
 
 /// The PEM files the listener serves TLS with; both are re-read when either changes.
@@ -261,6 +290,8 @@ pub struct Config {
     pub upstream_ca: Option<PathBuf>,
     /// The client's `Host` goes upstream (true), or the upstream URL's host (false).
     pub pass_host_header: bool,
+    /// Serve HTTP/2 without TLS (prior knowledge) on a plain listener.
+    pub h2c: bool,
     pub timeouts: Timeouts,
     pub limits: Limits,
 }

@@ -161,6 +161,11 @@ pub(crate) const SETTINGS: &[Setting] = &[
     one("alb-key-file"),
     one("forward-auth-status"),
     one("forward-auth-redirect"),
+    one("forward-auth-ingress"),
+    one("forward-auth-method-header"),
+    one("forward-auth-url-header"),
+    one("forward-auth-host-header"),
+    one("h2c"),
     one("metrics-address"),
     one("log-format"),
     one("tls-cert-file"),
@@ -350,7 +355,9 @@ mod tests {
         let mut names: Vec<_> = SETTINGS.iter().map(|s| s.name).collect();
         assert!(names
             .iter()
-            .all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '-')));
+            .all(|n| n.starts_with(|c: char| c.is_ascii_lowercase())
+                && n.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')));
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), SETTINGS.len());

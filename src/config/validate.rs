@@ -13,7 +13,7 @@ use super::source::Raw;
 use super::ProviderKind;
 use super::{
     file, identity_jwt, parse, tls, BearerConfig, ClientAuth, Config, CookieConfig,
-    ForwardAuthConfig, IdentityHeaders, Limits, LogFormat, ProviderConfig, SessionConfig, Timeouts,
+    IdentityHeaders, Limits, LogFormat, ProviderConfig, SessionConfig, Timeouts,
 };
 use crate::secret::Secret;
 
@@ -57,14 +57,7 @@ pub(crate) fn build(raw: &Raw, problems: Vec<Problem>) -> Result<Config, ConfigE
     let cookie = cookie(&mut r);
     let session = session(&mut r);
     let headers = headers(&mut r);
-    let forward_auth = ForwardAuthConfig {
-        ok_status: r.or(
-            "forward-auth-status",
-            http::StatusCode::ACCEPTED,
-            parse::ok_status,
-        ),
-        redirect_browsers: r.or("forward-auth-redirect", false, parse::boolean),
-    };
+    let forward_auth = super::forward_auth::read(&mut r);
     let redirect_url = provider.as_ref().map(|p| &p.redirect_url);
     let identity_jwt = identity_jwt::settings(&mut r, upstream.as_ref(), redirect_url);
     let alb = super::alb::settings(&mut r);
@@ -72,6 +65,7 @@ pub(crate) fn build(raw: &Raw, problems: Vec<Problem>) -> Result<Config, ConfigE
     let log_format = r.or("log-format", LogFormat::Pretty, parse::log_format);
     let (tls, upstream_ca) = tls::files(&mut r);
     let pass_host_header = r.or("pass-host-header", true, parse::boolean);
+    let h2c = r.or("h2c", false, parse::boolean);
     let timeouts = timeouts(&mut r);
     let limits = limits(&mut r);
     match (upstream, provider) {
@@ -97,6 +91,7 @@ pub(crate) fn build(raw: &Raw, problems: Vec<Problem>) -> Result<Config, ConfigE
             tls,
             upstream_ca,
             pass_host_header,
+            h2c,
             timeouts,
             limits,
         }),

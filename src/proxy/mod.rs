@@ -349,7 +349,15 @@ pub(crate) mod tests {
 
     /// A complete [`Config`] through the real loader, for tests only.
     pub(crate) fn test_config() -> Config {
-        let env = crate::config::MapSource::new([
+        match Config::load(&crate::config::RunArgs::default(), &test_env()) {
+            Ok(config) => config,
+            Err(e) => panic!("test config: {e}"),
+        }
+    }
+
+    /// The settings of [`test_config`], to add to.
+    pub(crate) fn test_env() -> crate::config::MapSource {
+        crate::config::MapSource::new([
             ("SIDECAR_UPSTREAM", "http://127.0.0.1:8000"),
             (
                 "SIDECAR_ISSUER_URL",
@@ -365,11 +373,7 @@ pub(crate) mod tests {
             ("SIDECAR_COOKIE_SECRET", "0123456789abcdef0123456789abcdef"),
             ("SIDECAR_UPSTREAM_TIMEOUT", "30s"),
             ("SIDECAR_MAX_CONNECTIONS", "1024"),
-        ]);
-        match Config::load(&crate::config::RunArgs::default(), &env) {
-            Ok(config) => config,
-            Err(e) => panic!("test config: {e}"),
-        }
+        ])
     }
 
     fn target(url: &str) -> Target {
