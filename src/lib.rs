@@ -23,6 +23,7 @@ pub mod healthcheck;
 pub mod http;
 pub mod identity;
 pub mod identity_jwt;
+pub mod logging;
 pub mod metrics;
 pub mod mock;
 pub mod provider;

@@ -4,8 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use cognito_sidecar::config::{Config, LogFormat, ProcessEnv, RunArgs, LAYERING_HELP};
-use cognito_sidecar::{demo, healthcheck, mock, server, shutdown_signal};
-use tracing_subscriber::EnvFilter;
+use cognito_sidecar::{demo, healthcheck, logging, mock, server, shutdown_signal};
 
 /// mimalloc: per-thread free lists suit one runtime per worker thread, and
 /// glibc's malloc and free were a tenth of the proxy's CPU (bench/results.md).
@@ -33,32 +32,22 @@ enum Command {
     Healthcheck(healthcheck::HealthcheckArgs),
 }
 
-/// Level from `SIDECAR_LOG` (default `info`); JSON lines when configured.
-fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_env("SIDECAR_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match format {
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-        LogFormat::Pretty => builder.with_target(false).init(),
-    }
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Demo(args)) => {
-            init_tracing(LogFormat::Pretty);
+            let _log = logging::init(LogFormat::Pretty);
             demo::run(args).await
         }
         Some(Command::MockCognito(args)) => {
-            init_tracing(LogFormat::Pretty);
+            let _log = logging::init(LogFormat::Pretty);
             mock::cli::run(args).await
         }
         Some(Command::Healthcheck(args)) => healthcheck::run(args).await,
         None => match Config::load(&cli.run, &ProcessEnv) {
             Ok(config) => {
-                init_tracing(config.log_format);
+                let _log = logging::init(config.log_format);
                 run(config).await
             }
             Err(error) => {

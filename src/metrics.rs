@@ -42,6 +42,7 @@ pub struct Metrics {
     pub idp_seconds: Family<IdpLabels, Histogram>,
     pub jwks_refreshes: Family<IdpLabels, Counter>,
     pub groups_truncated: Counter,
+    pub log_lines_dropped: Counter,
 }
 
 /// Status classes, in the order of `Metrics::by_class`.
@@ -66,6 +67,7 @@ impl Metrics {
             idp_seconds: Family::new_with_constructor(latency),
             jwks_refreshes: Family::default(),
             groups_truncated: Counter::default(),
+            log_lines_dropped: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -104,6 +106,11 @@ impl Metrics {
             "Group headers cut to the size cap",
             m.groups_truncated.clone(),
         );
+        registry.register(
+            "log_lines_dropped",
+            "Log lines dropped because the log output could not keep up",
+            m.log_lines_dropped.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -136,10 +143,20 @@ impl Metrics {
 
     /// Copies counters kept elsewhere (the proxy's truncation count).
     pub fn sync_groups_truncated(&self, total: u64) {
-        let seen = self.groups_truncated.get();
-        if total > seen {
-            self.groups_truncated.inc_by(total - seen);
-        }
+        catch_up(&self.groups_truncated, total);
+    }
+
+    /// Copies the log writer's count of dropped lines.
+    pub fn sync_log_lines_dropped(&self, total: u64) {
+        catch_up(&self.log_lines_dropped, total);
+    }
+}
+
+/// Raises `counter` to `total`, a count kept by someone else.
+fn catch_up(counter: &Counter, total: u64) {
+    let seen = counter.get();
+    if total > seen {
+        counter.inc_by(total - seen);
     }
 }
 

@@ -30,6 +30,7 @@ async fn answer(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
             .set(i64::try_from(sessions).unwrap_or(i64::MAX));
     }
     m.sync_groups_truncated(GROUPS_TRUNCATED.load(std::sync::atomic::Ordering::Relaxed));
+    m.sync_log_lines_dropped(crate::logging::dropped_lines());
     let mut r = Response::new(body::full(m.encode()));
     r.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -15,6 +15,7 @@ mod hostile_input;
 mod identity_jwt;
 mod keepalive;
 mod limits;
+mod logging;
 mod login;
 mod mock_cognito;
 mod multi_host;

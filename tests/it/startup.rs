@@ -23,13 +23,13 @@ const SHORT_COOKIE_SECRET: &str = "ten-bytes!";
 const ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_DemoPool1";
 
 /// A loopback address nothing listens on (bound, then released).
-fn reserve() -> SocketAddr {
+pub(crate) fn reserve() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap()
 }
 
 /// A complete, valid configuration as `SIDECAR_*` variables.
-fn valid_env(listen: SocketAddr, discovery: &str) -> BTreeMap<String, String> {
+pub(crate) fn valid_env(listen: SocketAddr, discovery: &str) -> BTreeMap<String, String> {
     [
         ("SIDECAR_LISTEN", listen.to_string()),
         ("SIDECAR_UPSTREAM", format!("http://{}", reserve())),
@@ -50,7 +50,7 @@ fn valid_env(listen: SocketAddr, discovery: &str) -> BTreeMap<String, String> {
 }
 
 /// The binary with exactly `env` (plus `PATH`) and `args`, output captured.
-fn spawn(env: &BTreeMap<String, String>, args: &[&str]) -> Child {
+pub(crate) fn spawn(env: &BTreeMap<String, String>, args: &[&str]) -> Child {
     Command::new(BIN)
         .args(args)
         .env_clear()
