@@ -7,7 +7,7 @@
 //! 2. provider and session (siblings that never import each other), [`identity_jwt`]
 //! 3. flow: the login state machine
 //! 4. HTTP surfaces: responses, pages, proxy
-//! 5. server
+//! 5. server, and [`check`] (tries a configuration against the IdPs and the upstream)
 //!
 //! [`mock`] and [`demo`] stand beside the stack: the mock Cognito shares no code with it.
 
@@ -15,6 +15,7 @@ pub mod authz;
 #[cfg(feature = "bench-seed")]
 pub mod bench_seed;
 pub mod body;
+pub mod check;
 pub mod config;
 pub mod demo;
 pub mod flow;

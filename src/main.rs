@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use cognito_sidecar::config::{Config, LogFormat, ProcessEnv, RunArgs, LAYERING_HELP};
-use cognito_sidecar::{demo, healthcheck, logging, mock, server, shutdown_signal};
+use cognito_sidecar::{check, demo, healthcheck, logging, mock, server, shutdown_signal};
 
 /// mimalloc: per-thread free lists suit one runtime per worker thread, and
 /// glibc's malloc and free were a tenth of the proxy's CPU (bench/results.md).
@@ -30,6 +30,20 @@ enum Command {
     MockCognito(mock::cli::MockArgs),
     /// GET the sidecar's /ping: exit 0 on 200, else 1 (a HEALTHCHECK without curl).
     Healthcheck(healthcheck::HealthcheckArgs),
+    /// Try the run configuration (same flags, environment and file) against the
+    /// identity providers and the upstream: one line per check, naming the
+    /// setting to change. Exit 0 when all are ok, 1 on any problem, 2 when a
+    /// check could not tell.
+    Check(Box<CheckArgs>),
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 #[tokio::main]
@@ -45,6 +59,7 @@ async fn main() -> ExitCode {
             mock::cli::run(args).await
         }
         Some(Command::Healthcheck(args)) => healthcheck::run(args).await,
+        Some(Command::Check(args)) => return check(*args).await,
         None => match Config::load(&cli.run, &ProcessEnv) {
             Ok(config) => {
                 let _log = logging::init(config.log_format);
@@ -63,6 +78,24 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `check`: the report on stdout, the verdict in the exit code (64: invalid configuration, as `run`).
+async fn check(args: CheckArgs) -> ExitCode {
+    let config = match Config::load(&args.run, &ProcessEnv) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("invalid configuration:\n{error}");
+            return ExitCode::from(64);
+        }
+    };
+    let report = check::run(&config).await;
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text());
+    }
+    ExitCode::from(report.exit_code())
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {

@@ -181,7 +181,10 @@ pub(crate) async fn serve(
 async fn connection(io: TokioIo<tokio::net::TcpStream>, state: Arc<State>) {
     let service = service_fn(move |req: Request<Incoming>| {
         let state = Arc::clone(&state);
-        async move { Ok::<_, Infallible>(handle(&state, req).await.into_response()) }
+        async move {
+            let reply = handle(&state, req).await;
+            Ok::<_, Infallible>(reply.header("date", http_date(&state)).into_response())
+        }
     });
     // A client hanging up mid-request is not the mock's problem.
     let _ = auto::Builder::new(TokioExecutor::new())
@@ -296,6 +299,13 @@ async fn with_fault(state: &State, endpoint: MockEndpoint, run: impl FnOnce() ->
         }
         Fault::MissingIdToken => strip_id_token(run()),
     }
+}
+
+/// `Date` from the pool's clock, so a test clock offset shows as clock skew
+/// the way a real IdP with a wrong clock would (hyper then adds no date of its own).
+fn http_date(state: &State) -> String {
+    let secs = u64::try_from(state.now()).unwrap_or_default();
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + Duration::from_secs(secs))
 }
 
 /// Constant-time equality of two byte strings (length is not secret).

@@ -66,7 +66,7 @@ fn basic(client_id: &str, secret: &Secret<String>) -> String {
     )
 }
 
-fn build<'a>(
+pub(crate) fn build<'a>(
     client: &reqwest::Client,
     endpoint: &url::Url,
     req: &TokenRequest<'a>,

@@ -100,6 +100,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 
 /// Starts the sidecar on listeners the caller bound.
 pub fn start_on(config: Config, listeners: Vec<TcpListener>) -> anyhow::Result<Running> {
+    crate::check::warn_at_startup(&config);
     let state = AppState::new(config)?;
     let loaders = state.flow.providers().spawn_loaders();
     let (stop, stopped) = watch::channel(false);

@@ -5,6 +5,8 @@
 mod authz;
 mod bearer;
 mod browser;
+mod check;
+mod check_oidc;
 mod config;
 mod demo;
 mod deploy_manifests;
