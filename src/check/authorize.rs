@@ -104,6 +104,7 @@ pub(super) fn callback_and_scope(
     let scope = &provider.scope;
     let id = &provider.client_id;
     let unknown = || Finding::unchecked("scope", "needs a sign-in request the provider accepts");
+    let open = |why: String| vec![Finding::unchecked("callback-url", why), unknown()];
     let found = match answer {
         Authorize::SignIn(what) => vec![
             Finding::ok(
@@ -112,23 +113,14 @@ pub(super) fn callback_and_scope(
             ),
             Finding::ok("scope", format!("{url} accepted scope \"{scope}\"")),
         ],
-        Authorize::Mismatch(_) | Authorize::UnknownClient(_) if client_unknown => vec![
-            Finding::unchecked(
-                "callback-url",
-                format!("client-id {id} is unknown to the provider"),
-            ),
-            unknown(),
-        ],
+        Authorize::Mismatch(_) | Authorize::UnknownClient(_) if client_unknown => {
+            open(format!("client-id {id} is unknown to the provider"))
+        }
         Authorize::Mismatch(what) => vec![mismatch(provider, url, what), unknown()],
-        Authorize::UnknownClient(what) => vec![
-            Finding::unchecked("callback-url", format!("{url} answered {what}")),
-            unknown(),
-        ],
+        Authorize::UnknownClient(what) | Authorize::Unclear(what) => {
+            open(format!("{url} answered {what}"))
+        }
         Authorize::ToCallback(error) => to_callback(provider, url, error),
-        Authorize::Unclear(what) => vec![
-            Finding::unchecked("callback-url", format!("{url} answered {what}")),
-            unknown(),
-        ],
         Authorize::Unreachable(error) => vec![
             Finding::problem(
                 "callback-url",

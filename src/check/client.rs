@@ -98,37 +98,23 @@ async fn credentials(
 ) -> Finding {
     let url = metadata.token_endpoint.as_str();
     let id = &provider.client_id;
-    let public = matches!(provider.client_auth, ClientAuth::None);
     let finding = match verdict {
-        Token::Accepted if public => Finding::ok(
-            "client-credentials",
-            format!("{url} accepted client-id {id} as a public client (no secret); it refused only a deliberately invalid code"),
-        ),
-        Token::Accepted => Finding::ok(
-            "client-credentials",
-            format!("{url} accepted client-id {id} and client-secret; it refused only a deliberately invalid code"),
-        ),
-        Token::Refused if client_unknown => Finding::problem(
-            "client-credentials",
-            "client-id",
-            format!(
-                "{url} answered invalid_client and {} does not know the client either: \
-                 this pool has no app client {id}; check client-id",
-                metadata.authorization_endpoint
-            ),
-        ),
-        Token::Refused if public => Finding::problem(
-            "client-credentials",
-            "client-secret",
-            format!(
-                "{url} answered invalid_client for client-id {id} sent without a secret: \
-                 the app client has a secret; set client-secret (or client-secret-file)"
-            ),
-        ),
-        Token::Refused => refused_secret(http, provider, metadata).await,
+        Token::Accepted => {
+            let how = match provider.client_auth {
+                ClientAuth::None => "as a public client (no secret)",
+                ClientAuth::Secret(_) => "and client-secret",
+            };
+            Finding::ok(
+                "client-credentials",
+                format!("{url} accepted client-id {id} {how}; it refused only a deliberately invalid code"),
+            )
+        }
+        Token::Refused => refused(http, provider, metadata, client_unknown).await,
         Token::Unclear(what) => Finding::unchecked(
             "client-credentials",
-            format!("{url} answered {what}; cannot tell whether client-id and client-secret are right"),
+            format!(
+                "{url} answered {what}; cannot tell whether client-id and client-secret are right"
+            ),
         ),
         Token::Unreachable(error) => Finding::problem(
             "client-credentials",
@@ -139,15 +125,37 @@ async fn credentials(
     finding.at(url)
 }
 
-/// The client is known (authorize took it) but its secret was refused: is it
-/// a public client given a secret, or a wrong secret?
-async fn refused_secret(
+/// `invalid_client`: an unknown client (authorize did not know it either), a
+/// secret missing, a secret given to a public client, or a wrong secret.
+async fn refused(
     http: &reqwest::Client,
     provider: &ProviderConfig,
     metadata: &Metadata,
+    client_unknown: bool,
 ) -> Finding {
     let url = metadata.token_endpoint.as_str();
     let id = &provider.client_id;
+    if client_unknown {
+        return Finding::problem(
+            "client-credentials",
+            "client-id",
+            format!(
+                "{url} answered invalid_client and {} does not know the client either: \
+                 this pool has no app client {id}; check client-id",
+                metadata.authorization_endpoint
+            ),
+        );
+    }
+    if let ClientAuth::None = provider.client_auth {
+        return Finding::problem(
+            "client-credentials",
+            "client-secret",
+            format!(
+                "{url} answered invalid_client for client-id {id} sent without a secret: \
+                 the app client has a secret; set client-secret (or client-secret-file)"
+            ),
+        );
+    }
     if let Token::Accepted = token(http, provider, metadata, &ClientAuth::None).await {
         return Finding::problem(
             "client-credentials",
