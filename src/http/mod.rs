@@ -1,4 +1,5 @@
 //! What the sidecar itself answers: pages for people, JSON for programs.
 
+pub mod authority;
 pub mod pages;
 pub mod respond;

@@ -234,13 +234,13 @@ impl Inner {
         upgrade: Option<&HeaderValue>,
     ) {
         headers::remove_hop_by_hop(headers, upgrade);
-        if !headers.contains_key(header::HOST) {
-            let authority = original
-                .authority()
-                .map(|a| HeaderValue::from_str(a.as_str()));
-            if let Some(Ok(host)) = authority {
-                headers.insert(header::HOST, host);
-            }
+        // The host that was authorized: the target's authority (HTTP/2
+        // `:authority`, HTTP/1 absolute form) when there is one, else `Host`.
+        let authority = original
+            .authority()
+            .map(|a| HeaderValue::from_str(a.as_str()));
+        if let Some(Ok(host)) = authority {
+            headers.insert(header::HOST, host);
         }
         headers::strip_identity_headers(headers, &self.identity_headers);
         headers::filter_cookies(headers, &self.cookie_name);

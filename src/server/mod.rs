@@ -3,6 +3,7 @@
 //! Built from a [`Config`] alone, bound to addresses the caller chooses, so
 //! tests bind `127.0.0.1:0` and talk over real sockets.
 
+mod connection;
 mod framing;
 mod metrics_listener;
 mod router;
@@ -15,13 +16,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
@@ -114,7 +115,8 @@ pub fn start_on(config: Config, listeners: Vec<TcpListener>) -> anyhow::Result<R
         .map(TcpListener::into_std)
         .collect::<Result<Vec<_>, _>>()?;
     let worker = Worker {
-        builder: Arc::new(builder(&state)),
+        auto: Arc::new(builder(&state)),
+        http1: (!state.config.h2c).then(|| Arc::new(http1_builder(&state))),
         permits: Arc::new(Semaphore::new(state.config.limits.max_connections)),
         upstream: state.upstream.clone(),
         state: state.clone(),
@@ -163,7 +165,11 @@ struct Worker {
     state: Arc<AppState>,
     /// This worker's own pool to the upstream.
     upstream: Upstream,
-    builder: Arc<auto::Builder<TokioExecutor>>,
+    /// HTTP/2 or HTTP/1.1: over TLS as ALPN chose, in plain text with `h2c`.
+    auto: Arc<auto::Builder<TokioExecutor>>,
+    /// Plain-text connections without `h2c`: HTTP/1 only, like nginx and
+    /// most proxies (hyper-util's `http1_only` does not hold with upgrades).
+    http1: Option<Arc<http1::Builder>>,
     /// The connection limit, across all workers.
     permits: Arc<Semaphore>,
     stopped: watch::Receiver<bool>,
@@ -186,7 +192,7 @@ fn builder(state: &AppState) -> auto::Builder<TokioExecutor> {
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(t.client_header_read)
-        .max_buf_size(state.config.limits.max_request_header_bytes.max(8192) + 1024)
+        .max_buf_size(max_buf_size(state))
         .keep_alive(true);
     builder
         .http2()
@@ -198,8 +204,23 @@ fn builder(state: &AppState) -> auto::Builder<TokioExecutor> {
     builder
 }
 
+fn http1_builder(state: &AppState) -> http1::Builder {
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(state.config.timeouts.client_header_read)
+        .max_buf_size(max_buf_size(state))
+        .keep_alive(true);
+    builder
+}
+
+fn max_buf_size(state: &AppState) -> usize {
+    state.config.limits.max_request_header_bytes.max(8192) + 1024
+}
+
 async fn accept_loop(listener: TcpListener, mut worker: Worker) {
-    let graceful = GracefulShutdown::new();
+    // Every connection holds a clone; `recv` returns `None` once all are gone.
+    let (open, mut all_closed) = mpsc::channel::<()>(1);
     loop {
         let (stream, peer) = tokio::select! {
             _ = worker.stopped.changed() => break,
@@ -214,7 +235,7 @@ async fn accept_loop(listener: TcpListener, mut worker: Worker) {
         };
         let _ = stream.set_nodelay(true);
         match worker.permits.clone().try_acquire_owned() {
-            Ok(permit) => accepted(stream, peer, permit, &worker, graceful.watcher()),
+            Ok(permit) => accepted(stream, peer, permit, &worker, open.clone()),
             // A plain-text 503 means nothing inside TLS: just close.
             Err(_) if worker.tls.is_some() => drop(stream),
             Err(_) => {
@@ -222,9 +243,9 @@ async fn accept_loop(listener: TcpListener, mut worker: Worker) {
             }
         }
     }
-    drop(listener);
+    drop((listener, open));
     let grace = worker.state.config.timeouts.shutdown_grace;
-    if tokio::time::timeout(grace, graceful.shutdown())
+    if tokio::time::timeout(grace, all_closed.recv())
         .await
         .is_err()
     {
@@ -242,16 +263,16 @@ fn accepted(
     peer: SocketAddr,
     permit: OwnedSemaphorePermit,
     worker: &Worker,
-    watcher: Watcher,
+    open: mpsc::Sender<()>,
 ) {
     let Some(acceptor) = worker.tls.clone() else {
-        return serve(stream, peer, false, permit, worker, watcher);
+        return serve(stream, peer, false, permit, worker, open);
     };
     let worker = worker.clone();
     tokio::spawn(async move {
         let limit = worker.state.config.timeouts.client_header_read;
         if let Some(stream) = tls::handshake(&acceptor, stream, peer, limit).await {
-            serve(stream, peer, true, permit, &worker, watcher);
+            serve(stream, peer, true, permit, &worker, open);
         }
     });
 }
@@ -262,20 +283,58 @@ fn serve<I>(
     tls: bool,
     permit: OwnedSemaphorePermit,
     worker: &Worker,
-    watcher: Watcher,
+    open: mpsc::Sender<()>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (state, upstream) = (worker.state.clone(), worker.upstream.clone());
+    let activity = Arc::new(connection::Activity::default());
+    let in_flight = activity.clone();
     let service = service_fn(move |req| {
         let (state, upstream) = (state.clone(), upstream.clone());
-        async move { Ok::<_, Infallible>(router::handle(state, &upstream, req, peer, tls).await) }
+        let request = in_flight.begin();
+        async move {
+            let response = router::handle(state, &upstream, req, peer, tls).await;
+            drop(request);
+            Ok::<_, Infallible>(response)
+        }
     });
-    let conn = worker
-        .builder
-        .serve_connection_with_upgrades(TokioIo::new(io), service)
-        .into_owned();
-    let conn = watcher.watch(conn);
+    let io = TokioIo::new(io);
+    match &worker.http1 {
+        Some(http1) if !tls => {
+            let conn = http1.serve_connection(io, service).with_upgrades();
+            let shutdown = http1::UpgradeableConnection::graceful_shutdown;
+            guard(conn, shutdown, activity, permit, worker, open);
+        }
+        _ => {
+            let conn = worker.auto.serve_connection_with_upgrades(io, service);
+            let shutdown = auto::UpgradeableConnection::graceful_shutdown;
+            guard(conn.into_owned(), shutdown, activity, permit, worker, open);
+        }
+    }
+}
+
+/// Runs `conn` on its own task, closed when idle (see [`connection`]); its
+/// permit is released when it ends.
+fn guard<C, E, F>(
+    conn: C,
+    shutdown: F,
+    activity: Arc<connection::Activity>,
+    permit: OwnedSemaphorePermit,
+    worker: &Worker,
+    open: mpsc::Sender<()>,
+) where
+    C: std::future::Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display,
+    F: Fn(std::pin::Pin<&mut C>) + Unpin + Send + 'static,
+{
+    let t = &worker.state.config.timeouts;
+    let limits = connection::IdleLimits {
+        first_request: t.client_header_read,
+        between_requests: t.idle_keepalive,
+    };
+    let stopped = worker.stopped.clone();
+    let conn = connection::Guarded::new(conn, shutdown, activity, limits, stopped, open);
     tokio::spawn(async move {
         if let Err(error) = conn.await {
             tracing::debug!(%error, "connection ended with an error");

@@ -376,3 +376,90 @@ async fn idp_key_rotation_costs_one_jwks_fetch_and_forged_key_ids_cost_at_most_o
     let (_, status) = sign_in_status(&stack).await;
     assert_eq!(status, 302, "genuine sign-ins still work");
 }
+
+/// Waits until the sidecar closes `stream` (EOF or reset); how long it took.
+async fn closed_by_peer(mut stream: TcpStream) -> Duration {
+    let started = Instant::now();
+    let mut buf = [0u8; 256];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(n) if n > 0 => continue,
+            _ => return started.elapsed(),
+        }
+    }
+}
+
+/// An HTTP/2 connection (h2c) that sends its preface and settings, then no stream.
+async fn h2_without_streams(addr: SocketAddr) -> tokio::task::JoinHandle<Duration> {
+    let io = TcpStream::connect(addr).await.unwrap();
+    let (client, conn) = h2::client::handshake(io).await.unwrap();
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let _ = conn.await;
+        drop(client);
+        started.elapsed()
+    })
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_and_never_lock_everyone_out() {
+    let nofile = rlimit::increase_nofile_limit(8192).unwrap();
+    // Both ends of every socket are in this process.
+    let idle = usize::try_from(nofile / 3).unwrap_or(2000).min(2000);
+    let stack = Stack::builder()
+        .set("SIDECAR_CLIENT_HEADER_TIMEOUT", "1s")
+        .set("SIDECAR_H2C", "true")
+        .start()
+        .await;
+    let addr = stack.sidecar.addr();
+    bounded(async {
+        let mut waits = Vec::new();
+        for i in 0..idle {
+            if i % 4 == 0 {
+                waits.push(h2_without_streams(addr).await);
+            } else {
+                let stream = TcpStream::connect(addr).await.unwrap();
+                waits.push(tokio::spawn(closed_by_peer(stream)));
+            }
+        }
+        let r = plain_client().get(stack.url("/ping")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "served while {idle} sockets idle");
+        for wait in waits {
+            let waited = timeout(Duration::from_secs(4), wait).await;
+            assert!(waited.is_ok(), "an idle connection is closed in time");
+        }
+    })
+    .await;
+
+    // 50 idle sockets fill max-connections 50: the next client is refused
+    // until the idle ones are closed, then served.
+    let stack = Stack::builder()
+        .set("SIDECAR_CLIENT_HEADER_TIMEOUT", "1s")
+        .set("SIDECAR_MAX_CONNECTIONS", "50")
+        .start()
+        .await;
+    let addr = stack.sidecar.addr();
+    bounded(async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut sockets = Vec::new();
+        for _ in 0..50 {
+            sockets.push(TcpStream::connect(addr).await.unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let client = || {
+            reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap()
+        };
+        let r = client().get(stack.url("/ping")).send().await.unwrap();
+        assert_eq!(r.status(), 503, "the limit is full");
+        for socket in sockets {
+            let closed = timeout(Duration::from_secs(3), closed_by_peer(socket)).await;
+            assert!(closed.is_ok(), "an idle socket is closed in time");
+        }
+        let r = client().get(stack.url("/ping")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "served once the idle sockets are gone");
+    })
+    .await;
+}

@@ -13,6 +13,7 @@ mod deploy_manifests;
 mod django;
 mod federated;
 mod forward_auth;
+mod h2;
 mod hostile_input;
 mod identity_jwt;
 mod keepalive;

@@ -24,16 +24,17 @@ use reqwest::redirect::Policy;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use support::{bounded, sign_in_as, start_mock_for, start_sidecar_unready, Stack};
 
 /// A test CA that signs leaf certificates.
-struct Pki {
+pub(crate) struct Pki {
     issuer: Issuer<'static, KeyPair>,
     ca_pem: String,
-    ca_der: CertificateDer<'static>,
+    pub(crate) ca_der: CertificateDer<'static>,
 }
 
 /// A leaf certificate (PEM, DER) and its key (PEM).
@@ -89,10 +90,10 @@ fn write_leaf(dir: &Path, leaf: &Leaf) -> (PathBuf, PathBuf) {
 
 /// The sidecar serving HTTPS as `https://localhost:PORT` with the default
 /// (secure) cookie settings, its mock IdP allowing that callback.
-struct TlsStack {
-    stack: Stack,
-    addr: SocketAddr,
-    pki: Pki,
+pub(crate) struct TlsStack {
+    pub(crate) stack: Stack,
+    pub(crate) addr: SocketAddr,
+    pub(crate) pki: Pki,
     dir: tempfile::TempDir,
 }
 
@@ -101,7 +102,7 @@ async fn start_tls_stack() -> TlsStack {
 }
 
 /// Like [`start_tls_stack`], with more `SIDECAR_*` settings.
-async fn start_tls_stack_with(extra: &[(&str, String)]) -> TlsStack {
+pub(crate) async fn start_tls_stack_with(extra: &[(&str, String)]) -> TlsStack {
     let pki = Pki::new();
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = write_leaf(dir.path(), &pki.leaf(&["localhost", "127.0.0.1"]));
@@ -517,6 +518,41 @@ async fn a_websocket_echoes_over_tls_http1() {
         ws.send(Message::text("over tls")).await.unwrap();
         let echoed = ws.next().await.expect("an echo").unwrap();
         assert_eq!(echoed.into_text().unwrap().as_str(), "over tls");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_tls_connection_idle_after_the_handshake_is_closed() {
+    bounded(async {
+        let tls = start_tls_stack_with(&[("SIDECAR_CLIENT_HEADER_TIMEOUT", "1s".into())]).await;
+        for alpn in [&b"h2"[..], b"http/1.1"] {
+            let mut roots = RootCertStore::empty();
+            roots.add(tls.pki.ca_der.clone()).unwrap();
+            let mut config = ClientConfig::builder_with_provider(crypto_provider())
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            config.alpn_protocols = vec![alpn.to_vec()];
+            let tcp = TcpStream::connect(tls.addr).await.unwrap();
+            let name = ServerName::try_from("localhost").unwrap();
+            let mut stream = TlsConnector::from(Arc::new(config))
+                .connect(name, tcp)
+                .await
+                .unwrap();
+            // Nothing sent after the handshake: closed after client-header-timeout.
+            let mut buf = [0u8; 256];
+            let closed = tokio::time::timeout(Duration::from_secs(4), async {
+                while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
+            })
+            .await;
+            assert!(
+                closed.is_ok(),
+                "{:?} idle connection closed",
+                String::from_utf8_lossy(alpn)
+            );
+        }
     })
     .await;
 }
