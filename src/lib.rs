@@ -2,7 +2,7 @@
 //! OpenID Connect provider.
 //!
 //! Layers, each importing only from the ones above it:
-//! 0. leaves: [`secret`], [`body`], [`identity`], [`authz`]
+//! 0. leaves: [`secret`], [`body`], [`identity`], [`authz`], [`pem`]
 //! 1. [`config`]
 //! 2. provider and session (siblings that never import each other), [`identity_jwt`]
 //! 3. flow: the login state machine
@@ -27,6 +27,7 @@ pub mod identity_jwt;
 pub mod logging;
 pub mod metrics;
 pub mod mock;
+pub mod pem;
 pub mod provider;
 pub mod proxy;
 pub mod secret;

@@ -63,6 +63,9 @@ async fn main() -> ExitCode {
         None => match Config::load(&cli.run, &ProcessEnv) {
             Ok(config) => {
                 let _log = logging::init(config.log_format);
+                for warning in &config.warnings {
+                    tracing::warn!("{warning}");
+                }
                 run(config).await
             }
             Err(error) => {

@@ -11,9 +11,19 @@ use subtle::ConstantTimeEq;
 
 /// A value that must never reach a log line. No `PartialEq`: `==` would not be
 /// constant-time, so comparisons go through [`Secret::ct_eq`].
-#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, serde::Serialize)]
 #[serde(transparent)]
 pub struct Secret<T>(T);
+
+/// Like the inner type's, but an error never shows the value (serde's
+/// "invalid type: integer `42`" would).
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Secret<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        T::deserialize(d)
+            .map(Self)
+            .map_err(|_| serde::de::Error::custom("a secret of the wrong type (not shown)"))
+    }
+}
 
 impl<T> Secret<T> {
     pub fn new(value: T) -> Self {

@@ -3,9 +3,10 @@
 
 use std::path::Path;
 
-use super::identity_jwt::read_key;
-use super::reader::Reader;
+use super::check::{check, Checker};
+use super::settings::Settings;
 use super::{parse, AlbConfig};
+use crate::pem::read_p256_key;
 use crate::secret::Secret;
 
 /// What `alb-signer` must look like, in the problem line.
@@ -14,27 +15,27 @@ const SIGNER_SHAPE: &str = "must be the ARN of an Application Load Balancer, \
 
 /// The settings when `alb-headers` is on; `None` when off or invalid (then
 /// already a problem).
-pub(crate) fn settings(r: &mut Reader) -> Option<AlbConfig> {
-    let enabled = r.or("alb-headers", false, parse::boolean);
-    let signer = r.optional("alb-signer", signer_arn);
-    let key_file = r.optional("alb-key-file", parse::text);
+pub(crate) fn settings(c: &mut Checker, s: &Settings) -> Option<AlbConfig> {
+    let enabled = check!(c.parse(s.alb_headers, parse::boolean)).unwrap_or_default();
+    let signer = check!(c.optional(s.alb_signer, signer_arn));
+    let key_file = check!(c.optional(s.alb_key_file, parse::text));
     if !enabled {
         return None;
     }
     let key = match key_file {
-        Some(path) => match read_key(Path::new(&path)) {
+        Some(path) => match read_p256_key(Path::new(&path)) {
             Ok(der) => Some(Secret::new(der)),
             Err(message) => {
-                r.problem("alb-key-file", message, Some(&path));
+                c.problem("alb_key_file", message, Some(&path));
                 return None;
             }
         },
         None => None,
     };
     let Some(signer) = signer else {
-        if r.value("alb-signer").is_none() {
-            r.problem(
-                "alb-signer",
+        if s.alb_signer.is_none() {
+            c.problem(
+                "alb_signer",
                 "is required when alb-headers is on: the ARN your apps expect in the token's signer",
                 None,
             );
@@ -96,22 +97,21 @@ fn is_region(region: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::source::Raw;
+    use crate::config::load::settings_from;
 
     const ARN: &str =
         "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/my-app/50dc6c495c0c9188";
 
-    fn read(pairs: &[(&'static str, &str)]) -> (Option<AlbConfig>, Vec<String>) {
-        let raw = Raw::from_pairs(pairs);
-        let mut r = Reader::new(&raw, Vec::new());
-        let got = settings(&mut r);
-        (got, r.problems.iter().map(ToString::to_string).collect())
+    fn read(pairs: &[(&str, &str)]) -> (Option<AlbConfig>, Vec<String>) {
+        let mut c = Checker::new(Vec::new());
+        let got = settings(&mut c, &settings_from(pairs));
+        (got, c.problems.iter().map(ToString::to_string).collect())
     }
 
     #[test]
     fn off_by_default_and_on_with_a_signer() {
         assert!(read(&[]).0.is_none());
-        let (c, problems) = read(&[("alb-headers", "true"), ("alb-signer", ARN)]);
+        let (c, problems) = read(&[("alb_headers", "true"), ("alb_signer", ARN)]);
         assert!(problems.is_empty(), "{problems:?}");
         let c = c.unwrap();
         assert_eq!(c.signer, ARN);
@@ -120,7 +120,7 @@ mod tests {
 
     #[test]
     fn the_signer_is_required_when_on() {
-        let (c, problems) = read(&[("alb-headers", "yes")]);
+        let (c, problems) = read(&[("alb_headers", "yes")]);
         assert!(c.is_none());
         assert_eq!(
             problems,
@@ -151,7 +151,7 @@ mod tests {
         ] {
             assert!(signer_arn(bad).is_err(), "{bad}");
         }
-        let (_, problems) = read(&[("alb-headers", "1"), ("alb-signer", "my-alb")]);
+        let (_, problems) = read(&[("alb_headers", "1"), ("alb_signer", "my-alb")]);
         assert_eq!(
             problems,
             [format!("alb-signer: {SIGNER_SHAPE} (got \"my-alb\")")]
@@ -161,9 +161,9 @@ mod tests {
     #[test]
     fn the_key_file_must_hold_a_p256_key() {
         let (_, problems) = read(&[
-            ("alb-headers", "1"),
-            ("alb-signer", ARN),
-            ("alb-key-file", "/nonexistent/alb.pem"),
+            ("alb_headers", "1"),
+            ("alb_signer", ARN),
+            ("alb_key_file", "/nonexistent/alb.pem"),
         ]);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(

@@ -4,33 +4,29 @@
 
 use http::{HeaderName, StatusCode};
 
+use super::check::{check, Checker};
 use super::parse::{self, Parsed};
-use super::reader::Reader;
+use super::settings::Settings;
 use super::{ForwardAuthConfig, ForwardAuthIngress, OriginalHeaders};
 
-const GENERIC_HEADERS: [&str; 3] = [
-    "forward-auth-method-header",
-    "forward-auth-url-header",
-    "forward-auth-host-header",
-];
-
-pub(crate) fn read(r: &mut Reader) -> ForwardAuthConfig {
-    let ingress = r.or("forward-auth-ingress", Kind::Nginx, kind);
+pub(crate) fn read(c: &mut Checker, s: &Settings) -> ForwardAuthConfig {
+    let ingress = check!(c.parse(s.forward_auth_ingress, kind)).unwrap_or(Kind::Nginx);
     let ingress = match ingress {
         Kind::Nginx => ForwardAuthIngress::Nginx,
         Kind::Traefik => ForwardAuthIngress::Traefik,
         Kind::Envoy => ForwardAuthIngress::Envoy,
-        Kind::Generic => ForwardAuthIngress::Generic(generic(r)),
+        Kind::Generic => ForwardAuthIngress::Generic(generic(c, s)),
     };
     if !matches!(ingress, ForwardAuthIngress::Generic(_)) {
-        for name in GENERIC_HEADERS {
-            if let Some(v) = r.value(name).filter(|v| !v.trim().is_empty()) {
-                let v = v.to_string();
-                r.problem(
-                    name,
-                    "only applies with forward-auth-ingress = generic",
-                    Some(&v),
-                );
+        let generic_headers = [
+            ("forward_auth_method_header", &s.forward_auth_method_header),
+            ("forward_auth_url_header", &s.forward_auth_url_header),
+            ("forward_auth_host_header", &s.forward_auth_host_header),
+        ];
+        for (name, value) in generic_headers {
+            if let Some(v) = value {
+                let message = "only applies with forward-auth-ingress = generic";
+                c.problem(name, message, Some(v));
             }
         }
     }
@@ -42,28 +38,26 @@ pub(crate) fn read(r: &mut Reader) -> ForwardAuthConfig {
         _ => (StatusCode::ACCEPTED, false),
     };
     ForwardAuthConfig {
-        ok_status: r.or("forward-auth-status", status, parse::ok_status),
-        redirect_browsers: r.or("forward-auth-redirect", redirect, parse::boolean),
+        ok_status: check!(c.optional(s.forward_auth_status, parse::ok_status)).unwrap_or(status),
+        redirect_browsers: check!(c.optional(s.forward_auth_redirect, parse::boolean))
+            .unwrap_or(redirect),
         ingress,
     }
 }
 
-fn generic(r: &mut Reader) -> OriginalHeaders {
-    let url = r.optional("forward-auth-url-header", parse::header_name);
-    let unset = r
-        .value("forward-auth-url-header")
-        .is_none_or(|v| v.trim().is_empty());
-    if unset {
-        r.problem(
-            "forward-auth-url-header",
+fn generic(c: &mut Checker, s: &Settings) -> OriginalHeaders {
+    let url = check!(c.optional(s.forward_auth_url_header, parse::header_name));
+    if s.forward_auth_url_header.is_none() {
+        c.problem(
+            "forward_auth_url_header",
             "is required with forward-auth-ingress = generic (the header your ingress puts the original URL in)",
             None,
         );
     }
     OriginalHeaders {
-        method: r.optional("forward-auth-method-header", parse::header_name),
+        method: check!(c.optional(s.forward_auth_method_header, parse::header_name)),
         url: url.unwrap_or(HeaderName::from_static("x-original-url")),
-        host: r.optional("forward-auth-host-header", parse::header_name),
+        host: check!(c.optional(s.forward_auth_host_header, parse::header_name)),
     }
 }
 

@@ -1,9 +1,13 @@
 //! One typed, validated, immutable configuration.
 //!
-//! Raw settings come from defaults < TOML file < environment (`SIDECAR_*`) <
-//! command-line flags (see `source.rs`, `file.rs` and `args.rs`); `validate.rs` turns
-//! them into a [`Config`] or a [`ConfigError`] listing every problem at once.
+//! Every setting is declared once, in `settings.rs` (a field and its default).
+//! `load.rs` stacks defaults < TOML file (`file.rs`) < `SIDECAR_*` environment
+//! (`source.rs`) < flags (`args.rs`) into one [`Settings`]; `validate.rs`
+//! turns that into a [`Config`] or every [`Problem`] at once.
 //! Entry point: [`Config::load`].
+//!
+//! Inside, imports go one way: settings <- args, file, source <- load;
+//! check, parse <- policy, provider, store <- validate <- load.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,23 +21,27 @@ use crate::secret::Secret;
 
 mod alb;
 mod args;
+mod check;
+mod de;
 mod file;
 mod forward_auth;
-mod identity_jwt;
+mod load;
 mod parse;
-mod providers;
-mod reader;
-mod routes;
+mod policy;
+mod problem;
+mod provider;
+mod secret_files;
+mod settings;
 mod source;
 mod store;
-mod tls;
 mod validate;
 
 pub use args::{RunArgs, LAYERING_HELP};
-pub use providers::DEFAULT_PROVIDER;
-pub use reader::{ConfigError, Problem};
-pub use source::{env_key, toml_key, MapSource, ProcessEnv, Source, CONFIG_ENV};
-pub use tls::{crypto_provider, load_certified_key, load_roots, read_certs, FileProblem};
+pub use problem::{ConfigError, Problem};
+pub use provider::DEFAULT_PROVIDER;
+pub use settings::{ProviderSettings, ProviderTable, RouteSettings, Settings};
+pub use source::{env_key, MapSource, ProcessEnv, Source, CONFIG_ENV};
+pub use validate::validate;
 
 /// Which protocol dialect the identity provider speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -294,4 +302,6 @@ pub struct Config {
     pub h2c: bool,
     pub timeouts: Timeouts,
     pub limits: Limits,
+    /// Start-up warnings (unknown `SIDECAR_*` variables), for the log.
+    pub warnings: Vec<String>,
 }

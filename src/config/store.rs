@@ -6,14 +6,11 @@ use std::path::{Path, PathBuf};
 
 use url::Url;
 
+use super::check::{check, Checker};
 use super::parse::{self, Parsed};
-use super::reader::Reader;
-use super::tls::read_certs;
-use super::{file, SessionBackend};
+use super::settings::Settings;
+use super::{secret_files, SessionBackend};
 use crate::secret::Secret;
-
-/// Keys are `{prefix}s:...`; a prefix separates several deployments on one Redis.
-const DEFAULT_PREFIX: &str = "cognito-sidecar:";
 
 /// `memory` or `redis`.
 fn kind(s: &str) -> Parsed<bool> {
@@ -25,7 +22,7 @@ fn kind(s: &str) -> Parsed<bool> {
 }
 
 /// `redis://` or `rediss://` (TLS) with a host; user and password allowed.
-pub(crate) fn redis_url(s: &str) -> Parsed<String> {
+fn redis_url(s: &str) -> Parsed<String> {
     let url = Url::parse(s.trim()).map_err(|_| "must be a redis:// or rediss:// URL")?;
     if !matches!(url.scheme(), "redis" | "rediss") {
         return Err("must be a redis:// or rediss:// URL".into());
@@ -50,56 +47,48 @@ fn prefix(s: &str) -> Parsed<String> {
     Ok(s.to_string())
 }
 
-/// The Redis URL, inline or from its file.
-fn url(r: &mut Reader) -> Option<Result<Secret<String>, ()>> {
-    if let Some(url) = r.optional("redis-url", redis_url) {
-        return Some(Ok(Secret::new(url)));
+/// The Redis URL, inline or from its file; `Some(Err)` when given but bad (a problem).
+fn url(c: &mut Checker, s: &Settings) -> Option<Result<Secret<String>, ()>> {
+    if let Some(url) = &s.redis_url {
+        let checked = redis_url(url.expose()).map_err(|m| c.secret_problem("redis_url", m));
+        return Some(checked.map(Secret::new));
     }
-    if r.value("redis-url").is_some_and(|v| !v.trim().is_empty()) {
-        return Some(Err(())); // given but invalid: already a problem
-    }
-    let path = r.optional("redis-url-file", parse::text)?;
-    let text = file::read_secret(&path)
-        .and_then(|b| String::from_utf8(b).map_err(|_| "the file is not UTF-8".into()))
+    let path = check!(c.optional(s.redis_url_file, parse::text))?;
+    let text = secret_files::read_text(&path)
         .and_then(|t| redis_url(&t).map_err(|m| format!("the file's URL {m}")));
     Some(text.map(Secret::new).map_err(|message| {
-        r.problem("redis-url-file", message, Some(&path));
+        c.problem("redis_url_file", message, Some(&path));
     }))
 }
 
 /// A CA file for `rediss://`: readable PEM with at least one certificate.
-fn ca_file(r: &mut Reader, url: Option<&Secret<String>>) -> Option<PathBuf> {
-    let path = r.optional("redis-ca-file", parse::text)?;
-    if let Err(message) = read_certs(Path::new(&path)) {
-        r.problem("redis-ca-file", message, Some(&path));
+fn ca_file(c: &mut Checker, s: &Settings, url: Option<&Secret<String>>) -> Option<PathBuf> {
+    let path = check!(c.optional(s.redis_ca_file, parse::text))?;
+    if let Err(message) = crate::pem::read_certs(Path::new(&path)) {
+        c.problem("redis_ca_file", message, Some(&path));
     } else if !url.is_some_and(|u| u.expose().starts_with("rediss:")) {
-        r.problem("redis-ca-file", "needs a rediss:// redis-url", Some(&path));
+        c.problem("redis_ca_file", "needs a rediss:// redis-url", Some(&path));
     }
     Some(PathBuf::from(path))
 }
 
 /// `session-store` defaults to `redis` when a Redis URL is given, else `memory`.
-pub(crate) fn backend(r: &mut Reader) -> SessionBackend {
-    let redis = r.optional("session-store", kind);
-    let url = url(r);
-    let prefix = r.or("redis-prefix", DEFAULT_PREFIX.into(), prefix);
-    let ca_file = ca_file(r, url.as_ref().and_then(|u| u.as_ref().ok()));
+pub(crate) fn backend(c: &mut Checker, s: &Settings) -> SessionBackend {
+    let redis = check!(c.optional(s.session_store, kind));
+    let url = url(c, s);
+    let prefix = check!(c.parse(s.redis_prefix, prefix)).unwrap_or_default();
+    let ca_file = ca_file(c, s, url.as_ref().and_then(|u| u.as_ref().ok()));
     match (redis, url) {
         (Some(false) | None, None) => SessionBackend::Memory,
         (Some(false), Some(_)) => {
-            r.problem(
-                "redis-url",
-                "is set but session-store is memory; set session-store = redis or drop it",
-                None,
-            );
+            let message =
+                "is set but session-store is memory; set session-store = redis or drop it";
+            c.problem("redis_url", message, None);
             SessionBackend::Memory
         }
         (Some(true), None) => {
-            r.problem(
-                "redis-url",
-                "is required with session-store = redis (or set redis-url-file)",
-                None,
-            );
+            let message = "is required with session-store = redis (or set redis-url-file)";
+            c.problem("redis_url", message, None);
             SessionBackend::Memory
         }
         (_, Some(Ok(url))) => SessionBackend::Redis {
@@ -115,20 +104,19 @@ pub(crate) fn backend(r: &mut Reader) -> SessionBackend {
 mod tests {
     use std::io::Write;
 
-    use super::super::source::Raw;
     use super::*;
 
-    fn load(pairs: &[(&'static str, &str)]) -> (SessionBackend, Vec<String>) {
-        let raw = Raw::from_pairs(pairs);
-        let mut r = Reader::new(&raw, Vec::new());
-        let backend = backend(&mut r);
-        (backend, r.problems.iter().map(|p| p.to_string()).collect())
+    fn load(pairs: &[(&str, &str)]) -> (SessionBackend, Vec<String>) {
+        let s = super::super::load::settings_from(pairs);
+        let mut c = Checker::new(Vec::new());
+        let backend = backend(&mut c, &s);
+        (backend, c.problems.iter().map(|p| p.to_string()).collect())
     }
 
     #[test]
     fn memory_by_default_and_redis_when_a_url_is_given() {
         assert!(matches!(load(&[]).0, SessionBackend::Memory));
-        let (b, problems) = load(&[("redis-url", "redis://:pw@127.0.0.1:6379/0")]);
+        let (b, problems) = load(&[("redis_url", "redis://:pw@127.0.0.1:6379/0")]);
         assert!(problems.is_empty(), "{problems:?}");
         let SessionBackend::Redis { url, prefix, .. } = b else {
             panic!("redis expected")
@@ -136,9 +124,9 @@ mod tests {
         assert_eq!(url.expose(), "redis://:pw@127.0.0.1:6379/0");
         assert_eq!(prefix, "cognito-sidecar:");
         let (b, _) = load(&[
-            ("session-store", "redis"),
-            ("redis-url", "rediss://h:6380"),
-            ("redis-prefix", "app1:"),
+            ("session_store", "redis"),
+            ("redis_url", "rediss://h:6380"),
+            ("redis_prefix", "app1:"),
         ]);
         assert!(matches!(b, SessionBackend::Redis { prefix, .. } if prefix == "app1:"));
     }
@@ -146,30 +134,30 @@ mod tests {
     #[test]
     fn contradictions_and_bad_urls_are_problems_that_hide_the_password() {
         assert_eq!(
-            load(&[("session-store", "redis")]).1,
+            load(&[("session_store", "redis")]).1,
             vec!["redis-url: is required with session-store = redis (or set redis-url-file)"]
         );
         assert_eq!(
-            load(&[("session-store", "memory"), ("redis-url", "redis://h")]).1,
+            load(&[("session_store", "memory"), ("redis_url", "redis://h")]).1,
             vec!["redis-url: is set but session-store is memory; set session-store = redis or drop it"]
         );
         assert_eq!(
-            load(&[("session-store", "disk")]).1,
+            load(&[("session_store", "disk")]).1,
             vec![r#"session-store: must be memory or redis (got "disk")"#]
         );
-        let (_, problems) = load(&[("redis-url", "http://:hunter2@h/")]);
+        let (_, problems) = load(&[("redis_url", "http://:hunter2@h/")]);
         assert_eq!(
             problems,
             vec![r#"redis-url: must be a redis:// or rediss:// URL (got "[redacted]")"#]
         );
-        assert!(load(&[("redis-prefix", "a*")]).1[0].starts_with("redis-prefix: must be"));
+        assert!(load(&[("redis_prefix", "a*")]).1[0].starts_with("redis-prefix: must be"));
     }
 
     #[test]
     fn a_ca_file_must_be_pem_and_needs_rediss() {
         let got = load(&[
-            ("redis-url", "rediss://h"),
-            ("redis-ca-file", "/nonexistent/ca.pem"),
+            ("redis_url", "rediss://h"),
+            ("redis_ca_file", "/nonexistent/ca.pem"),
         ])
         .1;
         assert_eq!(got.len(), 1);
@@ -185,7 +173,7 @@ mod tests {
             .unwrap();
         pem.write_all(cert.pem().as_bytes()).unwrap();
         let path = pem.path().to_str().unwrap().to_string();
-        let (b, problems) = load(&[("redis-url", "rediss://h"), ("redis-ca-file", &path)]);
+        let (b, problems) = load(&[("redis_url", "rediss://h"), ("redis_ca_file", &path)]);
         assert!(problems.is_empty(), "{problems:?}");
         assert!(matches!(
             b,
@@ -194,7 +182,7 @@ mod tests {
                 ..
             }
         ));
-        let got = load(&[("redis-url", "redis://h"), ("redis-ca-file", &path)]).1;
+        let got = load(&[("redis_url", "redis://h"), ("redis_ca_file", &path)]).1;
         assert_eq!(got.len(), 1);
         assert!(
             got[0].starts_with("redis-ca-file: needs a rediss:// redis-url"),
@@ -207,7 +195,7 @@ mod tests {
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(b"redis://:s3cret@127.0.0.1:1/\n").unwrap();
         let path = f.path().to_str().unwrap().to_string();
-        let (b, problems) = load(&[("redis-url-file", &path)]);
+        let (b, problems) = load(&[("redis_url_file", &path)]);
         assert!(problems.is_empty(), "{problems:?}");
         assert!(
             matches!(b, SessionBackend::Redis { url, .. } if url.expose() == "redis://:s3cret@127.0.0.1:1/")
@@ -215,7 +203,7 @@ mod tests {
         let mut bad = tempfile::NamedTempFile::new().unwrap();
         bad.write_all(b"http://:s3cret@h/").unwrap();
         let path = bad.path().to_str().unwrap().to_string();
-        let (_, problems) = load(&[("redis-url-file", &path)]);
+        let (_, problems) = load(&[("redis_url_file", &path)]);
         assert_eq!(problems.len(), 1);
         assert!(!problems[0].contains("s3cret"), "{problems:?}");
     }

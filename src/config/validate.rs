@@ -1,241 +1,143 @@
-//! Raw strings -> a typed [`Config`], collecting *every* problem on the way.
-//!
-//! A bad optional value is recorded and replaced by its default so checking can
-//! go on; a missing required one makes its part `None`. Only when no problem was
-//! recorded is a `Config` built.
+//! [`Settings`] (text, merged from every layer) -> a typed [`Config`], or
+//! every problem at once: each check records its problem and checking goes on.
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use http::HeaderName;
+use url::Url;
 
-use super::reader::{ConfigError, Problem, Reader};
-use super::source::Raw;
-use super::ProviderKind;
+use super::check::{check, Checker};
+use super::problem::Problem;
+use super::settings::Settings;
+use super::{alb, forward_auth, parse, policy, provider, secret_files, store};
 use super::{
-    file, identity_jwt, parse, tls, BearerConfig, ClientAuth, Config, CookieConfig,
-    IdentityHeaders, Limits, LogFormat, ProviderConfig, SessionConfig, Timeouts,
+    Config, CookieConfig, IdentityHeaders, IdentityJwtConfig, Limits, SessionConfig, Timeouts,
+    TlsFiles,
 };
 use crate::secret::Secret;
 
-/// Validates the merged layers; `problems` holds those found while loading.
-pub(crate) fn build(raw: &Raw, problems: Vec<Problem>) -> Result<Config, ConfigError> {
-    let mut r = Reader::new(raw, problems);
-    let default_listen = vec![
-        SocketAddr::from((Ipv6Addr::UNSPECIFIED, 4180)),
-        SocketAddr::from((Ipv4Addr::UNSPECIFIED, 4180)),
-    ];
-    let listen = r.list("listen", default_listen, parse::socket_addr);
-    if listen.is_empty() && r.items("listen").is_some_and(|i| i.is_empty()) {
-        r.problem("listen", "needs at least one address", Some(""));
+/// Checks every setting; a `Config` only when nothing is wrong.
+pub fn validate(s: &Settings) -> Result<Config, Vec<Problem>> {
+    let mut c = Checker::new(Vec::new());
+    let listen = check!(c.list(s.listen, parse::socket_addr));
+    if s.listen.is_empty() {
+        c.problem("listen", "needs at least one address", Some(""));
     }
-    let upstream = r.required("upstream", parse::upstream_url);
-    let proxy_prefix = r.or("proxy-prefix", "/oauth2".into(), parse::prefix);
-    let ping_path = r.or("ping-path", "/ping".into(), parse::path);
-    let ready_path = r.or("ready-path", "/ready".into(), parse::path);
-    if ping_path == ready_path {
-        r.problem(
-            "ready-path",
+    let upstream = check!(c.required(s.upstream, parse::upstream_url));
+    let proxy_prefix = check!(c.parse(s.proxy_prefix, parse::prefix)).unwrap_or_default();
+    let ping_path = check!(c.parse(s.ping_path, parse::path)).unwrap_or_default();
+    let ready_path = check!(c.parse(s.ready_path, parse::path)).unwrap_or_default();
+    if !ping_path.is_empty() && ping_path == ready_path {
+        c.problem(
+            "ready_path",
             "must differ from ping-path",
             Some(&ready_path),
         );
     }
-    let allowed_redirect_domains = r.list(
-        "allowed-redirect-domains",
-        Vec::new(),
-        parse::redirect_domain,
-    );
-    let trusted_proxies = r.list("trusted-proxies", Vec::new(), parse::network);
-    let authz = super::routes::policy(&mut r, raw.routes.clone());
-    let providers = super::providers::read(
-        &raw.providers,
-        raw,
-        &proxy_prefix,
-        &mut r.problems,
-        provider,
-    );
-    let provider = provider(&mut r, &proxy_prefix);
-    let cookie = cookie(&mut r);
-    let session = session(&mut r);
-    let headers = headers(&mut r);
-    let forward_auth = super::forward_auth::read(&mut r);
+    let allowed_redirect_domains =
+        check!(c.list(s.allowed_redirect_domains, parse::redirect_domain));
+    let trusted_proxies = check!(c.list(s.trusted_proxies, parse::network));
+    let authz = policy::policy(&mut c, s);
+    let providers = provider::tables(&mut c.problems, &s.providers, &s.provider, &proxy_prefix);
+    let provider = provider::provider(&mut c, &s.provider, &proxy_prefix);
+    let cookie = cookie(&mut c, s);
+    let session = session(&mut c, s);
+    let headers = headers(&mut c, s);
+    let forward_auth = forward_auth::read(&mut c, s);
     let redirect_url = provider.as_ref().map(|p| &p.redirect_url);
-    let identity_jwt = identity_jwt::settings(&mut r, upstream.as_ref(), redirect_url);
-    let alb = super::alb::settings(&mut r);
-    let metrics_address = r.optional("metrics-address", parse::socket_addr);
-    let log_format = r.or("log-format", LogFormat::Pretty, parse::log_format);
-    let (tls, upstream_ca) = tls::files(&mut r);
-    let pass_host_header = r.or("pass-host-header", true, parse::boolean);
-    let h2c = r.or("h2c", false, parse::boolean);
-    let timeouts = timeouts(&mut r);
-    let limits = limits(&mut r);
-    match (upstream, provider) {
-        (Some(upstream), Some(provider)) if r.problems.is_empty() => Ok(Config {
-            listen,
-            upstream,
-            provider,
-            providers,
-            cookie,
-            session,
-            allowed_redirect_domains,
-            trusted_proxies,
-            authz,
-            proxy_prefix,
-            ping_path,
-            ready_path,
-            headers,
-            forward_auth,
-            identity_jwt,
-            alb,
-            metrics_address,
-            log_format,
-            tls,
-            upstream_ca,
-            pass_host_header,
-            h2c,
-            timeouts,
-            limits,
-        }),
-        _ => Err(ConfigError(r.problems)),
-    }
-}
-
-fn provider(r: &mut Reader, proxy_prefix: &str) -> Option<ProviderConfig> {
-    let issuer = r.required("issuer-url", parse::issuer);
-    let discovery_url = r.optional("discovery-url", parse::http_url);
-    let kind = r.optional("provider", parse::provider);
-    let client_id = r.required("client-id", parse::text);
-    let client_auth = client_auth(r);
-    let redirect_url = r.required("redirect-url", parse::http_url);
-    let sign_out_url = r.optional("sign-out-url", parse::http_url);
-    let scope = r.or("scope", "openid email profile".into(), parse::scope);
-    let identity_provider = r.optional("identity-provider", parse::text);
-    let allow_unverified_email = r.or("allow-unverified-email", false, parse::boolean);
-    let groups_claim = r.optional("groups-claim", parse::text);
-    let bearer_enabled = r.or("bearer-tokens", true, parse::boolean);
-    let api_client_ids = r.list("api-client-ids", Vec::new(), parse::text);
-    let api_scopes = r.list("api-scopes", Vec::new(), parse::text);
-    let (issuer, client_id, redirect_url) = (issuer?, client_id?, redirect_url?);
-    // Respect a path in the issuer (Cognito's pool id, Keycloak's realm); no double slash.
-    let discovery_default = format!(
-        "{}/.well-known/openid-configuration",
-        issuer.as_str().trim_end_matches('/')
-    );
-    let discovery_url =
-        discovery_url.or_else(|| r.check("discovery-url", &discovery_default, parse::http_url))?;
-    let origin = redirect_url.origin().ascii_serialization();
-    let sign_out_default = format!("{origin}{proxy_prefix}/signed_out");
-    let sign_out_url =
-        sign_out_url.or_else(|| r.check("sign-out-url", &sign_out_default, parse::http_url))?;
-    let kind = kind.unwrap_or_else(|| parse::detect_provider(&issuer));
-    let groups_claim = groups_claim.unwrap_or_else(|| match kind {
-        ProviderKind::Cognito => "cognito:groups".into(),
-        ProviderKind::Oidc => "groups".into(),
-    });
-    Some(ProviderConfig {
-        name: super::DEFAULT_PROVIDER.into(),
-        display_name: "Sign in".into(),
-        hosts: Vec::new(),
-        path_prefixes: Vec::new(),
-        kind,
-        groups_claim,
-        issuer,
-        discovery_url,
-        client_auth: client_auth?,
-        redirect_url,
-        sign_out_url,
-        scope,
-        identity_provider,
-        allow_unverified_email,
-        bearer: BearerConfig {
-            enabled: bearer_enabled,
-            client_ids: if api_client_ids.is_empty() {
-                vec![client_id.clone()]
-            } else {
-                api_client_ids
-            },
-            scopes: api_scopes,
-        },
-        client_id,
-    })
-}
-
-/// The client secret, inline or from its file; neither means a public client.
-fn client_auth(r: &mut Reader) -> Option<ClientAuth> {
-    if let Some(secret) = r.optional("client-secret", parse::text) {
-        return Some(ClientAuth::Secret(Secret::new(secret)));
-    }
-    let path = r.optional("client-secret-file", parse::text);
-    let Some(path) = path else {
-        return Some(ClientAuth::None);
-    };
-    let text = file::read_secret(&path)
-        .and_then(|b| String::from_utf8(b).map_err(|_| "the file is not UTF-8".into()));
-    match text {
-        Ok(secret) => Some(ClientAuth::Secret(Secret::new(secret))),
-        Err(message) => {
-            r.problem("client-secret-file", message, Some(&path));
-            None
+    let identity_jwt = identity_jwt(&mut c, s, upstream.as_ref(), redirect_url);
+    let alb = alb::settings(&mut c, s);
+    let metrics_address = check!(c.optional(s.metrics_address, parse::socket_addr));
+    let log_format = check!(c.parse(s.log_format, parse::log_format));
+    let (tls, upstream_ca) = tls(&mut c, s);
+    let pass_host_header = check!(c.parse(s.pass_host_header, parse::boolean)).unwrap_or_default();
+    let h2c = check!(c.parse(s.h2c, parse::boolean)).unwrap_or_default();
+    let timeouts = timeouts(&mut c, s);
+    let limits = limits(&mut c, s);
+    match (upstream, provider, headers, log_format) {
+        (Some(upstream), Some(provider), Some(headers), Some(log_format))
+            if c.problems.is_empty() =>
+        {
+            Ok(Config {
+                listen,
+                upstream,
+                provider,
+                providers,
+                cookie,
+                session,
+                allowed_redirect_domains,
+                trusted_proxies,
+                authz,
+                proxy_prefix,
+                ping_path,
+                ready_path,
+                headers,
+                forward_auth,
+                identity_jwt,
+                alb,
+                metrics_address,
+                log_format,
+                tls,
+                upstream_ca,
+                pass_host_header,
+                h2c,
+                timeouts,
+                limits,
+                warnings: Vec::new(),
+            })
         }
+        _ => Err(c.problems),
     }
 }
 
 /// Cookie secrets must be at least this long: they key the session cookie's sealing.
 const MIN_SECRET_BYTES: usize = 32;
 
-fn cookie_secrets(r: &mut Reader) -> Vec<Secret<Vec<u8>>> {
-    let inline = r.items("cookie-secret");
-    let files = r.items("cookie-secret-file");
+/// How to make a good cookie secret, for the messages about short ones.
+const MAKE_ONE: &str = "make one with: openssl rand -base64 48";
+
+fn cookie_secrets(c: &mut Checker, s: &Settings) -> Vec<Secret<Vec<u8>>> {
     let mut secrets = Vec::new();
-    for s in inline.iter().flatten() {
-        if s.len() < MIN_SECRET_BYTES {
-            r.problem(
-                "cookie-secret",
-                format!("must be at least {MIN_SECRET_BYTES} bytes"),
-                Some(s),
-            );
+    for secret in &s.cookie_secret {
+        if secret.expose().len() < MIN_SECRET_BYTES {
+            let message = format!("must be at least {MIN_SECRET_BYTES} bytes ({MAKE_ONE})");
+            c.secret_problem("cookie_secret", message);
         }
-        secrets.push(s.clone().into_bytes());
+        secrets.push(secret.expose().clone().into_bytes());
     }
-    for path in files.iter().flatten() {
-        match file::read_secret_lines(path) {
+    for path in &s.cookie_secret_file {
+        match secret_files::read_lines(path) {
             Ok(lines) if lines.iter().any(|l| l.len() < MIN_SECRET_BYTES) => {
-                let message =
-                    format!("every secret in the file must be at least {MIN_SECRET_BYTES} bytes");
-                r.problem("cookie-secret-file", message, Some(path));
+                let message = format!(
+                    "every secret in the file must be at least {MIN_SECRET_BYTES} bytes ({MAKE_ONE})"
+                );
+                c.problem("cookie_secret_file", message, Some(path));
             }
             Ok(lines) => secrets.extend(lines),
-            Err(message) => r.problem("cookie-secret-file", message, Some(path)),
+            Err(message) => c.problem("cookie_secret_file", message, Some(path)),
         }
     }
-    if inline.iter().chain(files.iter()).all(Vec::is_empty) {
-        r.problem(
-            "cookie-secret",
-            "is required but not set (or set cookie-secret-file)",
-            None,
-        );
+    if s.cookie_secret.is_empty() && s.cookie_secret_file.is_empty() {
+        let message = "is required but not set (or set cookie-secret-file)";
+        c.problem("cookie_secret", message, None);
     }
     secrets.into_iter().map(Secret::new).collect()
 }
 
-fn cookie(r: &mut Reader) -> CookieConfig {
-    let secrets = cookie_secrets(r);
-    let secure = r.or("cookie-secure", true, parse::boolean);
-    let name = r.or("cookie-name", "_cognito_sidecar".into(), parse::cookie_name);
-    let domain = r.optional("cookie-domain", parse::domain);
+fn cookie(c: &mut Checker, s: &Settings) -> CookieConfig {
+    let secrets = cookie_secrets(c, s);
+    let secure = check!(c.parse(s.cookie_secure, parse::boolean)).unwrap_or(true);
+    let name = check!(c.parse(s.cookie_name, parse::cookie_name)).unwrap_or_default();
+    let domain = check!(c.optional(s.cookie_domain, parse::domain));
     // Browsers drop prefixed cookies that break the prefix's rules.
     if name.starts_with("__Host-") && domain.is_some() {
-        r.problem(
-            "cookie-name",
-            "a __Host- cookie cannot have a cookie-domain",
-            Some(&name),
-        );
+        let message = "a __Host- cookie cannot have a cookie-domain";
+        c.problem("cookie_name", message, Some(&name));
     }
     if (name.starts_with("__Host-") || name.starts_with("__Secure-")) && !secure {
-        r.problem(
-            "cookie-name",
-            "a __Host-/__Secure- cookie needs cookie-secure",
-            Some(&name),
-        );
+        let message = "a __Host-/__Secure- cookie needs cookie-secure";
+        c.problem("cookie_name", message, Some(&name));
     }
     CookieConfig {
         name,
@@ -245,68 +147,169 @@ fn cookie(r: &mut Reader) -> CookieConfig {
     }
 }
 
-fn session(r: &mut Reader) -> SessionConfig {
+fn session(c: &mut Checker, s: &Settings) -> SessionConfig {
     SessionConfig {
-        ttl: r.or("session-ttl", hours(12), parse::duration),
-        idle_timeout: r.or("session-idle-timeout", hours(1), parse::duration),
-        refresh_interval: r.or("session-refresh-interval", hours(1), parse::duration),
-        max_bytes: r.or("session-max-bytes", 256 << 20, parse::bytes),
-        max_per_user: r.or("sessions-per-user", 10, parse::count),
-        backend: super::store::backend(r),
+        ttl: check!(c.parse(s.session_ttl, parse::duration)).unwrap_or_default(),
+        idle_timeout: check!(c.parse(s.session_idle_timeout, parse::duration)).unwrap_or_default(),
+        refresh_interval: check!(c.parse(s.session_refresh_interval, parse::duration))
+            .unwrap_or_default(),
+        max_bytes: check!(c.parse(s.session_max_bytes, parse::bytes)).unwrap_or_default(),
+        max_per_user: check!(c.parse(s.sessions_per_user, parse::count)).unwrap_or_default(),
+        backend: store::backend(c, s),
     }
 }
 
-fn headers(r: &mut Reader) -> IdentityHeaders {
-    let mut header = |name: &str, default: &'static str| {
-        r.or(name, HeaderName::from_static(default), parse::header_name)
-    };
-    let h = IdentityHeaders {
-        email: header("header-email", "x-user-email"),
-        name: header("header-name", "x-user-name"),
-        sub: header("header-sub", "x-user-sub"),
-        groups: header("header-groups", "x-user-groups"),
-        username: header("header-username", "x-user-username"),
-        jwt: header("identity-jwt-header", "x-sidecar-identity"),
-    };
+/// The identity headers, each distinct from the others.
+fn headers(c: &mut Checker, s: &Settings) -> Option<IdentityHeaders> {
     let named = [
-        ("header-email", &h.email),
-        ("header-name", &h.name),
-        ("header-sub", &h.sub),
-        ("header-groups", &h.groups),
-        ("header-username", &h.username),
-        ("identity-jwt-header", &h.jwt),
+        (
+            "header_email",
+            check!(c.parse(s.header_email, parse::header_name)),
+        ),
+        (
+            "header_name",
+            check!(c.parse(s.header_name, parse::header_name)),
+        ),
+        (
+            "header_sub",
+            check!(c.parse(s.header_sub, parse::header_name)),
+        ),
+        (
+            "header_groups",
+            check!(c.parse(s.header_groups, parse::header_name)),
+        ),
+        (
+            "header_username",
+            check!(c.parse(s.header_username, parse::header_name)),
+        ),
+        (
+            "identity_jwt_header",
+            check!(c.parse(s.identity_jwt_header, parse::header_name)),
+        ),
     ];
     for (i, (name, value)) in named.iter().enumerate() {
-        if let Some((other, _)) = named[..i].iter().find(|(_, v)| v == value) {
-            r.problem(
-                name,
-                format!("must differ from {other}"),
-                Some(value.as_str()),
-            );
+        let Some(value) = value else { continue };
+        let same = named[..i].iter().find(|(_, v)| v.as_ref() == Some(value));
+        if let Some((other, _)) = same {
+            let message = format!("must differ from {}", other.replace('_', "-"));
+            c.problem(name, message, Some(value.as_str()));
         }
     }
-    h
+    let [email, name, sub, groups, username, jwt]: [Option<HeaderName>; 6] = named.map(|(_, v)| v);
+    Some(IdentityHeaders {
+        email: email?,
+        name: name?,
+        sub: sub?,
+        groups: groups?,
+        username: username?,
+        jwt: jwt?,
+    })
 }
 
-fn timeouts(r: &mut Reader) -> Timeouts {
+/// Longest signed-identity lifetime accepted: the token is replayable until it expires.
+const MAX_JWT_TTL: Duration = Duration::from_secs(3600);
+
+/// The settings when `identity-jwt` is on; `None` when off or when the upstream
+/// or the redirect URL is missing (already a problem then).
+fn identity_jwt(
+    c: &mut Checker,
+    s: &Settings,
+    upstream: Option<&Url>,
+    redirect_url: Option<&Url>,
+) -> Option<IdentityJwtConfig> {
+    let enabled = check!(c.parse(s.identity_jwt, parse::boolean)).unwrap_or_default();
+    let audience = check!(c.optional(s.identity_jwt_audience, parse::text));
+    let ttl = check!(c.parse(s.identity_jwt_ttl, parse::duration)).unwrap_or(MAX_JWT_TTL);
+    if ttl < Duration::from_secs(1) || ttl > MAX_JWT_TTL {
+        let message = "must be between 1s and 1h";
+        c.problem("identity_jwt_ttl", message, Some(&s.identity_jwt_ttl));
+    }
+    let key_file = check!(c.optional(s.identity_jwt_key_file, parse::text));
+    if !enabled {
+        return None;
+    }
+    let key = key_file.and_then(|path| match crate::pem::read_p256_key(Path::new(&path)) {
+        Ok(der) => Some(Secret::new(der)),
+        Err(message) => {
+            c.problem("identity_jwt_key_file", message, Some(&path));
+            None
+        }
+    });
+    let (upstream, redirect_url) = (upstream?, redirect_url?);
+    Some(IdentityJwtConfig {
+        issuer: redirect_url.origin().ascii_serialization(),
+        audience: audience.unwrap_or_else(|| upstream.origin().ascii_serialization()),
+        ttl: Duration::from_secs(ttl.as_secs()),
+        key,
+    })
+}
+
+/// `tls-cert-file` + `tls-key-file` (both or neither, and loadable), `upstream-ca-file`.
+fn tls(c: &mut Checker, s: &Settings) -> (Option<TlsFiles>, Option<PathBuf>) {
+    let cert = check!(c.optional(s.tls_cert_file, parse::text));
+    let key = check!(c.optional(s.tls_key_file, parse::text));
+    let tls = match (cert, key) {
+        (None, None) => None,
+        (Some(_), None) => {
+            c.problem("tls_key_file", "is required with tls-cert-file", None);
+            None
+        }
+        (None, Some(_)) => {
+            c.problem("tls_cert_file", "is required with tls-key-file", None);
+            None
+        }
+        (Some(cert), Some(key)) => tls_pair(c, cert, key),
+    };
+    let ca = check!(c.optional(s.upstream_ca_file, parse::text));
+    if let Some(Err(message)) = ca.as_ref().map(|p| crate::pem::load_roots(Path::new(p))) {
+        c.problem("upstream_ca_file", message, ca.as_deref());
+    }
+    (tls, ca.map(PathBuf::from))
+}
+
+fn tls_pair(c: &mut Checker, cert: String, key: String) -> Option<TlsFiles> {
+    let files = TlsFiles {
+        cert: PathBuf::from(&cert),
+        key: PathBuf::from(&key),
+    };
+    let Err(problems) = crate::pem::load_certified_key(&files.cert, &files.key) else {
+        return Some(files);
+    };
+    for (which, message) in problems {
+        match which {
+            "cert" => c.problem("tls_cert_file", message, Some(&cert)),
+            _ if message.starts_with("does not match") => {
+                let message = format!("{message} in tls-cert-file");
+                c.problem("tls_key_file", message, Some(&key));
+            }
+            _ => c.problem("tls_key_file", message, Some(&key)),
+        }
+    }
+    None
+}
+
+fn timeouts(c: &mut Checker, s: &Settings) -> Timeouts {
+    let d = parse::duration;
     Timeouts {
-        idp_connect: r.or("idp-connect-timeout", secs(5), parse::duration),
-        idp_total: r.or("idp-timeout", secs(15), parse::duration),
-        upstream_connect: r.or("upstream-connect-timeout", secs(5), parse::duration),
-        upstream_headers: r.or("upstream-timeout", secs(60), parse::duration),
-        client_header_read: r.or("client-header-timeout", secs(10), parse::duration),
-        idle_keepalive: r.or("idle-timeout", secs(60), parse::duration),
-        shutdown_grace: r.or("shutdown-grace", secs(10), parse::duration),
+        idp_connect: check!(c.parse(s.idp_connect_timeout, d)).unwrap_or_default(),
+        idp_total: check!(c.parse(s.idp_timeout, d)).unwrap_or_default(),
+        upstream_connect: check!(c.parse(s.upstream_connect_timeout, d)).unwrap_or_default(),
+        upstream_headers: check!(c.parse(s.upstream_timeout, d)).unwrap_or_default(),
+        client_header_read: check!(c.parse(s.client_header_timeout, d)).unwrap_or_default(),
+        idle_keepalive: check!(c.parse(s.idle_timeout, d)).unwrap_or_default(),
+        shutdown_grace: check!(c.parse(s.shutdown_grace, d)).unwrap_or_default(),
     }
 }
 
-fn limits(r: &mut Reader) -> Limits {
+fn limits(c: &mut Checker, s: &Settings) -> Limits {
     Limits {
-        max_request_header_bytes: r.or("max-header-bytes", 16 << 10, parse::byte_count),
-        max_connections: r.or("max-connections", 10_000, parse::count),
-        workers: r.or("workers", cores(), parse::count),
-        max_idp_body_bytes: r.or("max-idp-body-bytes", 1 << 20, parse::byte_count),
-        max_pending_logins: r.or("max-pending-logins", 5, parse::count),
+        max_request_header_bytes: check!(c.parse(s.max_header_bytes, parse::byte_count))
+            .unwrap_or_default(),
+        max_connections: check!(c.parse(s.max_connections, parse::count)).unwrap_or_default(),
+        workers: check!(c.optional(s.workers, parse::count)).unwrap_or_else(cores),
+        max_idp_body_bytes: check!(c.parse(s.max_idp_body_bytes, parse::byte_count))
+            .unwrap_or_default(),
+        max_pending_logins: check!(c.parse(s.max_pending_logins, parse::count)).unwrap_or_default(),
     }
 }
 
@@ -315,52 +318,40 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-fn secs(n: u64) -> std::time::Duration {
-    std::time::Duration::from_secs(n)
-}
-
-fn hours(n: u64) -> std::time::Duration {
-    secs(n * 3600)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::load::settings_from;
+    use super::super::ClientAuth;
     use super::*;
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
-    fn minimal() -> Vec<(&'static str, &'static str)> {
-        vec![
+    fn load(extra: &[(&str, &str)]) -> Result<Config, Vec<Problem>> {
+        let mut pairs = vec![
             ("upstream", "http://127.0.0.1:8080"),
-            ("issuer-url", "https://idp.example.com/realms/a/"),
-            ("client-id", "client"),
-            ("redirect-url", "https://app.example.com/oauth2/callback"),
-            ("cookie-secret", SECRET),
-        ]
-    }
-
-    fn load(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
-        let mut pairs = minimal();
+            ("issuer_url", "https://idp.example.com/realms/a/"),
+            ("client_id", "client"),
+            ("redirect_url", "https://app.example.com/oauth2/callback"),
+            ("cookie_secret", SECRET),
+        ];
         pairs.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
         pairs.extend_from_slice(extra);
-        build(&Raw::from_pairs(&pairs), Vec::new())
+        validate(&settings_from(&pairs))
     }
 
-    fn lines(extra: &[(&'static str, &'static str)]) -> Vec<String> {
+    fn lines(extra: &[(&str, &str)]) -> Vec<String> {
         load(extra)
             .unwrap_err()
-            .to_string()
-            .lines()
-            .map(str::to_string)
+            .iter()
+            .map(ToString::to_string)
             .collect()
     }
 
     #[test]
     fn control_characters_in_values_are_escaped() {
-        let got = lines(&[("cookie-name", "a\nb")]);
         assert_eq!(
-            got,
-            vec![
+            lines(&[("cookie_name", "a\nb")]),
+            [
                 r#"cookie-name: must be a cookie name (letters, digits and !#$%&'*+-.^_`|~) (got "a\nb")"#
             ]
         );
@@ -368,23 +359,24 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted_in_problems() {
-        let got = lines(&[("cookie-secret", "short-hunter2")]);
         assert_eq!(
-            got,
-            vec![r#"cookie-secret: must be at least 32 bytes (got "[redacted]")"#]
+            lines(&[("cookie_secret", "short-hunter2")]),
+            [
+                r#"cookie-secret: must be at least 32 bytes (make one with: openssl rand -base64 48) (got "[redacted]")"#
+            ]
         );
     }
 
     #[test]
     fn discovery_and_sign_out_defaults_follow_issuer_and_redirect() {
-        let c = load(&[("proxy-prefix", "/auth")]).unwrap();
+        let c = load(&[("proxy_prefix", "/auth")]).unwrap();
         let disc = "https://idp.example.com/realms/a/.well-known/openid-configuration";
         assert_eq!(c.provider.discovery_url.as_str(), disc);
         assert_eq!(
             c.provider.sign_out_url.as_str(),
             "https://app.example.com/auth/signed_out"
         );
-        let c = load(&[("issuer-url", "https://idp.example.com")]).unwrap();
+        let c = load(&[("issuer_url", "https://idp.example.com")]).unwrap();
         assert_eq!(
             c.provider.discovery_url.as_str(),
             "https://idp.example.com/.well-known/openid-configuration"
@@ -392,71 +384,132 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_list_replaces_the_default() {
-        assert!(load(&[("trusted-proxies", "")])
-            .unwrap()
-            .trusted_proxies
-            .is_empty());
+    fn a_list_set_to_nothing_replaces_the_default() {
         assert_eq!(
             lines(&[("listen", " , ")]),
-            vec![r#"listen: needs at least one address (got "")"#]
+            [r#"listen: needs at least one address (got "")"#]
         );
         let c = load(&[("listen", "127.0.0.1:1, [::1]:2")]).unwrap();
         assert_eq!(
             c.listen,
-            vec!["127.0.0.1:1".parse().unwrap(), "[::1]:2".parse().unwrap()]
+            ["127.0.0.1:1".parse().unwrap(), "[::1]:2".parse().unwrap()]
         );
     }
 
     #[test]
-    fn empty_optional_means_unset_and_empty_required_is_missing() {
-        let c = load(&[("cookie-domain", ""), ("client-secret", "")]).unwrap();
+    fn blank_optional_means_unset_and_blank_required_is_missing() {
+        let c = load(&[("cookie_domain", ""), ("client_secret", " ")]).unwrap();
         assert!(c.cookie.domain.is_none());
         assert!(matches!(c.provider.client_auth, ClientAuth::None));
         assert_eq!(
-            lines(&[("client-id", "  ")]),
-            vec!["client-id: is required but not set"]
+            lines(&[("client_id", "  ")]),
+            ["client-id: is required but not set"]
         );
         assert_eq!(
-            lines(&[("cookie-secret", ",")]),
-            vec!["cookie-secret: is required but not set (or set cookie-secret-file)"]
+            lines(&[("cookie_secret", ",")]),
+            ["cookie-secret: is required but not set (or set cookie-secret-file)"]
         );
     }
 
     #[test]
     fn identity_headers_must_be_distinct() {
-        let got = lines(&[("header-sub", "X-User-Email")]);
         assert_eq!(
-            got,
-            vec![r#"header-sub: must differ from header-email (got "x-user-email")"#]
+            lines(&[("header_sub", "X-User-Email")]),
+            [r#"header-sub: must differ from header-email (got "x-user-email")"#]
         );
     }
 
     #[test]
     fn prefixed_cookie_names_obey_browser_rules() {
-        let got = lines(&[
-            ("cookie-name", "__Host-s"),
-            ("cookie-domain", "example.com"),
-        ]);
         assert_eq!(
-            got,
-            vec![r#"cookie-name: a __Host- cookie cannot have a cookie-domain (got "__Host-s")"#]
+            lines(&[
+                ("cookie_name", "__Host-s"),
+                ("cookie_domain", "example.com")
+            ]),
+            [r#"cookie-name: a __Host- cookie cannot have a cookie-domain (got "__Host-s")"#]
         );
-        let got = lines(&[("cookie-name", "__Secure-s"), ("cookie-secure", "no")]);
         assert_eq!(
-            got,
-            vec![
-                r#"cookie-name: a __Host-/__Secure- cookie needs cookie-secure (got "__Secure-s")"#
-            ]
+            lines(&[("cookie_name", "__Secure-s"), ("cookie_secure", "no")]),
+            [r#"cookie-name: a __Host-/__Secure- cookie needs cookie-secure (got "__Secure-s")"#]
         );
-        assert!(load(&[("cookie-name", "__Host-s")]).is_ok());
+        assert!(load(&[("cookie_name", "__Host-s")]).is_ok());
     }
 
     #[test]
     fn ping_and_ready_must_differ() {
         assert_eq!(
-            lines(&[("ready-path", "/ping")]),
-            vec![r#"ready-path: must differ from ping-path (got "/ping")"#]
+            lines(&[("ready_path", "/ping")]),
+            [r#"ready-path: must differ from ping-path (got "/ping")"#]
+        );
+    }
+
+    #[test]
+    fn identity_jwt_is_off_by_default_and_its_ttl_is_bounded() {
+        assert!(load(&[]).unwrap().identity_jwt.is_none());
+        let c = load(&[("identity_jwt", "true")])
+            .unwrap()
+            .identity_jwt
+            .unwrap();
+        assert_eq!(c.issuer, "https://app.example.com");
+        assert_eq!(c.audience, "http://127.0.0.1:8080");
+        assert_eq!(c.ttl, Duration::from_secs(60));
+        assert!(c.key.is_none());
+        for bad in ["500ms", "2h"] {
+            assert_eq!(
+                lines(&[("identity_jwt", "yes"), ("identity_jwt_ttl", bad)]),
+                [format!(
+                    "identity-jwt-ttl: must be between 1s and 1h (got {bad:?})"
+                )]
+            );
+        }
+        let got = lines(&[
+            ("identity_jwt", "1"),
+            ("identity_jwt_key_file", "/nonexistent"),
+        ]);
+        assert!(
+            got[0].starts_with("identity-jwt-key-file: cannot read the file"),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn tls_files_come_in_pairs_and_must_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let other = rcgen::KeyPair::generate().unwrap();
+        let path = |name: &str| dir.path().join(name).display().to_string();
+        std::fs::write(path("cert.pem"), cert.pem()).unwrap();
+        std::fs::write(path("key.pem"), key.serialize_pem()).unwrap();
+        std::fs::write(path("other.pem"), other.serialize_pem()).unwrap();
+        let (cert, key, other) = (path("cert.pem"), path("key.pem"), path("other.pem"));
+        let c = load(&[
+            ("tls_cert_file", &cert),
+            ("tls_key_file", &key),
+            ("upstream_ca_file", &cert),
+        ]);
+        assert_eq!(c.unwrap().tls.unwrap().key, PathBuf::from(&key));
+        assert_eq!(
+            lines(&[("tls_cert_file", &cert)]),
+            ["tls-key-file: is required with tls-cert-file"]
+        );
+        assert_eq!(
+            lines(&[("tls_cert_file", &cert), ("tls_key_file", &other)]),
+            [format!(
+                "tls-key-file: does not match the certificate in tls-cert-file (got {other:?})"
+            )]
+        );
+        assert_eq!(
+            lines(&[
+                ("tls_cert_file", &key),
+                ("tls_key_file", &key),
+                ("upstream_ca_file", &key)
+            ]),
+            [
+                format!("tls-cert-file: holds no PEM certificate (got {key:?})"),
+                format!("upstream-ca-file: holds no PEM certificate (got {key:?})"),
+            ]
         );
     }
 }

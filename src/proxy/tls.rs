@@ -6,7 +6,8 @@ use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use rustls::{ClientConfig, RootCertStore};
 
-use crate::config::{crypto_provider, load_roots, Config};
+use crate::config::Config;
+use crate::pem::{crypto_provider, load_roots};
 
 pub(super) type Connector = HttpsConnector<HttpConnector>;
 

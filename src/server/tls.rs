@@ -14,7 +14,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::{crypto_provider, load_certified_key, FileProblem, TlsFiles};
+use crate::config::TlsFiles;
+use crate::pem::{crypto_provider, load_certified_key, FileProblem};
 
 /// How often the certificate and key files are checked for changes.
 pub const RELOAD_INTERVAL: Duration = Duration::from_secs(2);
@@ -34,7 +35,8 @@ impl ResolvesServerCert for Reloading {
 /// The acceptor for every listener; also starts the file watcher, which ends
 /// once the acceptor and every connection made with it are gone.
 pub fn acceptor(files: &TlsFiles) -> anyhow::Result<TlsAcceptor> {
-    let key = load_certified_key(files).map_err(|p| anyhow::anyhow!(describe(&p)))?;
+    let key =
+        load_certified_key(&files.cert, &files.key).map_err(|p| anyhow::anyhow!(describe(&p)))?;
     let resolver = Arc::new(Reloading {
         current: ArcSwap::from_pointee(key),
     });
@@ -82,7 +84,7 @@ async fn watch(files: TlsFiles, resolver: Weak<Reloading>) {
             continue;
         }
         seen = now;
-        match load_certified_key(&files) {
+        match load_certified_key(&files.cert, &files.key) {
             Ok(key) => {
                 resolver.current.store(Arc::new(key));
                 tracing::info!(cert = %files.cert.display(), "TLS certificate reloaded");
@@ -108,7 +110,17 @@ async fn stamp(files: &TlsFiles) -> [Option<(SystemTime, u64)>; 2] {
 }
 
 fn describe(problems: &[FileProblem]) -> String {
-    let lines: Vec<String> = problems.iter().map(|(s, m)| format!("{s}: {m}")).collect();
+    let name = |which: &str| {
+        if which == "cert" {
+            "tls-cert-file"
+        } else {
+            "tls-key-file"
+        }
+    };
+    let lines: Vec<String> = problems
+        .iter()
+        .map(|(which, m)| format!("{}: {m}", name(which)))
+        .collect();
     lines.join("; ")
 }
 
@@ -119,8 +131,8 @@ mod tests {
     #[test]
     fn problems_read_as_one_line() {
         let problems = vec![
-            ("tls-cert-file", "holds no PEM certificate".to_string()),
-            ("tls-key-file", "cannot read the file".to_string()),
+            ("cert", "holds no PEM certificate".to_string()),
+            ("key", "cannot read the file".to_string()),
         ];
         assert_eq!(
             describe(&problems),

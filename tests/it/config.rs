@@ -303,7 +303,7 @@ const BAD: &[(&str, &str, &str)] = &[
     (
         "SIDECAR_COOKIE_SECRET",
         "too-short",
-        r#"cookie-secret: must be at least 32 bytes (got "[redacted]")"#,
+        r#"cookie-secret: must be at least 32 bytes (make one with: openssl rand -base64 48) (got "[redacted]")"#,
     ),
     (
         "SIDECAR_COOKIE_SECURE",
@@ -595,7 +595,7 @@ fn secret_file_problems_name_the_path_not_the_secret() {
     assert_eq!(
         got,
         [format!(
-            "cookie-secret-file: every secret in the file must be at least 32 bytes (got {path:?})"
+            "cookie-secret-file: every secret in the file must be at least 32 bytes (make one with: openssl rand -base64 48) (got {path:?})"
         )]
     );
     let got = problems(
@@ -657,12 +657,62 @@ fn secrets_never_appear_in_errors_or_debug() {
 fn run_args_flatten_beside_subcommands() {
     let cli = Cli::try_parse_from(["cognito-sidecar", "--client-id", "x", "demo"]).unwrap();
     assert!(matches!(cli.command, Some(Command::Demo)));
-    assert_eq!(cli.run.client_id.as_deref(), Some("x"));
+    assert_eq!(cli.run.flag("client-id"), Some("x"));
     let help = Cli::try_parse_from(["cognito-sidecar", "--help"])
         .unwrap_err()
         .to_string();
     assert!(
         help.contains("--cookie-secret-file <FILE>") && help.contains("[default: /oauth2]"),
         "{help}"
+    );
+}
+
+#[test]
+fn unknown_sidecar_variables_are_warnings_naming_the_closest_setting() {
+    let c = load(
+        &[],
+        &[
+            ("SIDECAR_COOKIE_DOMIAN", "example.com"),
+            ("SIDECAR_LOG", "debug"),
+            ("SIDECAR_TOTALLY_UNRELATED_THING", "1"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        c.warnings,
+        [
+            "SIDECAR_COOKIE_DOMIAN is not a setting and is ignored; did you mean SIDECAR_COOKIE_DOMAIN (cookie-domain)?",
+            "SIDECAR_TOTALLY_UNRELATED_THING is not a setting and is ignored (see --help for every setting)",
+        ]
+    );
+    assert!(c.cookie.domain.is_none());
+    assert!(load(&[], &[]).unwrap().warnings.is_empty());
+}
+
+#[test]
+fn lists_without_spaces_in_values_take_commas_or_spaces() {
+    for scope in [
+        "openid,email,profile",
+        "openid email profile",
+        "openid, email  profile",
+    ] {
+        let c = load(&["--scope", scope], &[]).unwrap();
+        assert_eq!(c.provider.scope, "openid email profile", "{scope}");
+    }
+    let c = load(
+        &[],
+        &[("SIDECAR_TRUSTED_PROXIES", "10.0.0.0/8 192.168.1.1,::1")],
+    )
+    .unwrap();
+    assert_eq!(c.trusted_proxies.len(), 3);
+    let c = load(&[], &[("SIDECAR_ALLOWED_GROUPS", "Team A,Team B")]).unwrap();
+    assert_eq!(
+        c.authz.rules.groups,
+        ["Team A", "Team B"],
+        "group names keep their spaces"
+    );
+    assert_eq!(
+        problems(&["--scope", "email,profile"], &[]),
+        [r#"scope: must contain openid (got "email profile")"#]
     );
 }

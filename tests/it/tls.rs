@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cognito_sidecar::body::{self, Body};
-use cognito_sidecar::config::crypto_provider;
 use cognito_sidecar::mock::MockConfig;
+use cognito_sidecar::pem::crypto_provider;
 use http::{Request, Response, Version};
 use hyper::body::Incoming;
 use hyper::service::service_fn;

@@ -1,0 +1,164 @@
+//! Stacking the layers: defaults < TOML file < `SIDECAR_*` environment < flags.
+//! Each layer is a TOML table keyed by setting; the merged table becomes one
+//! [`Settings`] (what no layer gives comes from `Settings::default()`), then
+//! `validate` checks it.
+
+use toml::{Table, Value};
+
+use super::args::{setting_names, RunArgs};
+use super::problem::{ConfigError, Problem};
+use super::settings::Settings;
+use super::source::{self, Source, CONFIG_ENV};
+use super::{file, validate, Config};
+
+/// A secret and its file form count as one setting: a higher layer giving
+/// either replaces both below it, and one layer must not give both.
+const PAIRS: [(&str, &str); 3] = [
+    ("client_secret", "client_secret_file"),
+    ("cookie_secret", "cookie_secret_file"),
+    ("redis_url", "redis_url_file"),
+];
+
+impl Config {
+    /// Loads defaults < TOML file (`--config`, `SIDECAR_CONFIG`) < environment <
+    /// flags, then validates everything, reporting every problem at once.
+    /// Unknown `SIDECAR_*` variables end up in [`Config::warnings`].
+    pub fn load(args: &RunArgs, env: &dyn Source) -> Result<Config, ConfigError> {
+        let names = setting_names();
+        let mut problems = Vec::new();
+        let path = args.config.clone().or_else(|| {
+            let path = env.get(CONFIG_ENV).filter(|p| !p.is_empty());
+            path.map(Into::into)
+        });
+        let file = match path {
+            // An unreadable file would make every setting in it look missing: stop here.
+            Some(path) => file::read(&path, &names, &mut problems)
+                .ok_or_else(|| ConfigError(problems.clone()))?,
+            None => file::FileLayer::default(),
+        };
+        let (env_table, warnings) = source::read(env, &names);
+        let layers = [
+            ("the config file", file.settings),
+            ("the environment", env_table),
+            ("the command line", args.flags.clone()),
+        ];
+        let merged = merge(layers, &mut problems);
+        let mut settings: Settings = Value::Table(merged).try_into().map_err(|e| {
+            problems.push(Problem::new("config", e.message().to_string(), None));
+            ConfigError(problems.clone())
+        })?;
+        settings.providers = file.providers.unwrap_or_default();
+        settings.routes = file.routes.unwrap_or_default();
+        match validate::validate(&settings) {
+            Ok(config) if problems.is_empty() => Ok(Config { warnings, ..config }),
+            Ok(_) => Err(ConfigError(problems)),
+            Err(more) => Err(ConfigError(problems.into_iter().chain(more).collect())),
+        }
+    }
+}
+
+/// The layers, lowest first, highest winning. A blank value means "unset":
+/// it clears what lower layers gave, and the default applies.
+fn merge(layers: [(&str, Table); 3], problems: &mut Vec<Problem>) -> Table {
+    let mut merged = Table::new();
+    for (origin, mut layer) in layers {
+        for (a, b) in PAIRS {
+            if layer.contains_key(a) && layer.contains_key(b) {
+                let message = format!(
+                    "set together with {} in {origin}; use one",
+                    b.replace('_', "-")
+                );
+                problems.push(Problem::new(&a.replace('_', "-"), message, None));
+                // Neither counts, so the conflict is the only line about them.
+                layer.remove(a);
+                layer.remove(b);
+            }
+        }
+        for (key, value) in layer {
+            for (a, b) in PAIRS {
+                if key == a {
+                    merged.remove(b);
+                } else if key == b {
+                    merged.remove(a);
+                }
+            }
+            merged.insert(key, value);
+        }
+    }
+    merged.retain(|_, v| !v.as_str().is_some_and(|s| s.trim().is_empty()));
+    merged
+}
+
+/// Settings from `(key, text)` pairs, as if from the environment.
+#[cfg(test)]
+pub(crate) fn settings_from(pairs: &[(&str, &str)]) -> Settings {
+    let table = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), Value::String((*v).to_string())));
+    let merged = merge(
+        [
+            ("", Table::new()),
+            ("", table.collect()),
+            ("", Table::new()),
+        ],
+        &mut Vec::new(),
+    );
+    Value::Table(merged).try_into().unwrap()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(pairs: &[(&str, &str)]) -> Table {
+        let pairs = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), Value::String((*v).to_string())));
+        pairs.collect()
+    }
+
+    #[test]
+    fn higher_layer_wins_and_replaces_the_other_form_of_a_secret() {
+        let mut problems = Vec::new();
+        let file = table(&[
+            ("client_secret_file", "/s"),
+            ("scope", "openid a"),
+            ("cookie_name", "c"),
+        ]);
+        let env = table(&[
+            ("client_secret", "inline"),
+            ("client_id", "e"),
+            ("cookie_name", " "),
+        ]);
+        let flags = table(&[("client_id", "f")]);
+        let merged = merge(
+            [("file", file), ("env", env), ("flags", flags)],
+            &mut problems,
+        );
+        assert!(problems.is_empty());
+        assert_eq!(merged.get("client_secret_file"), None);
+        assert_eq!(merged["client_secret"].as_str(), Some("inline"));
+        assert_eq!(merged["client_id"].as_str(), Some("f"));
+        assert_eq!(merged["scope"].as_str(), Some("openid a"));
+        assert_eq!(merged.get("cookie_name"), None, "blank clears it");
+    }
+
+    #[test]
+    fn secret_and_its_file_in_one_layer_is_a_problem() {
+        let mut problems = Vec::new();
+        let env = table(&[("cookie_secret", "x"), ("cookie_secret_file", "/f")]);
+        let merged = merge(
+            [
+                ("", Table::new()),
+                ("the environment", env),
+                ("", Table::new()),
+            ],
+            &mut problems,
+        );
+        assert!(merged.is_empty());
+        assert_eq!(
+            problems[0].to_string(),
+            "cookie-secret: set together with cookie-secret-file in the environment; use one"
+        );
+    }
+}
