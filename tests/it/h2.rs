@@ -9,8 +9,8 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use cognito_sidecar::config::crypto_provider;
 use cognito_sidecar::mock::{MockConfig, MockHandle, MockUser, TokenTweak, DEMO_CLIENT_ID};
+use cognito_sidecar::pem::crypto_provider;
 use http::Request;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, RootCertStore};
