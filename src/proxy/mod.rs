@@ -118,11 +118,21 @@ impl Target {
         })
     }
 
+    /// Whether `path` could climb out of the base path once the app reads it.
+    fn escapes_base(&self, path: &str) -> bool {
+        !self.base.is_empty() && has_dot_segment(path)
+    }
+
     /// The request target sent upstream (origin-form): base + path and query.
     fn rewrite(&self, uri: &Uri) -> Result<Uri, ProxyError> {
         let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
         if !path_and_query.starts_with('/') {
             return Err(ProxyError::Upstream("request target is not a path".into()));
+        }
+        if self.escapes_base(uri.path()) {
+            return Err(ProxyError::Upstream(
+                "dot segments under a base path".into(),
+            ));
         }
         let builder = Uri::builder();
         // Without a base path the parsed path is reused as is, not re-parsed.
@@ -210,6 +220,16 @@ impl Upstream {
         }
     }
 
+    /// Whether the path holds dot segments (`..`, `%2e%2e`, ...) while the
+    /// upstream URL has a base path: the app could resolve them out of it
+    /// (`/base/../internal`), so such requests are refused before forwarding.
+    pub fn escapes_base(&self, path: &str) -> bool {
+        self.inner
+            .target
+            .as_ref()
+            .is_ok_and(|t| t.escapes_base(path))
+    }
+
     /// The request-header half of [`Upstream::forward`] on its own, so the
     /// fuzz targets can feed it hostile headers without a connection.
     pub fn prepare_headers(
@@ -284,6 +304,22 @@ impl Inner {
         headers::filter_set_cookies(&mut parts.headers, &self.cookie_name);
         Ok(Response::from_parts(parts, body))
     }
+}
+
+/// A segment that is `.` or `..` as some app may read it: `%2e` decoded,
+/// `/`, `\\`, `%2f` and `%5c` all separators, a `;parameter` ignored (Tomcat
+/// reads `..;` as `..`).
+fn has_dot_segment(path: &str) -> bool {
+    let unified = path
+        .to_ascii_lowercase()
+        .replace("%2e", ".")
+        .replace("%2f", "/")
+        .replace("%5c", "/")
+        .replace('\\', "/");
+    unified
+        .split('/')
+        .map(|segment| segment.split(';').next().unwrap_or_default())
+        .any(|segment| segment == "." || segment == "..")
 }
 
 /// A connection pool of its own to the upstream.
@@ -394,6 +430,39 @@ pub(crate) mod tests {
         let v6 = target("http://[::1]:9000/");
         assert_eq!(v6.dial, "http://[::1]:9000/");
         assert_eq!(v6.authority, "[::1]:9000");
+    }
+
+    #[test]
+    fn dot_segments_cannot_leave_a_base_path() {
+        let based = target("http://app.internal/base/");
+        for escape in [
+            "/../internal/admin",
+            "/%2e%2e/internal",
+            "/%2E%2e/internal",
+            "/.%2e/internal",
+            "/a/..",
+            "/a/./b",
+            "/..%2finternal",
+            "/..%5Cinternal",
+            "/..\\internal",
+            "/..;/internal",
+        ] {
+            assert!(based.escapes_base(escape), "{escape}");
+            let uri: Uri = escape.parse().unwrap_or_else(|_| "/..".parse().unwrap());
+            assert!(based.rewrite(&uri).is_err(), "{escape}");
+        }
+        for fine in [
+            "/a/b",
+            "/a..b/c",
+            "/...",
+            "/.well-known/x",
+            "/a/.b",
+            "/%2e%2e%2e",
+        ] {
+            assert!(!based.escapes_base(fine), "{fine}");
+        }
+        let root = target("http://app.internal/");
+        assert!(!root.escapes_base("/../x"), "no base path to leave");
     }
 
     #[test]

@@ -405,6 +405,11 @@ async fn forward(
     tls: bool,
     principal: Option<Principal>,
 ) -> Result<Response<Body>, Reject> {
+    if upstream.escapes_base(req.uri().path()) {
+        return Err(Reject::BadRequest(
+            "The path has dot segments, which could leave the application's base path.",
+        ));
+    }
     let ctx = ForwardContext {
         client_addr: peer,
         identity: principal.as_ref().map(Principal::identity),

@@ -87,9 +87,17 @@ async fn record_connection(mut stream: TcpStream, store: Arc<Mutex<Vec<u8>>>) {
 
 /// A stack whose upstream is a [`ByteUpstream`], and alice's `name=value` session cookie.
 async fn stack_with_byte_upstream() -> (Stack, ByteUpstream, String) {
+    stack_with_byte_upstream_at("/").await
+}
+
+/// Like [`stack_with_byte_upstream`], with `base` as the upstream URL's path.
+async fn stack_with_byte_upstream_at(base: &str) -> (Stack, ByteUpstream, String) {
     let upstream = ByteUpstream::start().await;
     let stack = Stack::builder()
-        .set("SIDECAR_UPSTREAM", format!("http://{}", upstream.addr))
+        .set(
+            "SIDECAR_UPSTREAM",
+            format!("http://{}{base}", upstream.addr),
+        )
         .start()
         .await;
     let r = sign_in_as(&stack, &browser(), "/", "alice", "alice-password").await;
@@ -337,4 +345,51 @@ async fn bare_lf_line_ends_reach_the_upstream_only_as_one_crlf_request() {
         vec![("a hidden request line", raw.into_bytes())],
     )
     .await;
+}
+
+#[tokio::test]
+async fn connection_options_cannot_remove_the_host_or_forwarded_headers() {
+    let (stack, upstream, cookie) = stack_with_byte_upstream().await;
+    let raw = format!(
+        "GET /conn HTTP/1.1\r\nHost: app.localhost\r\nCookie: {cookie}\r\n\
+         Connection: close, host, x-forwarded-host, x-forwarded-for, cookie\r\nCookie: app=1\r\n\r\n"
+    );
+    let (answer, _, got) = upstream_bytes_for(&stack, &upstream, raw.as_bytes()).await;
+    assert_eq!(status_of(&answer), Some(200), "{answer:?}");
+    let got = String::from_utf8_lossy(&got).to_ascii_lowercase();
+    assert!(got.contains("\r\nhost: app.localhost\r\n"), "{got}");
+    assert!(
+        got.contains("\r\nx-forwarded-host: app.localhost\r\n"),
+        "{got}"
+    );
+    assert!(got.contains("\r\nx-forwarded-for: 127.0.0.1\r\n"), "{got}");
+    assert!(got.contains("\r\ncookie: app=1\r\n"), "{got}");
+    assert!(!got.contains(&format!("{}\r\n", upstream.addr)), "{got}");
+}
+
+#[tokio::test]
+async fn dot_segments_cannot_leave_the_upstream_base_path() {
+    let (stack, upstream, cookie) = stack_with_byte_upstream_at("/base/").await;
+    let h = common(stack.sidecar.addr(), &cookie);
+    let cases = [
+        "/../internal/admin",
+        "/%2e%2e/internal/admin",
+        "/%2E%2E/internal/admin",
+        "/.%2e/internal/admin",
+        "/app/..%2f..%2finternal/admin",
+        "/..;/internal/admin",
+    ]
+    .iter()
+    .map(|path| {
+        (
+            *path,
+            format!("GET {path} HTTP/1.1\r\n{h}\r\n").into_bytes(),
+        )
+    })
+    .collect();
+    assert_refused(&stack, &upstream, cases).await;
+    let raw = format!("GET /app/x HTTP/1.1\r\n{h}\r\n");
+    let (answer, _, got) = upstream_bytes_for(&stack, &upstream, raw.as_bytes()).await;
+    assert_eq!(status_of(&answer), Some(200), "{answer:?}");
+    assert_eq!(request_lines(&got), ["GET /base/app/x HTTP/1.1"]);
 }
