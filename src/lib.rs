@@ -9,7 +9,8 @@
 //! 4. HTTP surfaces: responses, pages, proxy
 //! 5. server, and [`check`] (tries a configuration against the IdPs and the upstream)
 //!
-//! [`mock`] and [`demo`] stand beside the stack: the mock Cognito shares no code with it.
+//! [`mock`] (the `mock-cognito` crate, behind the default `mock` feature) and [`demo`] stand
+//! beside the stack: the mock Cognito shares no code with it.
 
 pub mod authz;
 #[cfg(feature = "bench-seed")]
@@ -17,6 +18,7 @@ pub mod bench_seed;
 pub mod body;
 pub mod check;
 pub mod config;
+#[cfg(feature = "mock")]
 pub mod demo;
 pub mod flow;
 pub mod forward_auth;
@@ -26,7 +28,9 @@ pub mod identity;
 pub mod identity_jwt;
 pub mod logging;
 pub mod metrics;
-pub mod mock;
+/// The mock Cognito, its own crate (`mock-cognito/`): it shares no code with the sidecar.
+#[cfg(feature = "mock")]
+pub use mock_cognito as mock;
 pub mod pem;
 pub mod provider;
 pub mod proxy;

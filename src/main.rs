@@ -3,8 +3,10 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cognito_sidecar::config::{Config, LogFormat, ProcessEnv, RunArgs, LAYERING_HELP};
-use cognito_sidecar::{check, demo, healthcheck, logging, mock, server, shutdown_signal};
+use cognito_sidecar::config::{Config, ProcessEnv, RunArgs, LAYERING_HELP};
+use cognito_sidecar::{check, healthcheck, logging, server, shutdown_signal};
+#[cfg(feature = "mock")]
+use cognito_sidecar::{config::LogFormat, demo, mock};
 
 /// mimalloc: per-thread free lists suit one runtime per worker thread, and
 /// glibc's malloc and free were a tenth of the proxy's CPU (bench/results.md).
@@ -25,8 +27,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Mock Cognito + demo app + the sidecar in front of it, on localhost.
+    #[cfg(feature = "mock")]
     Demo(demo::DemoArgs),
     /// A local stand-in for a Cognito user pool's hosted login and OAuth2 endpoints.
+    #[cfg(feature = "mock")]
     MockCognito(mock::cli::MockArgs),
     /// GET the sidecar's /ping: exit 0 on 200, else 1 (a HEALTHCHECK without curl).
     Healthcheck(healthcheck::HealthcheckArgs),
@@ -50,10 +54,12 @@ struct CheckArgs {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        #[cfg(feature = "mock")]
         Some(Command::Demo(args)) => {
             let _log = logging::init(LogFormat::Pretty);
             demo::run(args).await
         }
+        #[cfg(feature = "mock")]
         Some(Command::MockCognito(args)) => {
             let _log = logging::init(LogFormat::Pretty);
             mock::cli::run(args).await
