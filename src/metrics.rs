@@ -23,6 +23,13 @@ pub struct OutcomeLabels {
     pub reason: &'static str,
 }
 
+/// Why the operator must act (`invalid_client`, `issuer_mismatch`, ...), or
+/// what a diagnosis page told a browser (`secure_cookie_over_http`, ...).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct IdpLabels {
     pub call: &'static str,
@@ -43,6 +50,10 @@ pub struct Metrics {
     pub jwks_refreshes: Family<IdpLabels, Counter>,
     pub groups_truncated: Counter,
     pub log_lines_dropped: Counter,
+    /// Configuration problems met at run time, by reason.
+    pub config_errors: Family<ReasonLabel, Counter>,
+    /// Sign-ins that could not work in this browser, by likely cause.
+    pub diagnoses: Family<ReasonLabel, Counter>,
 }
 
 /// Status classes, in the order of `Metrics::by_class`.
@@ -68,6 +79,8 @@ impl Metrics {
             jwks_refreshes: Family::default(),
             groups_truncated: Counter::default(),
             log_lines_dropped: Counter::default(),
+            config_errors: Family::default(),
+            diagnoses: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -110,6 +123,16 @@ impl Metrics {
             "log_lines_dropped",
             "Log lines dropped because the log output could not keep up",
             m.log_lines_dropped.clone(),
+        );
+        registry.register(
+            "config_errors",
+            "Identity-provider answers saying a setting is wrong, by reason",
+            m.config_errors.clone(),
+        );
+        registry.register(
+            "sign_in_diagnoses",
+            "Diagnosis pages shown instead of a sign-in loop, by likely cause",
+            m.diagnoses.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -183,6 +206,11 @@ mod tests {
             })
             .inc();
         m.observe_idp("token", true, Duration::from_millis(3));
+        m.config_errors
+            .get_or_create(&ReasonLabel {
+                reason: "invalid_client",
+            })
+            .inc();
         let text = m.encode();
         assert!(
             text.contains(r#"sidecar_requests_total{class="2xx"} 1"#),
@@ -194,5 +222,9 @@ mod tests {
         );
         assert!(text.contains("sidecar_idp_seconds_bucket"));
         assert!(text.contains("sidecar_sessions_active"));
+        assert!(
+            text.contains(r#"sidecar_config_errors_total{reason="invalid_client"} 1"#),
+            "{text}"
+        );
     }
 }

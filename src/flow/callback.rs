@@ -6,6 +6,7 @@ use http::{header, Response, StatusCode};
 use super::login::PendingLogin;
 use super::{Flow, FlowError};
 use crate::body::{self, Body};
+use crate::provider::{ConfigProblem, ProviderError};
 use crate::secret::ct_eq;
 use crate::session::cookie::request_cookies;
 use crate::session::{now, Session, SessionId};
@@ -58,8 +59,23 @@ impl Flow {
             .and_then(|state| self.pending_login(state, request));
         let retry = self.start_href(pending.as_ref().map_or("/", |(_, l)| l.rd.as_str()));
         if let Some(code) = q.error {
+            let code = crate::provider::printable_code(&code);
+            let sent = pending.as_ref().map_or(self.provider(), |(_, l)| {
+                self.providers
+                    .named(&l.provider)
+                    .map_or(self.provider(), |p| p)
+            });
+            let description = q.error_description.as_deref();
+            let redirect_url = sent.config().redirect_url.as_str();
+            if let Some(problem) =
+                ConfigProblem::from_authorize_error(&code, description, redirect_url)
+            {
+                problem.count();
+                let problem = Box::new(problem);
+                return Err(FlowError::Misconfigured { problem, retry });
+            }
             return Err(FlowError::IdpError {
-                code: crate::provider::printable_code(&code),
+                code,
                 description: q.error_description,
                 retry,
             });
@@ -73,9 +89,12 @@ impl Flow {
         let Some(provider) = self.providers.named(&login.provider) else {
             return Err(FlowError::StateMismatch { retry });
         };
-        let sign_in = provider
-            .sign_in(&code, login.verifier.expose(), login.nonce.expose())
+        let exchange = provider.sign_in(&code, login.verifier.expose(), login.nonce.expose());
+        // A person is waiting at a browser: a hung IdP gets the error page
+        // within the deadline, not after the whole IdP timeout.
+        let sign_in = tokio::time::timeout(self.callback_deadline, exchange)
             .await
+            .unwrap_or(Err(ProviderError::Timeout))
             .map_err(|e| FlowError::from_provider(e, retry.clone()))?;
         let created_at = now();
         let session = Session {

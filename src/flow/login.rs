@@ -88,7 +88,7 @@ impl Flow {
                 nonce: login.nonce.expose(),
                 code_challenge: &pkce_challenge(login.verifier.expose()),
             })
-            .map_err(|_| FlowError::NotReady)?;
+            .map_err(|e| FlowError::from_provider(e, String::new()))?;
         let name = self.login_cookie_name(login.state.expose());
         let payload = serde_json::to_string(&login).map_err(|_| FlowError::NotReady)?;
         let sealed = self

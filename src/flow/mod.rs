@@ -14,7 +14,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::config::Config;
-use crate::provider::{Provider, ProviderError, Providers, VerifyError};
+use crate::provider::{ConfigProblem, Provider, ProviderError, Providers, VerifyError};
 use crate::session::cookie::CookieCodec;
 use crate::session::{SessionStore, StoreError};
 
@@ -48,6 +48,13 @@ pub enum FlowError {
     BadToken { error: VerifyError, retry: String },
     #[error("the identity provider failed: {error}")]
     IdpFailed { error: ProviderError, retry: String },
+    /// The IdP's answer says a setting is wrong: nobody can sign in until the
+    /// operator changes it. Never called temporary.
+    #[error("sign-in is misconfigured: {problem}")]
+    Misconfigured {
+        problem: Box<ConfigProblem>,
+        retry: String,
+    },
     #[error("the sign-out request came from another site")]
     CrossSiteSignOut,
     /// No configured provider serves this address (or its readings disagree).
@@ -82,6 +89,7 @@ impl FlowError {
             FlowError::CodeRefused { .. } => "code_refused",
             FlowError::BadToken { .. } => "invalid_id_token",
             FlowError::IdpFailed { .. } => "idp_failed",
+            FlowError::Misconfigured { .. } => "misconfigured",
             FlowError::CrossSiteSignOut => "cross_site",
             FlowError::NoProvider => "no_provider",
             FlowError::WrongProvider => "wrong_provider",
@@ -92,6 +100,7 @@ impl FlowError {
     fn from_provider(error: ProviderError, retry: String) -> Self {
         match error {
             ProviderError::NotReady => FlowError::NotReady,
+            ProviderError::Misconfigured(problem) => FlowError::Misconfigured { problem, retry },
             ProviderError::Refused(code) => FlowError::CodeRefused { code, retry },
             ProviderError::Verify(error) => FlowError::BadToken { error, retry },
             error => FlowError::IdpFailed { error, retry },
@@ -108,7 +117,13 @@ pub struct Flow {
     prefix: String,
     session_ttl: Duration,
     max_pending_logins: usize,
+    /// How long the callback waits for the IdP (code exchange, keys, userinfo).
+    callback_deadline: Duration,
 }
+
+/// The longest a browser waits at the callback for the IdP by default: a
+/// person gives up long before the IdP timeout used for background calls.
+const CALLBACK_DEADLINE: Duration = Duration::from_secs(10);
 
 impl Flow {
     pub fn new(config: &Config, providers: Providers, sessions: SessionStore) -> Self {
@@ -128,6 +143,7 @@ impl Flow {
             prefix: config.proxy_prefix.clone(),
             session_ttl: config.session.ttl,
             max_pending_logins: config.limits.max_pending_logins.max(1),
+            callback_deadline: CALLBACK_DEADLINE.min(config.timeouts.idp_total),
         }
     }
 

@@ -280,6 +280,24 @@ pub fn idp_unavailable(retry_href: &str) -> String {
     })
 }
 
+/// The IdP refused this site's settings (`reason`): no one can sign in until
+/// the operator fixes them, so the page says so and gives the request id to
+/// quote instead of suggesting a retry will help.
+pub fn misconfigured(reason: &str, request_id: &str, retry_href: &str) -> String {
+    let detail = format!(
+        "Please tell the site's administrator, quoting request id {}. (Reason: {}.)",
+        truncate(request_id, MAX_CODE_CHARS * 2),
+        truncate(reason, MAX_CODE_CHARS)
+    );
+    render(&Page {
+        title: "Sign-in is misconfigured",
+        message: "This site's sign-in is not set up correctly, so it cannot sign anyone in until \
+                  its administrator fixes the configuration.",
+        detail: Some(&detail),
+        action: get("Try again", retry_href),
+    })
+}
+
 /// Sessions cannot be read or stored (the shared session store is down, 503).
 pub fn session_store_unavailable(retry_href: &str) -> String {
     render(&Page {

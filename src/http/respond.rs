@@ -99,7 +99,7 @@ fn answer(status: StatusCode, code: &'static str, message: &str, html: String) -
     }
 }
 
-fn flow_answer(error: &FlowError) -> Answer {
+fn flow_answer(error: &FlowError, ctx: &Context) -> Answer {
     use FlowError::*;
     match error {
         NotReady => answer(
@@ -162,6 +162,13 @@ fn flow_answer(error: &FlowError) -> Answer {
                 pages::login_failed(msg, retry),
             )
         }
+        Misconfigured { problem, retry } => answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "idp_misconfigured",
+            "Sign-in is misconfigured: the identity provider refused this site's settings. \
+             The operator must change them; quote the request id.",
+            pages::misconfigured(problem.reason, ctx.request_id, retry),
+        ),
         IdpFailed { error, retry } => {
             let (status, code) = match error {
                 ProviderError::Timeout => (StatusCode::GATEWAY_TIMEOUT, "idp_timeout"),
@@ -193,7 +200,7 @@ fn flow_answer(error: &FlowError) -> Answer {
     }
 }
 
-fn describe(reject: &Reject) -> Answer {
+fn describe(reject: &Reject, ctx: &Context) -> Answer {
     match reject {
         Reject::NeedsLogin { start } => answer(
             StatusCode::UNAUTHORIZED,
@@ -201,7 +208,7 @@ fn describe(reject: &Reject) -> Answer {
             "Sign-in required.",
             pages::sign_in_required(start),
         ),
-        Reject::Flow(e) => flow_answer(e),
+        Reject::Flow(e) => flow_answer(e, ctx),
         Reject::Proxy(ProxyError::Timeout) => answer(
             StatusCode::GATEWAY_TIMEOUT,
             "upstream_timeout",
@@ -265,9 +272,19 @@ fn describe(reject: &Reject) -> Answer {
     }
 }
 
-fn log(reject: &Reject, status: StatusCode) {
+fn log(reject: &Reject, status: StatusCode, ctx: &Context) {
     match reject {
         Reject::NeedsLogin { .. } | Reject::NotFound => tracing::debug!(%status, "rejected"),
+        Reject::Flow(FlowError::Misconfigured { problem, .. }) => tracing::error!(
+            %status,
+            reason = problem.reason,
+            url = %problem.url,
+            setting = problem.setting,
+            request_id = ctx.request_id,
+            "sign-in is misconfigured: {}; check the setting `{}`",
+            problem.problem,
+            problem.setting
+        ),
         Reject::Flow(
             e @ (FlowError::IdpFailed { .. } | FlowError::BadToken { .. } | FlowError::NotReady),
         ) => {
@@ -277,7 +294,9 @@ fn log(reject: &Reject, status: StatusCode) {
             tracing::warn!(%status, error = %e, "session store unavailable")
         }
         Reject::Flow(e) => tracing::info!(%status, error = %e, "sign-in refused"),
-        Reject::Proxy(e) => tracing::warn!(%status, error = %e, "upstream failed"),
+        Reject::Proxy(e) => {
+            tracing::warn!(%status, error = %e, upstream = ctx.upstream, "upstream failed")
+        }
         other => tracing::info!(%status, reject = ?other, "rejected"),
     }
 }
@@ -296,10 +315,19 @@ fn www_authenticate(reject: &Reject) -> Option<HeaderValue> {
     HeaderValue::from_str(&value).ok()
 }
 
+/// What the answer and its log line may name besides the failure itself.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Context<'a> {
+    /// This request's `X-Request-Id`, for people to quote.
+    pub request_id: &'a str,
+    /// The upstream's address (`host:port`), for upstream failures.
+    pub upstream: &'a str,
+}
+
 /// The response for `reject`, shaped for `kind`.
-pub fn respond(kind: ClientKind, reject: Reject) -> Response<Body> {
-    let a = describe(&reject);
-    log(&reject, a.status);
+pub fn respond(kind: ClientKind, reject: Reject, ctx: &Context) -> Response<Body> {
+    let a = describe(&reject, ctx);
+    log(&reject, a.status, ctx);
     let challenge = www_authenticate(&reject);
     let (content_type, body) = match kind {
         ClientKind::Api => {
@@ -382,16 +410,22 @@ mod tests {
 
     #[test]
     fn answers_carry_status_type_and_no_store() {
+        let ctx = Context::default();
         let r = respond(
             ClientKind::Api,
             Reject::NeedsLogin {
                 start: "/oauth2/start".into(),
             },
+            &ctx,
         );
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(r.headers()[header::CONTENT_TYPE], "application/json");
         assert_eq!(r.headers()[header::CACHE_CONTROL], "no-store");
-        let r = respond(ClientKind::Browser, Reject::Proxy(ProxyError::Timeout));
+        let r = respond(
+            ClientKind::Browser,
+            Reject::Proxy(ProxyError::Timeout),
+            &ctx,
+        );
         assert_eq!(r.status(), StatusCode::GATEWAY_TIMEOUT);
         assert!(r.headers()[header::CONTENT_TYPE]
             .to_str()
@@ -400,6 +434,7 @@ mod tests {
         let r = respond(
             ClientKind::Browser,
             Reject::Flow(FlowError::CrossSiteSignOut),
+            &ctx,
         );
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
     }

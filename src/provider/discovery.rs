@@ -6,7 +6,7 @@
 use serde::Deserialize;
 use url::Url;
 
-use super::{http, ProviderError};
+use super::{http, ConfigProblem, ProviderError};
 
 /// The parts of the discovery document the sidecar uses.
 #[derive(Clone, Debug, Deserialize)]
@@ -39,20 +39,46 @@ impl Metadata {
 
 /// Fetches the document and checks its issuer is the configured one (see
 /// [`issuer_matches`]); tokens are then held to the document's exact `issuer`.
+/// `setting` is the one that decides `url`: `discovery-url` when it is set,
+/// else `issuer-url` (the document's default place is under the issuer).
 pub async fn fetch(
     client: &reqwest::Client,
     url: &Url,
     issuer: &str,
+    setting: &'static str,
     max: usize,
 ) -> Result<Metadata, ProviderError> {
-    let metadata: Metadata = http::get_json(client, url, "discovery document", max).await?;
+    let doc = http::Document {
+        what: "discovery document",
+        not_found: "discovery_not_found",
+        not_json: "discovery_not_json",
+        setting,
+    };
+    let metadata: Metadata = http::get_json(client, url, &doc, max).await?;
     if !issuer_matches(&metadata.issuer, issuer) {
-        return Err(ProviderError::BadAnswer(format!(
-            "discovery issuer {:?} differs from the configured issuer {:?}",
-            metadata.issuer, issuer
-        )));
+        return Err(ProviderError::Misconfigured(Box::new(ConfigProblem {
+            reason: "issuer_mismatch",
+            problem: issuer_mismatch(&metadata.issuer, issuer),
+            url: url.to_string(),
+            setting: "issuer-url",
+        })));
     }
     Ok(metadata)
+}
+
+/// Says how the two issuers differ when the difference is a common slip.
+fn issuer_mismatch(discovered: &str, configured: &str) -> String {
+    let mut text = format!(
+        "the discovery document's issuer {discovered:?} differs from the configured issuer {configured:?}"
+    );
+    if discovered.trim_end_matches('/') == configured.trim_end_matches('/') {
+        text.push_str(" (a trailing slash: use the document's form exactly)");
+    } else {
+        text.push_str(&format!(
+            " (if this is the right provider, set the issuer to {discovered:?})"
+        ));
+    }
+    text
 }
 
 /// Equal byte for byte, except that an origin-only issuer may come with or

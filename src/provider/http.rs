@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use super::ProviderError;
+use super::{ConfigProblem, ProviderError};
 
 /// Builds the client used for discovery, JWKS and the token endpoint.
 pub fn client(connect: Duration, total: Duration) -> Result<reqwest::Client, ProviderError> {
@@ -46,20 +46,71 @@ pub fn parse_json<T: DeserializeOwned>(
     })
 }
 
-/// A fetch of a JSON document (discovery, JWKS): 200 and JSON, or an error.
+/// What a fetched document is, for messages, metric labels and the setting
+/// that decides its URL.
+pub struct Document {
+    pub what: &'static str,
+    /// Reason when the URL answers 3xx/4xx (wrong URL).
+    pub not_found: &'static str,
+    /// Reason when it answers 200 with something else than the document.
+    pub not_json: &'static str,
+    pub setting: &'static str,
+}
+
+/// A fetch of a JSON document (discovery, JWKS): 200 and JSON, or an error
+/// naming the URL. A 3xx/4xx or a body that is not the document is a
+/// configuration problem (the URL is wrong); timeouts, refusals and 5xx are transient.
 pub async fn get_json<T: DeserializeOwned>(
     http: &reqwest::Client,
     url: &url::Url,
-    what: &'static str,
+    doc: &Document,
     max: usize,
 ) -> Result<T, ProviderError> {
-    let resp = http.get(url.as_str()).send().await.map_err(classify)?;
+    let at = |e: ProviderError| match e {
+        ProviderError::Timeout => {
+            ProviderError::Unreachable(format!("{} at {url}: no answer in time", doc.what))
+        }
+        ProviderError::Unreachable(m) => {
+            ProviderError::Unreachable(format!("{} at {url}: {m}", doc.what))
+        }
+        ProviderError::BadAnswer(m) => {
+            ProviderError::BadAnswer(format!("{} at {url}: {m}", doc.what))
+        }
+        other => other,
+    };
+    let resp = http
+        .get(url.as_str())
+        .send()
+        .await
+        .map_err(|e| at(classify(e)))?;
     let status = resp.status();
-    let body = read_bounded(resp, max).await?;
-    if !status.is_success() {
-        return Err(ProviderError::BadAnswer(format!("{what}: HTTP {status}")));
+    let body = read_bounded(resp, max).await.map_err(at)?;
+    let wrong = |reason, problem: String| {
+        ProviderError::Misconfigured(Box::new(ConfigProblem {
+            reason,
+            problem,
+            url: url.to_string(),
+            setting: doc.setting,
+        }))
+    };
+    if status.is_client_error() || status.is_redirection() {
+        let problem = format!("the {} URL answered HTTP {status}", doc.what);
+        return Err(wrong(doc.not_found, problem));
     }
-    parse_json(what, &body)
+    if !status.is_success() {
+        return Err(ProviderError::BadAnswer(format!(
+            "{} at {url}: HTTP {status}",
+            doc.what
+        )));
+    }
+    serde_json::from_slice(&body).map_err(|e| {
+        let problem = format!(
+            "the {} URL did not answer with the expected JSON ({})",
+            doc.what,
+            e.classify_name()
+        );
+        wrong(doc.not_json, problem)
+    })
 }
 
 /// Sorts a transport error into timeout or unreachable; the URL is dropped (it may carry a code).

@@ -66,6 +66,14 @@ pub struct Jwks {
     max_body: usize,
 }
 
+/// The JWKS URL comes from discovery, which comes from the issuer.
+const JWKS: http::Document = http::Document {
+    what: "JWKS",
+    not_found: "jwks_not_found",
+    not_json: "jwks_not_json",
+    setting: "issuer-url",
+};
+
 impl Jwks {
     pub fn new(max_body: usize) -> Self {
         Self {
@@ -88,12 +96,12 @@ impl Jwks {
     }
 
     async fn fetch(&self, client: &reqwest::Client, url: &Url) -> Result<(), ProviderError> {
-        let set: JwkSet = http::get_json(client, url, "JWKS", self.max_body).await?;
+        let set: JwkSet = http::get_json(client, url, &JWKS, self.max_body).await?;
         let keys = KeySet::from_jwks(set);
         if keys.is_empty() {
-            return Err(ProviderError::BadAnswer(
-                "JWKS holds no RS256 signing key".into(),
-            ));
+            return Err(ProviderError::BadAnswer(format!(
+                "JWKS at {url} holds no RS256 signing key"
+            )));
         }
         self.keys.store(Arc::new(keys));
         Ok(())

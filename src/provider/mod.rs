@@ -8,13 +8,14 @@ mod discovery;
 mod http;
 mod identity;
 mod jwks;
+mod loader;
+mod problem;
 mod registry;
 mod token;
 mod userinfo;
 pub mod verify;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use url::Url;
@@ -24,6 +25,7 @@ use crate::identity::Identity;
 use crate::secret::Secret;
 
 pub use discovery::{issuer_matches, issuer_string, Metadata};
+pub use problem::ConfigProblem;
 pub use registry::Providers;
 pub use token::{printable as printable_code, TokenSet};
 pub use verify::VerifyError;
@@ -46,6 +48,9 @@ pub enum ProviderError {
     Refused(String),
     #[error("the ID token was refused: {0}")]
     Verify(#[from] VerifyError),
+    /// The IdP's answer says a setting is wrong: the operator must act.
+    #[error("{0}")]
+    Misconfigured(Box<ConfigProblem>),
 }
 
 /// What the authorize redirect carries for one login.
@@ -81,11 +86,24 @@ pub struct Provider {
     metadata: ArcSwapOption<Metadata>,
     jwks: jwks::Jwks,
     max_body: usize,
+    /// The configuration problem last met, until a load or sign-in succeeds.
+    problem: ArcSwapOption<ConfigProblem>,
+    /// `discovery-url` when it was set, else `issuer-url` (which places it).
+    discovery_setting: &'static str,
 }
 
 impl Provider {
     pub fn new(provider: &ProviderConfig, config: &Config) -> Result<Arc<Self>, ProviderError> {
         let t = &config.timeouts;
+        let default_discovery = format!(
+            "{}/.well-known/openid-configuration",
+            provider.issuer.as_str().trim_end_matches('/')
+        );
+        let discovery_setting = if provider.discovery_url.as_str() == default_discovery {
+            "issuer-url"
+        } else {
+            "discovery-url"
+        };
         Ok(Arc::new(Self {
             config: provider.clone(),
             issuer: issuer_string(&provider.issuer),
@@ -93,6 +111,8 @@ impl Provider {
             metadata: ArcSwapOption::empty(),
             jwks: jwks::Jwks::new(config.limits.max_idp_body_bytes),
             max_body: config.limits.max_idp_body_bytes,
+            problem: ArcSwapOption::empty(),
+            discovery_setting,
         }))
     }
 
@@ -121,12 +141,41 @@ impl Provider {
         self.metadata.load().is_some() && self.jwks.is_loaded()
     }
 
+    /// The configuration problem last met (at load or sign-in), if any.
+    pub fn problem(&self) -> Option<Arc<ConfigProblem>> {
+        self.problem.load_full()
+    }
+
+    /// Keeps `result`'s configuration problem for `/ready` and counts it, or
+    /// forgets the last one when `result` succeeded.
+    fn note<T>(&self, result: &Result<T, ProviderError>) {
+        match result {
+            Ok(_) => {
+                if self.problem.load().is_some() {
+                    self.problem.store(None);
+                }
+            }
+            Err(ProviderError::Misconfigured(problem)) => {
+                problem.count();
+                self.problem.store(Some(Arc::new((**problem).clone())));
+            }
+            Err(_) => {}
+        }
+    }
+
     /// Loads discovery, then the JWKS it points to.
     pub async fn load(&self) -> Result<(), ProviderError> {
+        let result = self.load_once().await;
+        self.note(&result);
+        result
+    }
+
+    async fn load_once(&self) -> Result<(), ProviderError> {
         let discovery = discovery::fetch(
             &self.http,
             &self.config.discovery_url,
             &self.issuer,
+            self.discovery_setting,
             self.max_body,
         );
         let metadata = timed("discovery", discovery).await?;
@@ -145,39 +194,28 @@ impl Provider {
         Ok(())
     }
 
-    /// Loads at start with retries (the sidecar serves meanwhile, `/ready` says
-    /// not ready), then refreshes the keys hourly.
-    pub fn spawn_loader(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
-        let this = Arc::clone(self);
-        tokio::spawn(async move {
-            let mut delay = Duration::from_millis(200);
-            loop {
-                match this.load().await {
-                    Ok(()) => {
-                        tracing::info!(issuer = %this.issuer, "identity provider loaded");
-                        delay = Duration::from_secs(3600);
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, retry_in = ?delay, "loading the identity provider failed");
-                        delay = (delay * 2).min(Duration::from_secs(5));
-                        if this.is_ready() {
-                            delay = Duration::from_secs(60);
-                        }
-                    }
-                }
-                tokio::time::sleep(delay).await;
-            }
-        })
-    }
-
+    /// The loaded document; before it, why it is missing when that is a
+    /// configuration problem, else "not ready yet".
     fn metadata(&self) -> Result<Arc<Metadata>, ProviderError> {
-        self.metadata.load_full().ok_or(ProviderError::NotReady)
+        self.metadata
+            .load_full()
+            .ok_or_else(|| match self.problem() {
+                Some(p) => ProviderError::Misconfigured(Box::new((*p).clone())),
+                None => ProviderError::NotReady,
+            })
     }
 
     /// The IdP's authorize URL for one login (code flow, PKCE S256, nonce).
     pub fn authorize_url(&self, req: &AuthRequest<'_>) -> Result<Url, ProviderError> {
         let metadata = self.metadata()?;
-        Ok(authorize_url_at(&metadata, &self.config, req))
+        let url = authorize_url_at(&metadata, &self.config, req);
+        tracing::debug!(
+            provider = %self.name(),
+            redirect_uri = %self.config.redirect_url,
+            authorize = %metadata.authorization_endpoint,
+            "sending the browser to sign in with this callback URL"
+        );
+        Ok(url)
     }
 
     /// Redeems a code and verifies the ID token it returns against `nonce`.
@@ -194,7 +232,9 @@ impl Provider {
             ("redirect_uri", self.config.redirect_url.as_str()),
             ("code_verifier", verifier),
         ];
-        let tokens = self.token_request(&metadata, &form).await?;
+        let tokens = self.token_request(&metadata, &form).await;
+        self.note(&tokens);
+        let tokens = tokens?;
         let (identity, exp) = self
             .verify_id_token(&metadata, &tokens, Some(nonce))
             .await?;
@@ -214,7 +254,9 @@ impl Provider {
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token.expose().as_str()),
         ];
-        let mut tokens = self.token_request(&metadata, &form).await?;
+        let tokens = self.token_request(&metadata, &form).await;
+        self.note(&tokens);
+        let mut tokens = tokens?;
         if tokens.refresh_token.is_none() {
             tokens.refresh_token = Some(refresh_token.clone());
         }
@@ -350,6 +392,11 @@ impl Provider {
 
     /// Where the browser goes to end its session at the IdP, if anywhere (see [`logout_url_at`]).
     pub fn logout_url(&self, id_token: Option<&Secret<String>>) -> Option<Url> {
+        tracing::debug!(
+            provider = %self.name(),
+            sign_out_url = %self.config.sign_out_url,
+            "sending the browser to the IdP's logout with this sign-out URL"
+        );
         let metadata = self.metadata.load_full()?;
         logout_url_at(&metadata, &self.config, id_token)
     }

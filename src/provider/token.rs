@@ -5,7 +5,7 @@ use base64::Engine;
 use serde::Deserialize;
 use url::form_urlencoded;
 
-use super::{http, ProviderError};
+use super::{http, ConfigProblem, ProviderError};
 use crate::secret::Secret;
 
 /// The tokens of one sign-in. Never logged: every field is a [`Secret`].
@@ -116,11 +116,15 @@ pub async fn request(
         let code = serde_json::from_slice::<OAuthError>(&raw)
             .map(|e| printable(&e.error))
             .unwrap_or_else(|_| format!("HTTP {status}"));
+        let has_secret = !matches!(req.auth, ClientAuthMethod::Public);
+        if let Some(problem) = ConfigProblem::from_token_error(&code, endpoint, has_secret) {
+            return Err(ProviderError::Misconfigured(Box::new(problem)));
+        }
         return Err(ProviderError::Refused(code));
     }
     if !status.is_success() {
         return Err(ProviderError::BadAnswer(format!(
-            "token endpoint: HTTP {status}"
+            "token endpoint {endpoint}: HTTP {status}"
         )));
     }
     let tokens: RawTokens = http::parse_json("token response", &raw)?;

@@ -57,7 +57,13 @@ pub async fn handle(
         }
         Ok(()) => route(&state, upstream, req, peer, tls, &mut user).await,
     };
-    let mut response = result.unwrap_or_else(|reject| respond(kind, reject));
+    let mut response = result.unwrap_or_else(|reject| {
+        let ctx = respond::Context {
+            request_id: request_id.to_str().unwrap_or("-"),
+            upstream: state.upstream_addr.as_str(),
+        };
+        respond(kind, reject, &ctx)
+    });
     response
         .headers_mut()
         .insert(X_REQUEST_ID, request_id.clone());
@@ -68,12 +74,17 @@ pub async fn handle(
         %method,
         path = path.as_deref().unwrap_or("-"),
         status,
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        latency_ms = round_ms(started.elapsed()),
         user = user.as_deref().unwrap_or("-"),
         request_id = request_id.to_str().unwrap_or("-"),
         "request"
     );
     response
+}
+
+/// Milliseconds to two decimals (`3.08`): more digits are noise in a log line.
+fn round_ms(elapsed: std::time::Duration) -> f64 {
+    (elapsed.as_secs_f64() * 100_000.0).round() / 100.0
 }
 
 /// A trusted proxy's `X-Request-Id` is kept (if sane); anyone else gets a new one.
@@ -138,19 +149,36 @@ async fn route(
         };
         let body = serde_json::json!({
             "ready": ready, "providers": providers, "session_store": sessions,
+            "provider_status": provider_status(state),
         });
         return Ok(respond::json(status, &body));
     }
     if path == state.callback_path {
-        return own_endpoint(state, "/callback", &req, peer).await;
+        return own_endpoint(state, "/callback", &req, peer, user).await;
     }
     if let Some(rest) = path.strip_prefix(config.proxy_prefix.as_str()) {
         if rest.starts_with('/') {
             let rest = rest.to_string();
-            return own_endpoint(state, &rest, &req, peer).await;
+            return own_endpoint(state, &rest, &req, peer, user).await;
         }
     }
     proxy(state, upstream, req, peer, tls, user).await
+}
+
+/// Per provider: loaded or not, and the configuration problem last met (what,
+/// where, and the setting to change) until it is fixed.
+fn provider_status(state: &AppState) -> serde_json::Value {
+    let entries = state.flow.providers().all().iter().map(|p| {
+        let mut entry = serde_json::json!({ "ready": p.is_ready() });
+        if let Some(problem) = p.problem() {
+            entry["problem"] = problem.problem.clone().into();
+            entry["reason"] = problem.reason.into();
+            entry["url"] = problem.url.clone().into();
+            entry["setting"] = problem.setting.into();
+        }
+        (p.name().to_string(), entry)
+    });
+    serde_json::Value::Object(entries.collect())
 }
 
 async fn own_endpoint(
@@ -158,6 +186,7 @@ async fn own_endpoint(
     rest: &str,
     req: &Request<Incoming>,
     peer: SocketAddr,
+    user: &mut Option<String>,
 ) -> Result<Response<Body>, Reject> {
     let flow = &state.flow;
     let (method, headers, query) = (req.method(), req.headers(), req.uri().query());
@@ -185,12 +214,20 @@ async fn own_endpoint(
             Ok(flow.sign_out(&query_param(query, "rd"), headers).await?)
         }
         "/signed_out" if get => Ok(signed_out(state, headers)),
-        "/userinfo" if get => userinfo(state, headers).await,
+        "/userinfo" if get => userinfo(state, headers, user).await,
         "/jwks.json" => jwks(state, get),
         // Envoy's ext_authz appends the original path to the auth path.
         r if r == "/auth" || r.starts_with("/auth/") => {
             let signer = state.signer.as_deref();
-            forward_auth::check(flow, &state.config, signer, method, headers, query, peer).await
+            let answer =
+                forward_auth::check(flow, &state.config, signer, method, headers, query, peer)
+                    .await?;
+            *user = ["x-auth-request-email", "x-auth-request-user"]
+                .iter()
+                .find_map(|h| answer.headers().get(*h))
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            Ok(answer)
         }
         "/start" | "/sign_in" | "/callback" | "/signed_out" | "/userinfo" | "/sign_out" => {
             Err(Reject::MethodNotAllowed)
@@ -243,7 +280,11 @@ fn jwks(state: &AppState, get: bool) -> Result<Response<Body>, Reject> {
     Ok(response)
 }
 
-async fn userinfo(state: &AppState, headers: &HeaderMap) -> Result<Response<Body>, Reject> {
+async fn userinfo(
+    state: &AppState,
+    headers: &HeaderMap,
+    user: &mut Option<String>,
+) -> Result<Response<Body>, Reject> {
     let Some(auth) = state
         .flow
         .authenticate(headers)
@@ -255,11 +296,17 @@ async fn userinfo(state: &AppState, headers: &HeaderMap) -> Result<Response<Body
         });
     };
     let id = &auth.session.identity;
+    *user = Some(access_user(id));
     let body = serde_json::json!({
         "sub": id.sub, "email": id.email, "name": id.name,
         "username": id.username, "groups": id.groups,
     });
     Ok(respond::json(StatusCode::OK, &body))
+}
+
+/// Who the access line names: the email when verified, else the `sub`.
+fn access_user(who: &crate::identity::Identity) -> String {
+    who.email.clone().unwrap_or_else(|| who.sub.clone())
 }
 
 /// Where a proxied navigation returns after sign-in: the same URL on the host
@@ -385,7 +432,7 @@ async fn proxy(
     };
     let who = principal.identity();
     if tracing::enabled!(target: "access", tracing::Level::INFO) {
-        *user = Some(who.email.clone().unwrap_or_else(|| who.sub.clone()));
+        *user = Some(access_user(who));
     }
     if !access.skip_auth && !access.allows(who) {
         return Err(Reject::Forbidden {
@@ -428,4 +475,18 @@ async fn forward(
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_is_rounded_to_two_decimals() {
+        assert_eq!(round_ms(std::time::Duration::from_micros(3_084)), 3.08);
+        assert_eq!(
+            round_ms(std::time::Duration::from_nanos(1_234_567_891)),
+            1234.57
+        );
+    }
 }

@@ -17,6 +17,8 @@ pub struct AppState {
     pub signer: Option<Arc<IdentitySigner>>,
     /// The path the IdP redirects back to (from `redirect-url`).
     pub callback_path: String,
+    /// `host:port` of the upstream, named when it fails.
+    pub upstream_addr: String,
 }
 
 impl AppState {
@@ -27,12 +29,20 @@ impl AppState {
         let signer = IdentitySigner::from_config(&config)?.map(Arc::new);
         let upstream = Upstream::signing(&config, signer.clone());
         let callback_path = config.provider.redirect_url.path().to_string();
+        let upstream_addr = match (
+            config.upstream.host_str(),
+            config.upstream.port_or_known_default(),
+        ) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            _ => config.upstream.to_string(),
+        };
         Ok(Arc::new(Self {
             config,
             flow,
             upstream,
             signer,
             callback_path,
+            upstream_addr,
         }))
     }
 

@@ -20,6 +20,7 @@ mod keepalive;
 mod limits;
 mod logging;
 mod login;
+mod misconfigured;
 mod mock_cognito;
 mod multi_host;
 mod multi_provider;

@@ -250,3 +250,72 @@ async fn json_logs_are_one_object_per_line_with_an_access_line_per_request() {
         .expect("an access line for the refused request");
     assert_eq!(refused["status"], 400);
 }
+
+/// Issue 11, item 5: the log of the real binary writing to a file.
+#[tokio::test]
+async fn logs_have_no_colour_codes_rounded_latency_the_user_and_the_urls_sent() {
+    bounded(async {
+        use crate::misconfigured::{free_origin, Process};
+        let base = free_origin();
+        let mock = start_mock_for(cognito_sidecar::mock::MockConfig::demo(), &base).await;
+        let dead_upstream = free_origin();
+        let sidecar = Process::start(
+            &mock,
+            &base,
+            &[
+                ("SIDECAR_LOG", "debug"),
+                ("SIDECAR_UPSTREAM", &dead_upstream),
+                ("SIDECAR_SIGN_OUT_URL", &format!("{base}/oauth2/signed_out")),
+            ],
+        )
+        .await;
+        sidecar.wait_ready().await;
+        let client = browser();
+        let r = navigate(&client, &format!("{base}/app")).await;
+        let r = submit_login(&client, &location(&r), "alice", "alice-password").await;
+        let r = client.get(location(&r)).send().await.unwrap();
+        assert_eq!(r.status(), 302);
+        let r = client
+            .get(format!("{base}/oauth2/userinfo"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let r = navigate(&client, &format!("{base}/app")).await;
+        assert_eq!(r.status(), 502);
+        let r = client
+            .post(format!("{base}/oauth2/sign_out"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 302);
+
+        let line = sidecar
+            .wait_for_line(&["request", "path=\"/oauth2/userinfo\""])
+            .await;
+        assert!(line.contains("user=\"alice@example.com\""), "{line}");
+        let latency = line
+            .split("latency_ms=")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .unwrap();
+        let decimals = latency.split('.').nth(1).map_or(0, str::len);
+        assert!(decimals <= 2, "rounded: {line}");
+        let upstream = dead_upstream.trim_start_matches("http://");
+        let line = sidecar.wait_for_line(&["upstream failed"]).await;
+        assert!(line.contains(&format!("upstream=\"{upstream}\"")), "{line}");
+        let line = sidecar.wait_for_line(&["DEBUG", "redirect_uri="]).await;
+        assert!(line.contains(&format!("{base}/oauth2/callback")), "{line}");
+        let line = sidecar.wait_for_line(&["DEBUG", "sign_out_url="]).await;
+        assert!(
+            line.contains(&format!("{base}/oauth2/signed_out")),
+            "{line}"
+        );
+        let out = sidecar.output();
+        assert!(
+            !out.contains('\u{1b}'),
+            "no ANSI escape codes in a file:\n{out}"
+        );
+    })
+    .await;
+}
