@@ -123,14 +123,16 @@ install_django_example() {
 install_django_example
 # --- end django --------------------------------------------------------------
 
-# --- redis (tests/it/redis_sessions.rs) -----------------------------------------
-# Debian's redis-server; the tests start their own on an ephemeral loopback
-# port, so the package's service is kept from starting and left disabled.
+# --- redis (tests/it/redis_sessions.rs, tests/it/redis_ha.rs) ------------------
+# Debian's redis-server and redis-sentinel; the tests start their own on
+# ephemeral loopback ports, so the packages' services are kept from starting
+# and left disabled.
 install_redis() {
-    if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
+    if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 \
+        && command -v redis-sentinel >/dev/null 2>&1; then
         return 0
     fi
-    echo "== installing redis-server"
+    echo "== installing redis-server and redis-sentinel"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
     local policy=/usr/sbin/policy-rc.d created=0
@@ -139,13 +141,13 @@ install_redis() {
         chmod 755 "$policy"
         created=1
     fi
-    apt-get install -y --no-install-recommends redis-server redis-tools \
+    apt-get install -y --no-install-recommends redis-server redis-tools redis-sentinel \
         || { [ "$created" = 1 ] && rm -f "$policy"; return 1; }
     if [ "$created" = 1 ]; then
         rm -f "$policy"
     fi
     if command -v systemctl >/dev/null 2>&1; then
-        systemctl disable redis-server >/dev/null 2>&1 || true
+        systemctl disable redis-server redis-sentinel >/dev/null 2>&1 || true
     fi
 }
 install_redis

@@ -30,6 +30,7 @@ mod parse;
 mod policy;
 mod problem;
 mod provider;
+mod redis_url;
 mod secret_files;
 mod settings;
 mod source;
@@ -39,6 +40,7 @@ mod validate;
 pub use args::{RunArgs, LAYERING_HELP};
 pub use problem::{ConfigError, Problem};
 pub use provider::DEFAULT_PROVIDER;
+pub use redis_url::{parse as parse_redis_url, RedisEndpoint, Topology as RedisTopology};
 pub use settings::{ProviderSettings, ProviderTable, RouteSettings, Settings};
 pub use source::{env_key, MapSource, ProcessEnv, Source, CONFIG_ENV};
 pub use validate::validate;
@@ -137,12 +139,15 @@ pub struct SessionConfig {
 pub enum SessionBackend {
     Memory,
     Redis {
-        /// `redis://` or `rediss://`, possibly with a password.
+        /// `redis://`, `rediss://`, `redis+sentinel://` or `redis+cluster://`
+        /// (`rediss+...` for TLS), possibly with a password.
         url: Secret<String>,
         /// Prepended to every key, default `cognito-sidecar:`.
         prefix: String,
         /// PEM CA certificates trusted for `rediss://` instead of the system's roots.
         ca_file: Option<PathBuf>,
+        /// The sentinels' own password (`redis-sentinel-password`).
+        sentinel_password: Option<Secret<String>>,
     },
 }
 

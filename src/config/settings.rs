@@ -95,10 +95,11 @@ pub struct Settings {
     /// Live sessions per user; the oldest goes first.
     #[arg(long, value_name = "N", help_heading = "Cookies and sessions")]
     pub sessions_per_user: String,
-    /// Where sessions live: memory (one replica) or redis (shared by replicas). [default: redis when a Redis URL is set, else memory]
+    /// Where sessions live: memory (one replica), redis (shared by replicas), or a Redis URL (redis plus that redis-url). [default: redis when a Redis URL is set, else memory]
     #[arg(long, value_name = "STORE", help_heading = "Cookies and sessions")]
-    pub session_store: Option<String>,
-    /// Redis for shared sessions: redis://[:password@]host[:port][/db], or rediss:// for TLS.
+    #[serde(skip_serializing)]
+    pub session_store: Option<Secret<String>>,
+    /// Redis for shared sessions: redis://[:password@]host[:port][/db]; redis+sentinel://[:password@]host:port[,host:port...]/master_name[/db]; redis+cluster://[:password@]host:port[,host:port...]; rediss... for TLS.
     #[arg(long, value_name = "URL", help_heading = "Cookies and sessions")]
     #[serde(skip_serializing)]
     pub redis_url: Option<Secret<String>>,
@@ -111,6 +112,10 @@ pub struct Settings {
     /// PEM CA certificates trusted for a rediss:// URL, instead of the system's. [default: none, the system roots]
     #[arg(long, value_name = "FILE", help_heading = "Cookies and sessions")]
     pub redis_ca_file: Option<String>,
+    /// The Redis Sentinels' own password, for a redis+sentinel:// URL.
+    #[arg(long, value_name = "PASSWORD", help_heading = "Cookies and sessions")]
+    #[serde(skip_serializing)]
+    pub redis_sentinel_password: Option<Secret<String>>,
 
     /// Upstream header carrying the user's email.
     #[arg(long, value_name = "HEADER", help_heading = "Identity headers")]
@@ -276,6 +281,7 @@ impl Default for Settings {
             redis_url_file: None,
             redis_prefix: text("cognito-sidecar:"),
             redis_ca_file: None,
+            redis_sentinel_password: None,
             header_email: text("X-User-Email"),
             header_name: text("X-User-Name"),
             header_sub: text("X-User-Sub"),

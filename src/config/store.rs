@@ -4,45 +4,58 @@
 
 use std::path::{Path, PathBuf};
 
-use url::Url;
-
 use super::check::{check, Checker};
 use super::parse::{self, Parsed};
+use super::redis_url::{self, RedisEndpoint, Topology, SENTINEL_FORM};
 use super::settings::Settings;
 use super::{secret_files, SessionBackend};
 use crate::secret::Secret;
 
-/// `memory` or `redis`.
-fn kind(s: &str) -> Parsed<bool> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "memory" => Ok(false),
-        "redis" => Ok(true),
-        _ => Err("must be memory or redis".into()),
+/// What `session-store` says: a kind, or a Redis URL standing for
+/// `session-store = redis` plus that `redis-url`.
+enum Kind {
+    Memory,
+    Redis,
+    Url(Secret<String>),
+}
+
+/// `memory`, `redis`, or a Redis URL (then never echoed: it may hold a password).
+fn kind(c: &mut Checker, s: &Settings) -> Option<Kind> {
+    let value = s.session_store.as_ref()?.expose().trim();
+    if value.contains("://") {
+        return match redis_url(value) {
+            Ok(url) => Some(Kind::Url(Secret::new(url))),
+            Err(message) => {
+                c.secret_problem("session_store", message);
+                None
+            }
+        };
+    }
+    match value.to_ascii_lowercase().as_str() {
+        "" => None,
+        "memory" => Some(Kind::Memory),
+        "redis" => Some(Kind::Redis),
+        _ => {
+            let message = "must be memory, redis or a Redis URL (as redis-url takes)";
+            c.problem("session_store", message, Some(value));
+            None
+        }
     }
 }
 
-/// `redis://` or `rediss://` (TLS) with a host; user and password allowed.
+/// Any form [`redis_url::parse`] accepts.
 fn redis_url(s: &str) -> Parsed<String> {
-    let url = Url::parse(s.trim()).map_err(|_| "must be a redis:// or rediss:// URL")?;
-    if !matches!(url.scheme(), "redis" | "rediss") {
-        return Err("must be a redis:// or rediss:// URL".into());
-    }
-    if url.host().is_none() {
-        return Err("must name a host".into());
-    }
-    if url.fragment().is_some() {
-        return Err("must not have a #fragment".into());
-    }
-    Ok(s.trim().to_string())
+    redis_url::parse(s).map(|_| s.trim().to_string())
 }
 
-/// Printable ASCII without the glob characters `SCAN MATCH` would interpret.
+/// Printable ASCII without the glob characters `SCAN MATCH` would interpret
+/// and without braces (the keys' Redis Cluster hash tags are the sidecar's own).
 fn prefix(s: &str) -> Parsed<String> {
     let ok = s.len() <= 64
         && s.bytes()
-            .all(|b| b.is_ascii_graphic() && !b"*?[]\\".contains(&b));
+            .all(|b| b.is_ascii_graphic() && !b"*?[]\\{}".contains(&b));
     if !ok {
-        return Err("must be at most 64 printable ASCII characters without * ? [ ] \\".into());
+        return Err("must be at most 64 printable ASCII characters without * ? [ ] \\ { }".into());
     }
     Ok(s.to_string())
 }
@@ -61,32 +74,75 @@ fn url(c: &mut Checker, s: &Settings) -> Option<Result<Secret<String>, ()>> {
     }))
 }
 
-/// A CA file for `rediss://`: readable PEM with at least one certificate.
+fn endpoint(url: Option<&Secret<String>>) -> Option<RedisEndpoint> {
+    url.and_then(|u| redis_url::parse(u.expose()).ok())
+}
+
+/// A CA file for TLS (`rediss`): readable PEM with at least one certificate.
 fn ca_file(c: &mut Checker, s: &Settings, url: Option<&Secret<String>>) -> Option<PathBuf> {
     let path = check!(c.optional(s.redis_ca_file, parse::text))?;
     if let Err(message) = crate::pem::read_certs(Path::new(&path)) {
         c.problem("redis_ca_file", message, Some(&path));
-    } else if !url.is_some_and(|u| u.expose().starts_with("rediss:")) {
-        c.problem("redis_ca_file", "needs a rediss:// redis-url", Some(&path));
+    } else if !endpoint(url).is_some_and(|e| e.tls) {
+        let message = "needs a TLS redis-url (rediss://, rediss+sentinel:// or rediss+cluster://)";
+        c.problem("redis_ca_file", message, Some(&path));
     }
     Some(PathBuf::from(path))
 }
 
+/// The sentinels' own password (`requirepass` in sentinel.conf), apart from the master's.
+fn sentinel_password(
+    c: &mut Checker,
+    s: &Settings,
+    url: Option<&Secret<String>>,
+) -> Option<Secret<String>> {
+    let password = s.redis_sentinel_password.clone()?;
+    let sentinel = endpoint(url).is_some_and(|e| matches!(e.topology, Topology::Sentinel { .. }));
+    if !sentinel {
+        let message = format!("needs a redis-url of the form {SENTINEL_FORM}");
+        c.problem("redis_sentinel_password", message, None);
+    }
+    Some(password)
+}
+
+/// The URL from `session-store` (shorthand) or from `redis-url`, not both.
+fn merged_url(
+    c: &mut Checker,
+    s: &Settings,
+    kind: &mut Option<Kind>,
+) -> Option<Result<Secret<String>, ()>> {
+    let url = url(c, s);
+    if !matches!(kind, Some(Kind::Url(_))) {
+        return url;
+    }
+    let Some(Kind::Url(inline)) = kind.replace(Kind::Redis) else {
+        return url;
+    };
+    if url.is_some() {
+        let message = "is a Redis URL and redis-url (or redis-url-file) is set too; keep one";
+        c.problem("session_store", message, None);
+        return Some(Err(()));
+    }
+    Some(Ok(inline))
+}
+
 /// `session-store` defaults to `redis` when a Redis URL is given, else `memory`.
 pub(crate) fn backend(c: &mut Checker, s: &Settings) -> SessionBackend {
-    let redis = check!(c.optional(s.session_store, kind));
-    let url = url(c, s);
+    let mut kind = kind(c, s);
+    let url = merged_url(c, s, &mut kind);
     let prefix = check!(c.parse(s.redis_prefix, prefix)).unwrap_or_default();
-    let ca_file = ca_file(c, s, url.as_ref().and_then(|u| u.as_ref().ok()));
-    match (redis, url) {
-        (Some(false) | None, None) => SessionBackend::Memory,
-        (Some(false), Some(_)) => {
+    let given = url.as_ref().and_then(|u| u.as_ref().ok());
+    let ca_file = ca_file(c, s, given);
+    let sentinel_password = sentinel_password(c, s, given);
+    match (kind, url) {
+        (Some(Kind::Memory) | None, None) => SessionBackend::Memory,
+        (Some(Kind::Memory), Some(_)) => {
             let message =
                 "is set but session-store is memory; set session-store = redis or drop it";
             c.problem("redis_url", message, None);
             SessionBackend::Memory
         }
-        (Some(true), None) => {
+        (Some(Kind::Redis | Kind::Url(_)), None) => {
             let message = "is required with session-store = redis (or set redis-url-file)";
             c.problem("redis_url", message, None);
             SessionBackend::Memory
@@ -95,6 +151,7 @@ pub(crate) fn backend(c: &mut Checker, s: &Settings) -> SessionBackend {
             url,
             prefix,
             ca_file,
+            sentinel_password,
         },
         (_, Some(Err(()))) => SessionBackend::Memory,
     }
@@ -143,13 +200,15 @@ mod tests {
         );
         assert_eq!(
             load(&[("session_store", "disk")]).1,
-            vec![r#"session-store: must be memory or redis (got "disk")"#]
+            vec![r#"session-store: must be memory, redis or a Redis URL (as redis-url takes) (got "disk")"#]
         );
         let (_, problems) = load(&[("redis_url", "http://:hunter2@h/")]);
-        assert_eq!(
-            problems,
-            vec![r#"redis-url: must be a redis:// or rediss:// URL (got "[redacted]")"#]
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].starts_with("redis-url: must be redis://[:PASSWORD@]HOST[:PORT][/DB]"),
+            "{problems:?}"
         );
+        assert!(problems[0].ends_with(r#"(got "[redacted]")"#), "{problems:?}");
         assert!(load(&[("redis_prefix", "a*")]).1[0].starts_with("redis-prefix: must be"));
     }
 
@@ -185,7 +244,7 @@ mod tests {
         let got = load(&[("redis_url", "redis://h"), ("redis_ca_file", &path)]).1;
         assert_eq!(got.len(), 1);
         assert!(
-            got[0].starts_with("redis-ca-file: needs a rediss:// redis-url"),
+            got[0].starts_with("redis-ca-file: needs a TLS redis-url (rediss://"),
             "{got:?}"
         );
     }
@@ -206,5 +265,63 @@ mod tests {
         let (_, problems) = load(&[("redis_url_file", &path)]);
         assert_eq!(problems.len(), 1);
         assert!(!problems[0].contains("s3cret"), "{problems:?}");
+    }
+
+    #[test]
+    fn sentinel_and_cluster_urls_are_accepted_and_their_mistakes_named() {
+        let url = "redis+sentinel://:pw@127.0.0.1:26379,127.0.0.1:26380/mymaster/1";
+        let (b, problems) = load(&[("redis_url", url), ("redis_sentinel_password", "sp")]);
+        assert!(problems.is_empty(), "{problems:?}");
+        let SessionBackend::Redis {
+            sentinel_password, ..
+        } = b
+        else {
+            panic!("redis expected")
+        };
+        assert_eq!(sentinel_password.unwrap().expose(), "sp");
+        let (b, problems) = load(&[("redis_url", "rediss+cluster://:pw@h1:6379,h2:6379")]);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(matches!(b, SessionBackend::Redis { .. }));
+        let (_, problems) = load(&[("redis_url", "redis+sentinel://:hunter2@h:26379")]);
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].starts_with("redis-url: must be redis+sentinel://[:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTER_NAME[/DB]: the master's name"), "{problems:?}");
+        assert!(!problems[0].contains("hunter2"));
+        let (_, problems) = load(&[
+            ("redis_url", "redis://h"),
+            ("redis_sentinel_password", "hunter2"),
+        ]);
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].starts_with(
+                "redis-sentinel-password: needs a redis-url of the form redis+sentinel://"
+            ),
+            "{problems:?}"
+        );
+        assert!(!problems[0].contains("hunter2"));
+        assert!(load(&[("redis_prefix", "{app}:")]).1[0].starts_with("redis-prefix: must be"));
+    }
+
+    #[test]
+    fn a_url_as_session_store_stands_for_redis_plus_that_url() {
+        for url in [
+            "redis://:pw@127.0.0.1:6379/0",
+            "redis+cluster://127.0.0.1:7000",
+        ] {
+            let (b, problems) = load(&[("session_store", url)]);
+            assert!(problems.is_empty(), "{problems:?}");
+            assert!(matches!(b, SessionBackend::Redis { url: u, .. } if u.expose() == url));
+        }
+        let (_, problems) = load(&[("session_store", "redis+sentinel://:hunter2@h:1")]);
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].starts_with("session-store: must be redis+sentinel://"),
+            "{problems:?}"
+        );
+        assert!(!problems[0].contains("hunter2"), "{problems:?}");
+        let (_, problems) = load(&[("session_store", "redis://h"), ("redis_url", "redis://g")]);
+        assert_eq!(
+            problems,
+            vec!["session-store: is a Redis URL and redis-url (or redis-url-file) is set too; keep one"]
+        );
     }
 }

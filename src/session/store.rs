@@ -36,10 +36,12 @@ impl SessionStore {
                 url,
                 prefix,
                 ca_file,
+                sentinel_password,
             } => Self::Redis(RedisStore::new(
                 url,
                 prefix,
                 ca_file.as_deref(),
+                sentinel_password.as_ref(),
                 config,
                 &cookie.secrets,
             )?),

@@ -31,6 +31,7 @@ mod oidc_provider;
 mod open_redirects;
 mod proxy;
 mod proxying;
+mod redis_ha;
 mod redis_sessions;
 mod refresh;
 mod rotation;

@@ -218,6 +218,7 @@ async fn the_redis_store_keeps_the_store_contract() {
         url: Secret::new(redis.url()),
         prefix: "contract:".into(),
         ca_file: None,
+        sentinel_password: None,
     };
     let cookie = CookieConfig {
         name: "_cs".into(),
@@ -412,7 +413,7 @@ async fn redis_holds_no_session_id_and_no_token_text() {
         let refresh = session.tokens.refresh_token.clone().unwrap();
 
         let dump = redis.dump().await;
-        let session_key = format!("cognito-sidecar:s:{}", hex_sha256(id.expose()));
+        let session_key = format!("cognito-sidecar:s:{{{}}}", hex_sha256(id.expose()));
         assert!(
             dump.iter().any(|(k, _)| *k == session_key),
             "the session is stored under the hash of its id: {:?}",

@@ -1,72 +1,58 @@
-//! Sessions in Redis, shared by any number of replicas.
+//! Sessions in Redis, shared by any number of replicas; one server, a master
+//! found through Sentinel, or a Cluster (see [`connect`]).
 //!
-//! - Keys never hold a session id: `{prefix}s:{sha256(id)}`. Ids are 256
-//!   random bits, so the hash cannot be reversed, and (unlike an HMAC under the
-//!   cookie secret) it stays the same when cookie secrets rotate.
+//! - Keys never hold a session id, only its SHA-256 ([`keys`]).
 //! - Values are the session as JSON, sealed with AES-256-GCM (tokens are
 //!   secrets) and bound to their key.
 //! - Redis keeps the TTLs: min(idle timeout, absolute end), pushed back on each
 //!   read by `GETEX ... PX` in the same round trip.
-//! - Per user, a sorted set `{prefix}u:{sha256(sub)}` of hashed ids by creation
-//!   time caps the sessions; insert and cap run as one Lua script.
-//! - Every call is bounded in time: a Redis outage is an error the caller turns
-//!   into a 503, never a hang and never "signed out".
+//! - Per user, a sorted set of hashed ids by creation time caps the sessions.
+//!   The set and the sessions live in different cluster slots, so a sign-in is
+//!   ordered single-slot steps (session, then set, then the cap), never one
+//!   command across slots.
+//! - Every call is bounded in time: a Redis outage (or a failover) is an error
+//!   the caller turns into a 503, never a hang and never "signed out".
+
+mod connect;
+mod keys;
+mod scan;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, Script, TlsCertificates};
-use sha2::{Digest, Sha256};
+use futures_util::future::try_join_all;
 
+use self::connect::{Conn, Link};
+use self::keys::{hashed, Keys};
 use super::sealed::Sealer;
 use super::{Session, SessionId, StoreError};
 use crate::config::SessionConfig;
 use crate::secret::Secret;
 
-/// Connecting, and each answer, must come within this.
-const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 /// The bound of a whole call, reconnect included.
 const CALL_TIMEOUT: Duration = Duration::from_millis(2500);
 /// A refresh lock outlives any refresh grant (the IdP timeout is far lower).
 const REFRESH_LOCK_MS: u64 = 30_000;
 
-/// SET the session, ZADD its hash to the user's set by server time, drop
-/// members whose session is gone, then end the oldest beyond the cap.
-const INSERT: &str = r"
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+/// Adds a session's hash to the user's set by server time and returns the
+/// set, oldest first (one key: one slot). Sent whole (`EVAL`, not `EVALSHA`):
+/// a cluster loads scripts on every node, which fails while one is down.
+const INDEX: &str = r"
 local t = redis.call('TIME')
-redis.call('ZADD', KEYS[2], tonumber(t[1]) * 1000000 + tonumber(t[2]), ARGV[3])
-for _, m in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-  if redis.call('EXISTS', ARGV[5] .. m) == 0 then redis.call('ZREM', KEYS[2], m) end
-end
-local doomed = redis.call('ZRANGE', KEYS[2], 0, -tonumber(ARGV[4]) - 1)
-for _, m in ipairs(doomed) do
-  redis.call('DEL', ARGV[5] .. m)
-  redis.call('ZREM', KEYS[2], m)
-end
-redis.call('PEXPIRE', KEYS[2], ARGV[6])
-return #doomed
+redis.call('ZADD', KEYS[1], tonumber(t[1]) * 1000000 + tonumber(t[2]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return redis.call('ZRANGE', KEYS[1], 0, -1)
 ";
 
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
-    prefix: String,
+    link: Link,
+    keys: Keys,
     idle_ms: u64,
     ttl_ms: u64,
     max_per_user: usize,
     sealer: Arc<Sealer>,
-    insert: Arc<Script>,
-}
-
-/// Lower-case hex SHA-256: how ids and subs appear in keys.
-fn hashed(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn now_ms() -> u64 {
@@ -77,24 +63,6 @@ fn now_ms() -> u64 {
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
-}
-
-/// A client for `url`; `rediss://` trusts `ca_file` if given, else the system's roots.
-fn client(url: &Secret<String>, ca_file: Option<&Path>) -> Result<Client, StoreError> {
-    const BAD_URL: StoreError = StoreError::Config("redis-url is not a usable Redis URL");
-    if url.expose().starts_with("rediss:") {
-        // The redis crate builds its TLS config from the process default.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    }
-    let Some(path) = ca_file else {
-        return Client::open(url.expose().as_str()).map_err(|_| BAD_URL);
-    };
-    let pem = std::fs::read(path).map_err(|_| StoreError::Config("redis-ca-file is unreadable"))?;
-    let certs = TlsCertificates {
-        client_tls: None,
-        root_cert: Some(pem),
-    };
-    Client::build_with_tls(url.expose().as_str(), certs).map_err(|_| BAD_URL)
 }
 
 /// A Redis failure, without the URL (it may hold a password).
@@ -109,50 +77,49 @@ impl RedisStore {
         url: &Secret<String>,
         prefix: &str,
         ca_file: Option<&Path>,
+        sentinel_password: Option<&Secret<String>>,
         config: &SessionConfig,
         secrets: &[Secret<Vec<u8>>],
     ) -> Result<Self, StoreError> {
-        let client = client(url, ca_file)?;
-        let manager = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(REDIS_TIMEOUT))
-            .set_response_timeout(Some(REDIS_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(200));
-        let conn = client
-            .get_connection_manager_lazy(manager)
-            .map_err(|e| failed(&e))?;
+        let link = Link::open(url, ca_file, sentinel_password)?;
         let sealer = Sealer::new(secrets);
         if sealer.seal(b"", b"").is_none() {
             return Err(StoreError::Config("no cookie secret to seal sessions with"));
         }
         Ok(Self {
-            conn,
-            prefix: prefix.to_string(),
+            link,
+            keys: Keys::new(prefix),
             idle_ms: millis(config.idle_timeout),
             ttl_ms: millis(config.ttl),
             max_per_user: config.max_per_user.max(1),
             sealer: Arc::new(sealer),
-            insert: Arc::new(Script::new(INSERT)),
         })
     }
 
     fn session_key(&self, id: &SessionId) -> String {
-        format!("{}s:{}", self.prefix, hashed(id.expose()))
+        self.keys.session(&hashed(id.expose()))
     }
 
     fn lock_key(&self, id: &SessionId) -> String {
-        format!("{}r:{}", self.prefix, hashed(id.expose()))
+        self.keys.lock(&hashed(id.expose()))
     }
 
-    /// Runs one Redis call within [`CALL_TIMEOUT`].
-    async fn call<T, F>(&self, op: impl FnOnce(ConnectionManager) -> F) -> Result<T, StoreError>
+    /// Runs one Redis call, connecting included, within [`CALL_TIMEOUT`]. A
+    /// failure makes the link look for the master again (Sentinel).
+    async fn call<T, F>(&self, op: impl FnOnce(Conn) -> F) -> Result<T, StoreError>
     where
         F: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        match tokio::time::timeout(CALL_TIMEOUT, op(self.conn.clone())).await {
+        let link = &self.link;
+        let run = async move { op(link.conn().await?).await };
+        let result = match tokio::time::timeout(CALL_TIMEOUT, run).await {
             Ok(result) => result.map_err(|e| failed(&e)),
             Err(_) => Err(StoreError::Timeout(CALL_TIMEOUT)),
+        };
+        if result.is_err() {
+            self.link.failed();
         }
+        result
     }
 
     /// How long a session may stay unused: the idle timeout, but never past its end.
@@ -217,30 +184,35 @@ impl RedisStore {
     }
 
     /// Stores a new session; the user's oldest sessions beyond the cap end.
+    /// Steps, each on one slot: the session; its hash into the user's set;
+    /// then the set's members whose session is gone leave it, and the oldest
+    /// live ones beyond the cap end.
     pub async fn insert(&self, id: SessionId, session: Session) -> Result<(), StoreError> {
         let key = self.session_key(&id);
         let value = self.seal(&key, &session)?;
-        let users = format!("{}u:{}", self.prefix, hashed(&session.identity.sub));
+        let user = self.keys.user(&session.identity.sub);
         let ttl = self.ttl_for(&session);
         let member = hashed(id.expose());
-        let sessions_prefix = format!("{}s:", self.prefix);
-        let (cap, set_ttl) = (self.max_per_user, self.ttl_ms);
-        let script = Arc::clone(&self.insert);
+        let (keys, cap, set_ttl) = (self.keys.clone(), self.max_per_user, self.ttl_ms);
         self.call(|mut c| async move {
-            script
-                .key(&key)
-                .key(&users)
+            redis::cmd("SET")
+                .arg(&key)
                 .arg(value)
+                .arg("PX")
                 .arg(ttl)
-                .arg(member)
-                .arg(cap)
-                .arg(sessions_prefix)
+                .query_async::<()>(&mut c)
+                .await?;
+            let members: Vec<String> = redis::cmd("EVAL")
+                .arg(INDEX)
+                .arg(1)
+                .arg(&user)
+                .arg(&member)
                 .arg(set_ttl)
-                .invoke_async::<i64>(&mut c)
-                .await
+                .query_async(&mut c)
+                .await?;
+            enforce_cap(&mut c, &keys, &user, members, cap).await
         })
         .await
-        .map(|_| ())
     }
 
     /// New content for a live session (refresh); its TTL stays, and a session
@@ -273,28 +245,12 @@ impl RedisStore {
         .map(|_| ())
     }
 
-    /// Sessions of this prefix, all replicas together (SCAN, so O(n) at scrape time).
+    /// Sessions of this prefix, all replicas together (SCAN on every master,
+    /// so O(n) at scrape time).
     pub async fn count(&self) -> Result<u64, StoreError> {
-        let pattern = format!("{}s:*", self.prefix);
-        self.call(|mut c| async move {
-            let (mut cursor, mut total) = (0u64, 0u64);
-            loop {
-                let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(&pattern)
-                    .arg("COUNT")
-                    .arg(1000)
-                    .query_async(&mut c)
-                    .await?;
-                total += keys.len() as u64;
-                if next == 0 {
-                    return Ok(total);
-                }
-                cursor = next;
-            }
-        })
-        .await
+        let pattern = self.keys.sessions_pattern();
+        self.call(|c| async move { scan::count(c, &pattern).await })
+            .await
     }
 
     /// Whether this replica may refresh the session now: one at a time across
@@ -319,10 +275,7 @@ impl RedisStore {
 
     /// Whether Redis answers a `PING` (within the call timeout).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let _: String = self
-            .call(|mut c| async move { redis::cmd("PING").query_async(&mut c).await })
-            .await?;
-        Ok(())
+        self.call(connect::ping).await
     }
 
     pub async fn unlock_refresh(&self, id: &SessionId) -> Result<(), StoreError> {
@@ -330,19 +283,42 @@ impl RedisStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_hold_hashes_not_ids() {
-        let id = SessionId::generate();
-        let h = hashed(id.expose());
-        assert_eq!(h.len(), 64);
-        assert!(!h.contains(id.expose()));
-        assert_eq!(
-            hashed("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+/// Drops the set's members whose session ended, then ends the oldest live
+/// sessions beyond `cap`. Each command names one key.
+async fn enforce_cap(
+    c: &mut Conn,
+    keys: &Keys,
+    user: &str,
+    members: Vec<String>,
+    cap: usize,
+) -> redis::RedisResult<()> {
+    let alive = try_join_all(members.iter().map(|m| {
+        let mut c = c.clone();
+        let key = keys.session(m);
+        async move {
+            redis::cmd("EXISTS")
+                .arg(key)
+                .query_async::<bool>(&mut c)
+                .await
+        }
+    }))
+    .await?;
+    let (live, gone): (Vec<_>, Vec<_>) = members.into_iter().zip(alive).partition(|(_, a)| *a);
+    let live: Vec<String> = live.into_iter().map(|(m, _)| m).collect();
+    let doomed = &live[..live.len().saturating_sub(cap)];
+    try_join_all(doomed.iter().map(|m| {
+        let mut c = c.clone();
+        let key = keys.session(m);
+        async move { redis::cmd("DEL").arg(key).query_async::<()>(&mut c).await }
+    }))
+    .await?;
+    let leaving: Vec<&String> = gone.iter().map(|(m, _)| m).chain(doomed).collect();
+    if leaving.is_empty() {
+        return Ok(());
     }
+    redis::cmd("ZREM")
+        .arg(user)
+        .arg(leaving)
+        .query_async(c)
+        .await
 }
