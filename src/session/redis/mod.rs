@@ -21,8 +21,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures_util::future::try_join_all;
-
 use self::connect::{Conn, Link};
 use self::keys::{hashed, Keys};
 use super::sealed::Sealer;
@@ -292,26 +290,13 @@ async fn enforce_cap(
     members: Vec<String>,
     cap: usize,
 ) -> redis::RedisResult<()> {
-    let alive = try_join_all(members.iter().map(|m| {
-        let mut c = c.clone();
-        let key = keys.session(m);
-        async move {
-            redis::cmd("EXISTS")
-                .arg(key)
-                .query_async::<bool>(&mut c)
-                .await
-        }
-    }))
-    .await?;
+    let sessions = members.iter().map(|m| keys.session(m)).collect();
+    let alive: Vec<bool> = each_key(c, "EXISTS", sessions).await?;
     let (live, gone): (Vec<_>, Vec<_>) = members.into_iter().zip(alive).partition(|(_, a)| *a);
     let live: Vec<String> = live.into_iter().map(|(m, _)| m).collect();
     let doomed = &live[..live.len().saturating_sub(cap)];
-    try_join_all(doomed.iter().map(|m| {
-        let mut c = c.clone();
-        let key = keys.session(m);
-        async move { redis::cmd("DEL").arg(key).query_async::<()>(&mut c).await }
-    }))
-    .await?;
+    let ended = doomed.iter().map(|m| keys.session(m)).collect();
+    each_key::<()>(c, "DEL", ended).await?;
     let leaving: Vec<&String> = gone.iter().map(|(m, _)| m).chain(doomed).collect();
     if leaving.is_empty() {
         return Ok(());
@@ -321,4 +306,33 @@ async fn enforce_cap(
         .arg(leaving)
         .query_async(c)
         .await
+}
+
+/// `command KEY` for each key at once, answers in order. Each names one key,
+/// so a cluster sends each to its own slot's node.
+async fn each_key<T>(
+    c: &Conn,
+    command: &'static str,
+    keys: Vec<String>,
+) -> redis::RedisResult<Vec<T>>
+where
+    T: redis::FromRedisValue + Send + 'static,
+{
+    let mut calls = tokio::task::JoinSet::new();
+    for (i, key) in keys.into_iter().enumerate() {
+        let mut c = c.clone();
+        calls.spawn(async move {
+            (
+                i,
+                redis::cmd(command).arg(key).query_async::<T>(&mut c).await,
+            )
+        });
+    }
+    let mut answers: Vec<(usize, T)> = Vec::with_capacity(calls.len());
+    while let Some(joined) = calls.join_next().await {
+        let (i, answer) = joined.map_err(std::io::Error::other)?;
+        answers.push((i, answer?));
+    }
+    answers.sort_by_key(|(i, _)| *i);
+    Ok(answers.into_iter().map(|(_, a)| a).collect())
 }
