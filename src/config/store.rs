@@ -200,7 +200,9 @@ mod tests {
         );
         assert_eq!(
             load(&[("session_store", "disk")]).1,
-            vec![r#"session-store: must be memory, redis or a Redis URL (as redis-url takes) (got "disk")"#]
+            vec![
+                r#"session-store: must be memory, redis or a Redis URL (as redis-url takes) (got "disk")"#
+            ]
         );
         let (_, problems) = load(&[("redis_url", "http://:hunter2@h/")]);
         assert_eq!(problems.len(), 1);
@@ -208,7 +210,10 @@ mod tests {
             problems[0].starts_with("redis-url: must be redis://[:PASSWORD@]HOST[:PORT][/DB]"),
             "{problems:?}"
         );
-        assert!(problems[0].ends_with(r#"(got "[redacted]")"#), "{problems:?}");
+        assert!(
+            problems[0].ends_with(r#"(got "[redacted]")"#),
+            "{problems:?}"
+        );
         assert!(load(&[("redis_prefix", "a*")]).1[0].starts_with("redis-prefix: must be"));
     }
 
