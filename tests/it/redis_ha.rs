@@ -534,11 +534,15 @@ async fn a_cluster_spreads_sessions_follows_redirects_and_survives_a_master_fail
         }
         let masters = cluster.masters().await;
         assert_eq!(masters.len(), 3);
+        let mut total = 0;
         for port in &masters {
             let n = session_keys_on(*port).await;
             println!("cluster: {n} sessions on the master at port {port}");
             assert!(n > 0, "no session on the master at port {port}");
+            total += n as u64;
         }
+        let counted = a.sidecar.state().flow.sessions().count().await.unwrap();
+        assert_eq!(counted, total, "the session count scans every master");
         for cookie in &cookies {
             assert_eq!(whoami(b, cookie).await, 200);
         }
