@@ -6,14 +6,17 @@
 //! `[[route]]` tables in file order, the first match deciding, then the global
 //! rules. Paths are matched on their [`PathView`]: an ambiguous path never
 //! skips authentication and must satisfy the global rules and those of every
-//! route its readings match.
+//! route its readings match. Restricting rules also see the folded reading
+//! (case, format suffix) and the method's readings (case, HEAD as GET): the
+//! request must satisfy the deciding route of every reading. Skip-auth is
+//! decided on the method and path exactly as sent.
 
 mod path;
 mod rules;
 
 use http::{HeaderMap, Method};
 
-pub use path::PathView;
+pub use path::{fold, loosely_under, PathView, Reading};
 pub(crate) use rules::domain_matches;
 pub use rules::{parse_domain, parse_email, parse_group, Rules};
 
@@ -102,37 +105,29 @@ impl Access<'_> {
 impl Policy {
     /// For a proxied request: skip-auth routes and preflights count.
     pub fn access(&self, target: &Target, preflight: bool) -> Access<'_> {
-        if preflight && self.skip_auth_preflight {
+        if (preflight && self.skip_auth_preflight) || self.skips(target) {
             return Access {
                 skip_auth: true,
                 rules: Vec::new(),
             };
         }
+        self.restricting(target)
+    }
+
+    /// Skip-auth is exact: the method as sent and the canonical path match a
+    /// skip-auth route, or the first `[[route]]` matching them skips.
+    fn skips(&self, target: &Target) -> bool {
         let PathView::Canonical(path) = &target.path else {
-            return self.ambiguous(target);
+            return false;
         };
         let method = &target.method;
-        if self
-            .skip_auth_routes
+        let exact = Reading::Exact(path.clone());
+        self.skip_auth_routes
             .iter()
             .any(|s| s.matches(method, path))
-        {
-            return Access {
-                skip_auth: true,
-                rules: Vec::new(),
-            };
-        }
-        match self.first_route(target, path) {
-            Some(route) => Access {
-                skip_auth: route.skip_auth,
-                rules: if route.skip_auth {
-                    vec![]
-                } else {
-                    vec![&route.rules]
-                },
-            },
-            None => self.only(&self.rules),
-        }
+            || self
+                .first_route(target.host.as_deref(), method, &exact)
+                .is_some_and(|r| r.skip_auth)
     }
 
     /// For forward-auth: skip-auth never applies (the ingress decides which
@@ -149,26 +144,26 @@ impl Policy {
                     rules,
                 }
             }
-            Some(t) => match &t.path {
-                PathView::Canonical(path) => self.only(self.rules_for(t, path)),
-                PathView::Ambiguous { .. } => self.ambiguous(t),
-            },
+            Some(t) => self.restricting(t),
         }
     }
 
-    fn only<'a>(&'a self, rules: &'a Rules) -> Access<'a> {
-        Access {
-            skip_auth: false,
-            rules: vec![rules],
+    /// The rules of the deciding route of every reading of the request (its
+    /// method readings times its path readings), each once; with an
+    /// ambiguous path, the global rules too.
+    fn restricting(&self, target: &Target) -> Access<'_> {
+        let mut rules: Vec<&Rules> = Vec::new();
+        if matches!(target.path, PathView::Ambiguous { .. }) {
+            rules.push(&self.rules);
         }
-    }
-
-    /// Every reading must be allowed, and the global rules too.
-    fn ambiguous(&self, target: &Target) -> Access<'_> {
-        let mut rules = vec![&self.rules];
-        if let PathView::Ambiguous { resolved, raw } = &target.path {
-            rules.push(self.rules_for(target, resolved));
-            rules.push(self.rules_for(target, raw));
+        let host = target.host.as_deref();
+        for method in method_readings(&target.method) {
+            for reading in target.path.readings() {
+                let decided = self.rules_for(host, &method, &reading);
+                if !rules.iter().any(|r| std::ptr::eq(*r, decided)) {
+                    rules.push(decided);
+                }
+            }
         }
         Access {
             skip_auth: false,
@@ -177,31 +172,43 @@ impl Policy {
     }
 
     /// The deciding route's rules; the global ones for a skip route or none.
-    fn rules_for(&self, target: &Target, path: &str) -> &Rules {
-        match self.first_route(target, path) {
+    fn rules_for(&self, host: Option<&str>, method: &Method, reading: &Reading) -> &Rules {
+        match self.first_route(host, method, reading) {
             Some(route) if !route.skip_auth => &route.rules,
             _ => &self.rules,
         }
     }
 
-    fn first_route(&self, target: &Target, path: &str) -> Option<&Route> {
-        self.routes.iter().find(|r| r.matches(target, path))
+    fn first_route(&self, host: Option<&str>, method: &Method, reading: &Reading) -> Option<&Route> {
+        self.routes
+            .iter()
+            .find(|r| r.matches(host, method, reading))
     }
 }
 
+/// The methods an application may handle a request as: the method as sent,
+/// its upper-case spelling (ASP.NET treats `delete` as DELETE), and GET for
+/// HEAD (frameworks answer HEAD with the GET handler, RFC 9110 §9.3.2), so
+/// a GET-only rule restricts HEAD too.
+fn method_readings(method: &Method) -> Vec<Method> {
+    let mut out = vec![method.clone()];
+    let upper = Method::from_bytes(method.as_str().to_ascii_uppercase().as_bytes()).ok();
+    if let Some(upper) = upper.filter(|u| u != method) {
+        out.push(upper);
+    }
+    if out.contains(&Method::HEAD) {
+        out.push(Method::GET);
+    }
+    out
+}
+
 impl Route {
-    fn matches(&self, target: &Target, path: &str) -> bool {
+    fn matches(&self, host: Option<&str>, method: &Method, reading: &Reading) -> bool {
         let host_ok = self.host.as_deref().is_none_or(|want| {
-            target
-                .host
-                .as_deref()
-                .is_some_and(|h| rules::domain_matches(want, h))
+            host.is_some_and(|h| rules::domain_matches(want, h))
         });
-        let path_ok = self
-            .path_prefix
-            .as_deref()
-            .is_none_or(|p| prefix_matches(p, path));
-        let method_ok = self.methods.is_empty() || self.methods.contains(&target.method);
+        let path_ok = self.path_prefix.as_deref().is_none_or(|p| reading.under(p));
+        let method_ok = self.methods.is_empty() || self.methods.contains(method);
         host_ok && path_ok && method_ok
     }
 }

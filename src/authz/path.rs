@@ -6,6 +6,11 @@
 //! either *canonical*, where every reasonable reading agrees (only
 //! percent-encoded unreserved characters are decoded), or *ambiguous*, where
 //! authorization must hold for every reading and skip-auth never applies.
+//!
+//! Independently, many frameworks match routes without case (Express,
+//! ASP.NET) or drop a format suffix (Rails' `.json`), and some file systems
+//! trailing dots, spaces and `~`. So restricting rules are also checked
+//! against the [`fold`]ed reading of a path; skip-auth never is.
 
 /// How authorization reads one request path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,6 +39,106 @@ impl PathView {
                 raw,
             },
         }
+    }
+}
+
+impl PathView {
+    /// The readings restricting rules are checked against, each once: the
+    /// path (both readings of an ambiguous one), and their folded forms.
+    pub fn readings(&self) -> Vec<Reading> {
+        let exact: Vec<&String> = match self {
+            PathView::Canonical(p) => vec![p],
+            PathView::Ambiguous { resolved, raw } => vec![resolved, raw],
+        };
+        let mut out: Vec<Reading> = Vec::with_capacity(exact.len() * 2);
+        for path in exact {
+            for reading in [Reading::Exact(path.clone()), Reading::Folded(fold(path))] {
+                if !out.contains(&reading) {
+                    out.push(reading);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// One way an application may read a request path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reading {
+    /// As sent (or resolved): compared with configured prefixes as written.
+    Exact(String),
+    /// [`fold`]ed: compared with the folded configured prefixes.
+    Folded(String),
+}
+
+impl Reading {
+    /// Whether a configured path prefix matches this reading.
+    pub fn under(&self, prefix: &str) -> bool {
+        match self {
+            Reading::Exact(path) => super::prefix_matches(prefix, path),
+            Reading::Folded(path) => super::prefix_matches(&fold(prefix), path),
+        }
+    }
+}
+
+/// Matches exactly or folded: what a restricted provider's prefix claims.
+pub fn loosely_under(prefix: &str, path: &str) -> bool {
+    super::prefix_matches(prefix, path) || super::prefix_matches(&fold(prefix), &fold(path))
+}
+
+/// The path as a case-insensitive, suffix-dropping router may see it; for
+/// matching only. Each segment: percent-escapes decoded, lower-cased (with
+/// the non-ASCII letters whose case mapping is an ASCII letter, like the
+/// Kelvin sign, mapped to it), trailing dots, spaces, tabs and `~` trimmed,
+/// and everything from the first `.` after its first character dropped
+/// (`admin.json`, `admin.tar.gz` -> `admin`). A segment that would become
+/// empty keeps its lower-cased form.
+pub fn fold(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match escape_at(bytes, i) {
+            Some(b) if b != b'/' => {
+                decoded.push(b);
+                i += 3;
+            }
+            _ => {
+                decoded.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    let text: String = String::from_utf8_lossy(&decoded)
+        .chars()
+        .flat_map(char::to_lowercase)
+        .filter_map(fold_char)
+        .collect();
+    let segments: Vec<&str> = text.split('/').map(fold_segment).collect();
+    segments.join("/")
+}
+
+/// Non-ASCII letters that case-insensitive comparisons equate with ASCII ones.
+fn fold_char(c: char) -> Option<char> {
+    match c {
+        // to_lowercase already maps the Kelvin sign to `k`; these are the rest.
+        '\u{017F}' => Some('s'), // LONG S: its upper case is S
+        '\u{0131}' => Some('i'), // DOTLESS I: its upper case is I
+        '\u{0307}' => None,      // the dot to_lowercase adds to U+0130 (I with a dot)
+        other => Some(other),
+    }
+}
+
+fn fold_segment(segment: &str) -> &str {
+    let trimmed = segment.trim_end_matches(['.', ' ', '\t', '~']);
+    let stem = match trimmed.char_indices().skip(1).find(|(_, c)| *c == '.') {
+        Some((at, _)) => &trimmed[..at],
+        None => trimmed,
+    };
+    if stem.is_empty() {
+        segment
+    } else {
+        stem
     }
 }
 
@@ -179,5 +284,41 @@ mod tests {
             assert_eq!(PathView::of(raw), ambiguous(resolved, raw), "{raw}");
         }
         assert_eq!(PathView::of("*"), ambiguous("/*", "*"));
+    }
+
+    #[test]
+    fn folding_drops_case_format_suffixes_and_trailing_dots_spaces_and_tildes() {
+        for path in [
+            "/ADMIN/x", "/Admin", "/admin.json", "/admin.", "/admin%20", "/admin~", "/admin%09",
+            "/ad%6Din", "/admin.tar.gz", "/admin. ~", "/%E2%84%AAelvin",
+        ] {
+            let folded = fold(path);
+            assert!(
+                folded == "/admin" || folded == "/admin/x" || folded == "/kelvin",
+                "{path} -> {folded}"
+            );
+        }
+        assert_eq!(fold("/.well-known/x"), "/.well-known/x");
+        assert_eq!(fold("/a/~/b"), "/a/~/b");
+        assert_eq!(fold("/static/"), "/static/");
+        assert_eq!(fold("/a%2Fb"), "/a%2fb", "an encoded slash stays one segment");
+        assert_eq!(fold("/administrator"), "/administrator");
+    }
+
+    #[test]
+    fn readings_list_each_exact_and_folded_form_once() {
+        assert_eq!(
+            PathView::of("/Admin.json").readings(),
+            vec![
+                Reading::Exact("/Admin.json".into()),
+                Reading::Folded("/admin".into())
+            ]
+        );
+        assert_eq!(PathView::of("/a").readings().len(), 2);
+        assert_eq!(PathView::of("/A/../b").readings().len(), 4);
+        assert!(Reading::Folded(fold("/ADMIN/x")).under("/Admin"));
+        assert!(!Reading::Exact("/ADMIN/x".into()).under("/admin"));
+        assert!(loosely_under("/staff", "/STAFF.json"));
+        assert!(!loosely_under("/staff", "/staffing"));
     }
 }

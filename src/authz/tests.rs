@@ -122,7 +122,7 @@ fn ambiguous_paths_need_the_global_rules_and_every_reading() {
     let p = policy();
     let (skip, rules) = access_for(&p, Method::GET, "h", "/public/..%2Fadmin");
     assert!(!skip);
-    assert_eq!(rules, vec![group("staff"), group("ops"), group("staff")]);
+    assert_eq!(rules, vec![group("staff"), group("ops")]);
     let a = p.access(
         &Target::new(&Method::GET, Some("h"), "/public/../admin"),
         false,
@@ -197,4 +197,68 @@ fn config_parsers_explain_bad_values() {
         "escapes of unreserved characters are spelled out"
     );
     assert!(parse_method("PURGE").is_ok());
+}
+
+#[test]
+fn restricting_routes_apply_to_every_case_and_suffix_reading() {
+    let p = policy();
+    for path in [
+        "/ADMIN/x", "/Admin", "/admin.json", "/admin.", "/admin%20", "/admin~", "/aDmIn/users.json",
+    ] {
+        let a = p.access(&Target::new(&Method::GET, Some("h"), path), false);
+        assert!(!a.skip_auth, "{path}");
+        assert!(!a.allows(&who("a@x.com", &["staff"])), "{path}: the /admin rule");
+        assert!(a.allows(&who("a@x.com", &["staff", "ops"])), "{path}");
+    }
+    let (_, rules) = access_for(&p, Method::GET, "h", "/administrator.json");
+    assert_eq!(rules, vec![group("staff")]);
+    let a = p.forward_auth_access(Some(&Target::new(&Method::GET, Some("h"), "/ADMIN")));
+    assert!(!a.allows(&who("a@x.com", &["staff"])), "forward-auth too");
+}
+
+#[test]
+fn skip_auth_stays_exact() {
+    let p = policy();
+    let skip = |m: Method, path: &str| p.access(&Target::new(&m, Some("h"), path), false).skip_auth;
+    for path in ["/HEALTHZ", "/healthz.json", "/healthz.", "/Static/x", "/PUBLIC/x"] {
+        assert!(!skip(Method::GET, path), "{path}");
+    }
+    assert!(skip(Method::GET, "/public/x.json"));
+    let lower_get = Method::from_bytes(b"get").unwrap();
+    assert!(!skip(lower_get, "/healthz"));
+}
+
+#[test]
+fn methods_are_read_without_case_and_head_as_get() {
+    let p = Policy {
+        routes: vec![
+            Route {
+                path_prefix: Some("/items".into()),
+                methods: vec![Method::DELETE],
+                rules: group("admins"),
+                ..Route::default()
+            },
+            Route {
+                path_prefix: Some("/reports".into()),
+                methods: vec![Method::GET],
+                rules: group("ops"),
+                ..Route::default()
+            },
+        ],
+        ..Policy::default()
+    };
+    let allows = |m: &[u8], path: &str, groups: &[&str]| {
+        let m = Method::from_bytes(m).unwrap();
+        p.access(&Target::new(&m, Some("h"), path), false)
+            .allows(&who("a@x.com", groups))
+    };
+    for m in [&b"DELETE"[..], b"delete", b"Delete", b"dElEtE"] {
+        assert!(!allows(m, "/items/1", &[]), "{m:?}");
+        assert!(allows(m, "/items/1", &["admins"]), "{m:?}");
+    }
+    assert!(allows(b"GET", "/items/1", &[]));
+    assert!(!allows(b"HEAD", "/reports", &[]), "HEAD is read as GET");
+    assert!(!allows(b"head", "/reports", &[]));
+    assert!(allows(b"HEAD", "/reports", &["ops"]));
+    assert!(allows(b"POST", "/reports", &[]));
 }

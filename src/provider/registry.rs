@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::authz::{domain_matches, prefix_matches, PathView, Target};
+use crate::authz::{domain_matches, loosely_under, PathView, Target};
 use crate::config::Config;
 
 use super::{Provider, ProviderError};
@@ -48,8 +48,10 @@ impl Providers {
 
     /// The providers serving `target`. Providers with hosts or path prefixes
     /// claim their requests, and only they serve them; the unrestricted ones
-    /// (the default among them) serve what nobody claims. An ambiguous path
-    /// gets only the providers both readings agree on.
+    /// (the default among them) serve what nobody claims. A prefix claims its
+    /// path in any case and with a format suffix too (`/staff` claims
+    /// `/STAFF/x` and `/staff.json`, see [`crate::authz::fold`]). An ambiguous
+    /// path gets only the providers both readings agree on.
     pub fn choices(&self, target: &Target) -> Vec<&Arc<Provider>> {
         match &target.path {
             PathView::Canonical(path) => self.choices_for(target.host.as_deref(), path),
@@ -73,7 +75,7 @@ impl Providers {
             let host_ok = c.hosts.is_empty()
                 || host.is_some_and(|h| c.hosts.iter().any(|want| domain_matches(want, h)));
             let path_ok = c.path_prefixes.is_empty()
-                || c.path_prefixes.iter().any(|pre| prefix_matches(pre, path));
+                || c.path_prefixes.iter().any(|pre| loosely_under(pre, path));
             restricted(p) && host_ok && path_ok
         };
         let claimed: Vec<&Arc<Provider>> = self.all.iter().filter(|p| claims(p)).collect();

@@ -454,3 +454,53 @@ fn bad_route_tables_are_reported_one_line_each() {
             && l.ends_with(r#"(got "/a/../b")"#)));
     assert_eq!(lines.len(), expected.len() + 2, "{text}");
 }
+
+#[tokio::test]
+async fn a_route_restricts_every_case_suffix_and_method_spelling() {
+    bounded(async {
+        let file = toml_file(
+            r#"
+            [[route]]
+            path_prefix = "/admin"
+            allowed_groups = ["admins"]
+
+            [[route]]
+            path_prefix = "/items"
+            methods = ["DELETE"]
+            allowed_groups = ["admins"]
+
+            [[route]]
+            path_prefix = "/reports"
+            methods = ["GET"]
+            allowed_groups = ["admins"]
+            "#,
+        );
+        let stack =
+            start(Stack::builder().set("SIDECAR_CONFIG", file.path().to_str().unwrap())).await;
+        for path in [
+            "/ADMIN/x",
+            "/Admin",
+            "/admin.json",
+            "/admin.",
+            "/admin%20",
+            "/admin~",
+            "/admin%2E",
+        ] {
+            assert_eq!(get_as(&stack, "bob", path).await, 403, "{path}");
+            assert_eq!(get_as(&stack, "alice", path).await, 200, "{path}");
+        }
+        assert_eq!(get_as(&stack, "bob", "/administrator").await, 200);
+        for method in ["DELETE", "delete", "Delete"] {
+            assert_eq!(status_as(&stack, "bob", method, "/items/1").await, 403, "{method}");
+        }
+        assert_eq!(status_as(&stack, "alice", "delete", "/items/1").await, 200);
+        assert_eq!(status_as(&stack, "bob", "GET", "/items/1").await, 200);
+        assert_eq!(
+            status_as(&stack, "bob", "HEAD", "/reports").await,
+            403,
+            "HEAD is answered by GET handlers, so a GET rule restricts it"
+        );
+        assert_eq!(status_as(&stack, "bob", "POST", "/reports").await, 200);
+    })
+    .await;
+}

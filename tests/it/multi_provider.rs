@@ -143,6 +143,12 @@ async fn a_customer_session_is_never_accepted_on_a_staff_route() {
         "/public/../staff/payroll",
         "/staff%2Fpayroll",
         "//staff/payroll",
+        "/STAFF/x",
+        "/Staff",
+        "/staff.json",
+        "/staff.",
+        "/staff~",
+        "/staff%20/payroll",
     ] {
         let before = stack.upstream.count();
         let r = client.get(stack.url(path)).send().await.unwrap();
