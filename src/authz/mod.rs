@@ -179,7 +179,12 @@ impl Policy {
         }
     }
 
-    fn first_route(&self, host: Option<&str>, method: &Method, reading: &Reading) -> Option<&Route> {
+    fn first_route(
+        &self,
+        host: Option<&str>,
+        method: &Method,
+        reading: &Reading,
+    ) -> Option<&Route> {
         self.routes
             .iter()
             .find(|r| r.matches(host, method, reading))
@@ -204,9 +209,10 @@ fn method_readings(method: &Method) -> Vec<Method> {
 
 impl Route {
     fn matches(&self, host: Option<&str>, method: &Method, reading: &Reading) -> bool {
-        let host_ok = self.host.as_deref().is_none_or(|want| {
-            host.is_some_and(|h| rules::domain_matches(want, h))
-        });
+        let host_ok = self
+            .host
+            .as_deref()
+            .is_none_or(|want| host.is_some_and(|h| rules::domain_matches(want, h)));
         let path_ok = self.path_prefix.as_deref().is_none_or(|p| reading.under(p));
         let method_ok = self.methods.is_empty() || self.methods.contains(method);
         host_ok && path_ok && method_ok

@@ -203,11 +203,20 @@ fn config_parsers_explain_bad_values() {
 fn restricting_routes_apply_to_every_case_and_suffix_reading() {
     let p = policy();
     for path in [
-        "/ADMIN/x", "/Admin", "/admin.json", "/admin.", "/admin%20", "/admin~", "/aDmIn/users.json",
+        "/ADMIN/x",
+        "/Admin",
+        "/admin.json",
+        "/admin.",
+        "/admin%20",
+        "/admin~",
+        "/aDmIn/users.json",
     ] {
         let a = p.access(&Target::new(&Method::GET, Some("h"), path), false);
         assert!(!a.skip_auth, "{path}");
-        assert!(!a.allows(&who("a@x.com", &["staff"])), "{path}: the /admin rule");
+        assert!(
+            !a.allows(&who("a@x.com", &["staff"])),
+            "{path}: the /admin rule"
+        );
         assert!(a.allows(&who("a@x.com", &["staff", "ops"])), "{path}");
     }
     let (_, rules) = access_for(&p, Method::GET, "h", "/administrator.json");
@@ -220,7 +229,13 @@ fn restricting_routes_apply_to_every_case_and_suffix_reading() {
 fn skip_auth_stays_exact() {
     let p = policy();
     let skip = |m: Method, path: &str| p.access(&Target::new(&m, Some("h"), path), false).skip_auth;
-    for path in ["/HEALTHZ", "/healthz.json", "/healthz.", "/Static/x", "/PUBLIC/x"] {
+    for path in [
+        "/HEALTHZ",
+        "/healthz.json",
+        "/healthz.",
+        "/Static/x",
+        "/PUBLIC/x",
+    ] {
         assert!(!skip(Method::GET, path), "{path}");
     }
     assert!(skip(Method::GET, "/public/x.json"));

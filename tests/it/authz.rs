@@ -491,7 +491,11 @@ async fn a_route_restricts_every_case_suffix_and_method_spelling() {
         }
         assert_eq!(get_as(&stack, "bob", "/administrator").await, 200);
         for method in ["DELETE", "delete", "Delete"] {
-            assert_eq!(status_as(&stack, "bob", method, "/items/1").await, 403, "{method}");
+            assert_eq!(
+                status_as(&stack, "bob", method, "/items/1").await,
+                403,
+                "{method}"
+            );
         }
         assert_eq!(status_as(&stack, "alice", "delete", "/items/1").await, 200);
         assert_eq!(status_as(&stack, "bob", "GET", "/items/1").await, 200);
