@@ -23,3 +23,30 @@ pub struct Identity {
     /// `cognito:groups` (or a configured claim); empty when absent.
     pub groups: Vec<String>,
 }
+
+/// The one form emails are stored and compared in: ASCII letters lower-cased,
+/// everything else kept byte for byte. Mail systems treat ASCII case alike in
+/// practice (Cognito too); Unicode case mapping is not used because it merges
+/// distinct addresses (the Kelvin sign U+212A lower-cases to `k`, so
+/// `\u{212A}ate@example.com` would become `kate@example.com`). No trimming
+/// and no Unicode normalization either: two different strings stay different.
+pub fn normalize_email(raw: &str) -> String {
+    raw.to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_email;
+
+    #[test]
+    fn emails_lower_case_ascii_only_and_never_merge() {
+        assert_eq!(normalize_email("Erin@EXAMPLE.com"), "erin@example.com");
+        assert_ne!(
+            normalize_email("\u{212A}ate@example.com"),
+            "kate@example.com"
+        );
+        assert_ne!(normalize_email("\u{017F}am@example.com"), "sam@example.com");
+        assert_eq!(normalize_email("Élodie@x.com"), "Élodie@x.com");
+        assert_eq!(normalize_email(" a@x.com"), " a@x.com");
+    }
+}

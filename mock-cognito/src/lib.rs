@@ -85,6 +85,14 @@ pub enum TokenTweak {
     Hs256,
     /// A `nonce` other than the one sent to authorize.
     WrongNonce,
+    /// `iat` ten minutes in the future (`exp` still ahead).
+    IssuedInFuture,
+    /// `nbf` ten minutes in the future.
+    NotYetValid,
+    /// `aud` names the client and another one, without `azp`.
+    SeveralAudiences,
+    /// `azp` names another client.
+    ForeignAuthorizedParty,
 }
 
 /// Request counts since start.
@@ -202,6 +210,14 @@ impl MockHandle {
         let mut config = self.state().config_mut();
         if let Some(user) = config.users.iter_mut().find(|u| u.username == username) {
             user.groups = groups;
+        }
+    }
+
+    /// Changes a user's `sub`; later tokens (e.g. from refresh) carry it.
+    pub fn set_user_sub(&self, username: &str, sub: &str) {
+        let mut config = self.state().config_mut();
+        if let Some(user) = config.users.iter_mut().find(|u| u.username == username) {
+            user.sub = sub.to_string();
         }
     }
 

@@ -123,6 +123,19 @@ impl Minter<'_> {
             TokenTweak::TokenUseAccess => {
                 map.insert("token_use".into(), "access".into());
             }
+            TokenTweak::IssuedInFuture => {
+                map.insert("iat".into(), (self.now + 600).into());
+            }
+            TokenTweak::NotYetValid => {
+                map.insert("nbf".into(), (self.now + 600).into());
+            }
+            TokenTweak::SeveralAudiences => {
+                let aud = map.get("aud").cloned().unwrap_or_default();
+                map.insert("aud".into(), json!([aud, "0otheraudience000000000000"]));
+            }
+            TokenTweak::ForeignAuthorizedParty => {
+                map.insert("azp".into(), "0otheraudience000000000000".into());
+            }
             TokenTweak::WrongNonce => {
                 map.insert(
                     "nonce".into(),

@@ -1,7 +1,7 @@
 //! Who may pass: allowed email domains, emails and groups, and the parsers
 //! that check each configured item.
 
-use crate::identity::Identity;
+use crate::identity::{normalize_email, Identity};
 
 /// Rules for one route (or the global ones). Every kind that is given must
 /// hold; an empty kind allows everyone, so empty rules allow any signed-in user.
@@ -9,7 +9,7 @@ use crate::identity::Identity;
 pub struct Rules {
     /// Lower case; `example.com` matches exactly, `.example.com` its subdomains.
     pub email_domains: Vec<String>,
-    /// Lower case, one `@` each.
+    /// [`normalize_email`]ed, one `@` each.
     pub emails: Vec<String>,
     /// Case-sensitive; one group in common is enough.
     pub groups: Vec<String>,
@@ -27,7 +27,7 @@ impl Rules {
             .email
             .as_deref()
             .filter(|_| who.email_verified)
-            .map(str::to_lowercase);
+            .map(normalize_email);
         let domain_ok = self.email_domains.is_empty()
             || email
                 .as_deref()
@@ -55,8 +55,10 @@ impl Rules {
         for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
             match key.as_ref() {
                 "allowed_groups" => rules.groups.extend(list(&value)),
-                "allowed_emails" => rules.emails.extend(list(&value.to_lowercase())),
-                "allowed_email_domains" => rules.email_domains.extend(list(&value.to_lowercase())),
+                "allowed_emails" => rules.emails.extend(list(&normalize_email(&value))),
+                "allowed_email_domains" => rules
+                    .email_domains
+                    .extend(list(&value.to_ascii_lowercase())),
                 _ => {}
             }
         }
@@ -98,9 +100,9 @@ pub fn parse_domain(s: &str) -> Result<String, String> {
     }
 }
 
-/// An email address, lower-cased: exactly one `@`, something on both sides.
+/// An email address, [`normalize_email`]ed: exactly one `@`, something on both sides.
 pub fn parse_email(s: &str) -> Result<String, String> {
-    let s = s.trim().to_lowercase();
+    let s = normalize_email(s.trim());
     let printable = s.chars().all(|c| !c.is_whitespace() && !c.is_control());
     match domain_of(&s) {
         Some(domain) if printable && parse_domain(domain).is_ok() && !domain.starts_with('.') => {
@@ -184,6 +186,23 @@ mod tests {
         assert!(!r.allow(&who(Some("a@example.com"), true, &["Ops"])));
         assert!(!r.allow(&who(Some("a@other.com"), true, &["ops"])));
         assert!(Rules::default().allow(&who(None, false, &[])));
+    }
+
+    /// Unicode lower-casing maps the Kelvin sign U+212A to `k`: it must not
+    /// turn another address into an allowed one.
+    #[test]
+    fn emails_compare_after_ascii_lower_casing_only() {
+        let r = Rules {
+            emails: vec![parse_email("Kate@Example.com").unwrap()],
+            ..Rules::default()
+        };
+        assert!(r.allow(&who(Some("KATE@example.COM"), true, &[])));
+        assert!(!r.allow(&who(Some("\u{212A}ate@example.com"), true, &[])));
+        assert!(!r.allow(&who(Some("kate@example.com\0"), true, &[])));
+        let r = Rules::from_query(Some("allowed_emails=kate@example.com"));
+        assert!(!r.allow(&who(Some("\u{212A}ATE@example.com"), true, &[])));
+        assert!(!domains(&["example.com"]).allow(&who(Some("a@exampl\u{212A}.com"), true, &[])));
+        assert!(!domains(&["ks.com"]).allow(&who(Some("a@\u{212A}s.com"), true, &[])));
     }
 
     #[test]

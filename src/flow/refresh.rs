@@ -117,6 +117,18 @@ impl Refresher {
             return;
         };
         match provider.refresh(refresh_token).await {
+            Ok(fresh) if fresh.identity.sub != session.identity.sub => {
+                // OIDC Core 12.2: a refreshed ID token names the same subject
+                // (its issuer is this provider's, checked by `verify`). Another
+                // one is not this user: end the session rather than switch it.
+                tracing::warn!(
+                    sub = %session.identity.sub,
+                    "refresh answered for another subject: the session ends"
+                );
+                if let Err(error) = self.sessions.remove(&id).await {
+                    tracing::warn!(%error, "the ended session could not be removed");
+                }
+            }
             Ok(fresh) => {
                 // Signed out meanwhile, newer tokens stored (a lock that
                 // expired mid-grant), or the store is down: keep what is there.

@@ -4,10 +4,12 @@
 //! ID token; never a call to the IdP on the hot path (except the rate-limited
 //! JWKS refetch on an unknown `kid`).
 
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::DecodingKey;
 use serde::Deserialize;
 
-use super::verify::{map_error, Claims, VerifyError, LEEWAY_SECS};
+use super::verify::{
+    check_claims, check_times, map_error, validation, Claims, Expected, VerifyError,
+};
 use crate::config::{BearerConfig, ProviderKind};
 
 #[derive(Deserialize)]
@@ -19,13 +21,14 @@ struct AccessClaims {
     #[serde(default)]
     scope: Option<String>,
     #[serde(default)]
-    aud: Option<serde_json::Value>,
-    #[serde(default)]
     username: Option<String>,
 }
 
-/// Verifies signature, issuer and expiry, then who the token was issued to.
-/// Returns the claims (access tokens' `username` folded into `preferred_username`).
+/// Verifies signature, issuer, expiry and issue times like every token, then
+/// by kind: an ID token gets exactly the checks of a login's (audience, `azp`,
+/// `token_use`; see [`check_claims`]) with `api-client-ids` as the accepted
+/// audiences, an access token its `client_id` and scopes. Returns the claims
+/// (access tokens' `username` folded into `preferred_username`).
 pub fn verify(
     token: &str,
     key: &DecodingKey,
@@ -33,25 +36,23 @@ pub fn verify(
     kind: ProviderKind,
     rules: &BearerConfig,
 ) -> Result<Claims, VerifyError> {
-    let mut validation = Validation::new(Algorithm::RS256);
-    validation.leeway = LEEWAY_SECS;
-    validation.set_issuer(&[issuer]);
-    validation.validate_aud = false; // checked below, per token kind
-    validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-    let data = jsonwebtoken::decode::<serde_json::Value>(token, key, &validation)
+    let data = jsonwebtoken::decode::<serde_json::Value>(token, key, &validation(issuer))
         .map_err(|e| map_error(e.kind()))?;
     let extra: AccessClaims =
         serde_json::from_value(data.claims.clone()).map_err(|_| VerifyError::Malformed)?;
     let mut claims: Claims =
         serde_json::from_value(data.claims).map_err(|_| VerifyError::Malformed)?;
-    let allowed = |id: &str| rules.client_ids.iter().any(|c| c == id);
-    let audience_ok = match &extra.aud {
-        Some(serde_json::Value::String(a)) => allowed(a),
-        Some(serde_json::Value::Array(all)) => all.iter().filter_map(|v| v.as_str()).any(allowed),
-        _ => false,
+    let now = jsonwebtoken::get_current_timestamp();
+    let as_id_token = Expected {
+        issuer,
+        audiences: &rules.client_ids,
+        kind,
+        nonce: None,
     };
     match extra.token_use.as_deref() {
         Some("access") => {
+            check_times(&claims, now)?;
+            let allowed = |id: &str| rules.client_ids.iter().any(|c| c == id);
             if !extra.client_id.as_deref().is_some_and(allowed) {
                 return Err(VerifyError::Audience);
             }
@@ -63,9 +64,8 @@ pub fn verify(
                 claims.preferred_username = extra.username;
             }
         }
-        Some("id") if audience_ok => {}
-        Some("id") => return Err(VerifyError::Audience),
-        None if kind == ProviderKind::Oidc && audience_ok => {}
+        Some("id") => check_claims(&claims, &as_id_token, now)?,
+        None if kind == ProviderKind::Oidc => check_claims(&claims, &as_id_token, now)?,
         _ => return Err(VerifyError::TokenUse),
     }
     Ok(claims)

@@ -19,7 +19,7 @@ pub fn from_claims(
         .email
         .as_ref()
         .filter(|_| verified || allow_unverified_email)
-        .map(|e| e.trim().to_lowercase())
+        .map(|e| crate::identity::normalize_email(e))
         .filter(|e| !e.is_empty());
     let username = username(claims, kind);
     Identity {
@@ -138,6 +138,18 @@ mod tests {
         );
         let c = claims(r#"{"sub":"s","exp":1,"email":"bob@example.com"}"#);
         assert_eq!(from_claims(&c, ProviderKind::Cognito, false).email, None);
+    }
+
+    #[test]
+    fn emails_are_lower_cased_in_ascii_only() {
+        let c =
+            claims(r#"{"sub":"s","exp":1,"email":"\u212Aate@Example.COM","email_verified":true}"#);
+        assert_eq!(
+            from_claims(&c, ProviderKind::Cognito, false)
+                .email
+                .as_deref(),
+            Some("\u{212A}ate@example.com")
+        );
     }
 
     #[test]

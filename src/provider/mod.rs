@@ -353,7 +353,7 @@ impl Provider {
         let expected = verify::Expected {
             // The document's exact form of the configured issuer (see `discovery`).
             issuer: &metadata.issuer,
-            client_id: &self.config.client_id,
+            audiences: std::slice::from_ref(&self.config.client_id),
             kind: self.config.kind,
             nonce,
         };

@@ -1,5 +1,7 @@
 //! ID-token verification, one error per check (OIDC Core 3.1.3.7, Cognito's
-//! "Verifying a JSON Web Token" guide).
+//! "Verifying a JSON Web Token" guide). One list of checks for every ID token,
+//! from a login, a refresh or an API client's `Authorization: Bearer`
+//! (`bearer` adds the access-token kind on top of the same JWT and time checks).
 
 use base64::Engine;
 use jsonwebtoken::errors::ErrorKind;
@@ -35,7 +37,8 @@ pub enum VerifyError {
     /// Step 3: `aud` must contain the client id.
     #[error("the token audience is not this client")]
     Audience,
-    /// Step 5: when `azp` is present it must be the client id.
+    /// Steps 4-5: with several audiences `azp` must be present, and when
+    /// present it must be an accepted client id.
     #[error("the token's authorized party is not this client")]
     AuthorizedParty,
     /// Step 9: `exp` is past (with leeway).
@@ -44,6 +47,9 @@ pub enum VerifyError {
     /// Step 10: `iat` in the future (with leeway).
     #[error("the token was issued in the future")]
     IssuedInFuture,
+    /// RFC 7519 4.1.5: `nbf` in the future (with leeway).
+    #[error("the token is not valid yet")]
+    NotYetValid,
     /// Step 11: the `nonce` is not the one this login sent.
     #[error("the token nonce does not match this login")]
     Nonce,
@@ -60,7 +66,9 @@ pub enum VerifyError {
 /// What a token must say to be accepted.
 pub struct Expected<'a> {
     pub issuer: &'a str,
-    pub client_id: &'a str,
+    /// Client ids the token may be for: this client at sign-in and refresh,
+    /// `api-client-ids` for bearer tokens.
+    pub audiences: &'a [String],
     pub kind: ProviderKind,
     /// `None` only for refreshed tokens, which carry no nonce.
     pub nonce: Option<&'a str>,
@@ -92,6 +100,11 @@ pub struct Claims {
     pub exp: u64,
     #[serde(default)]
     pub iat: Option<u64>,
+    #[serde(default)]
+    pub nbf: Option<u64>,
+    /// A string or an array of strings; checked by [`check_claims`].
+    #[serde(default)]
+    pub aud: Option<serde_json::Value>,
     #[serde(default)]
     pub nonce: Option<String>,
     #[serde(default)]
@@ -183,18 +196,25 @@ pub fn header_kid(token: &str) -> Result<String, VerifyError> {
     header.kid.ok_or(VerifyError::MissingKeyId)
 }
 
+/// The JWT checks every token gets: RS256 with the key its header named, the
+/// exact issuer, an unexpired `exp`, a `sub`. The audience depends on the
+/// token's kind, so it is checked after ([`check_claims`], `bearer`).
+pub(super) fn validation(issuer: &str) -> Validation {
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.leeway = LEEWAY_SECS;
+    validation.set_issuer(&[issuer]);
+    validation.validate_aud = false;
+    validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+    validation
+}
+
 /// Checks signature and claims of an ID token already matched to `key`.
 pub fn verify(
     token: &str,
     key: &DecodingKey,
     expected: &Expected<'_>,
 ) -> Result<Claims, VerifyError> {
-    let mut validation = Validation::new(Algorithm::RS256);
-    validation.leeway = LEEWAY_SECS;
-    validation.set_issuer(&[expected.issuer]);
-    validation.set_audience(&[expected.client_id]);
-    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
+    let claims = jsonwebtoken::decode::<Claims>(token, key, &validation(expected.issuer))
         .map_err(|e| map_error(e.kind()))?
         .claims;
     check_claims(&claims, expected, jsonwebtoken::get_current_timestamp())?;
@@ -218,16 +238,14 @@ pub(super) fn map_error(kind: &ErrorKind) -> VerifyError {
     }
 }
 
-fn check_claims(claims: &Claims, expected: &Expected<'_>, now: u64) -> Result<(), VerifyError> {
-    let iat = claims.iat.ok_or(VerifyError::MissingClaim("iat"))?;
-    if iat > now + LEEWAY_SECS {
-        return Err(VerifyError::IssuedInFuture);
-    }
-    if let Some(azp) = &claims.azp {
-        if azp != expected.client_id {
-            return Err(VerifyError::AuthorizedParty);
-        }
-    }
+/// The ID-token claim checks after the signature, issuer and expiry.
+pub(super) fn check_claims(
+    claims: &Claims,
+    expected: &Expected<'_>,
+    now: u64,
+) -> Result<(), VerifyError> {
+    check_times(claims, now)?;
+    check_audience(claims, expected.audiences)?;
     if let Some(nonce) = expected.nonce {
         let got = claims.nonce.as_deref().ok_or(VerifyError::Nonce)?;
         if !ct_eq(got.as_bytes(), nonce.as_bytes()) {
@@ -240,6 +258,38 @@ fn check_claims(claims: &Claims, expected: &Expected<'_>, now: u64) -> Result<()
     Ok(())
 }
 
+/// `iat` present and not in the future, `nbf` (when present) not in the
+/// future, both with [`LEEWAY_SECS`]; for every token kind.
+pub(super) fn check_times(claims: &Claims, now: u64) -> Result<(), VerifyError> {
+    let iat = claims.iat.ok_or(VerifyError::MissingClaim("iat"))?;
+    if iat > now + LEEWAY_SECS {
+        return Err(VerifyError::IssuedInFuture);
+    }
+    if claims.nbf.is_some_and(|nbf| nbf > now + LEEWAY_SECS) {
+        return Err(VerifyError::NotYetValid);
+    }
+    Ok(())
+}
+
+/// Steps 3-5: `aud` names an accepted client; with several audiences `azp`
+/// must be present; `azp`, when present, is an accepted client.
+fn check_audience(claims: &Claims, accepted: &[String]) -> Result<(), VerifyError> {
+    let audiences: Vec<Option<&str>> = match &claims.aud {
+        Some(serde_json::Value::String(one)) => vec![Some(one.as_str())],
+        Some(serde_json::Value::Array(all)) => all.iter().map(|v| v.as_str()).collect(),
+        _ => return Err(VerifyError::MissingClaim("aud")),
+    };
+    let is_accepted = |id: &str| accepted.iter().any(|a| a == id);
+    if !audiences.iter().flatten().any(|a| is_accepted(a)) {
+        return Err(VerifyError::Audience);
+    }
+    match claims.azp.as_deref() {
+        Some(azp) if !is_accepted(azp) => Err(VerifyError::AuthorizedParty),
+        None if audiences.len() > 1 => Err(VerifyError::AuthorizedParty),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,9 +299,11 @@ mod tests {
     }
 
     fn expected(nonce: Option<&'static str>) -> Expected<'static> {
+        static CLIENT: std::sync::LazyLock<Vec<String>> =
+            std::sync::LazyLock::new(|| vec!["c".to_string()]);
         Expected {
             issuer: "https://i",
-            client_id: "c",
+            audiences: &CLIENT,
             kind: ProviderKind::Cognito,
             nonce,
         }
@@ -286,33 +338,76 @@ mod tests {
     #[test]
     fn claim_checks_each_have_their_error() {
         let now = 1_000_000;
-        let ok = claims(r#"{"sub":"s","exp":2000000,"iat":1000000,"nonce":"n","token_use":"id"}"#);
+        let ok = claims(
+            r#"{"sub":"s","aud":"c","exp":2000000,"iat":1000000,"nonce":"n","token_use":"id"}"#,
+        );
         assert_eq!(check_claims(&ok, &expected(Some("n")), now), Ok(()));
         assert_eq!(
             check_claims(&ok, &expected(Some("m")), now),
             Err(VerifyError::Nonce)
         );
-        let access =
-            claims(r#"{"sub":"s","exp":2000000,"iat":1000000,"nonce":"n","token_use":"access"}"#);
+        let access = claims(
+            r#"{"sub":"s","aud":"c","exp":2000000,"iat":1000000,"nonce":"n","token_use":"access"}"#,
+        );
         assert_eq!(
             check_claims(&access, &expected(Some("n")), now),
             Err(VerifyError::TokenUse)
         );
-        let future = claims(r#"{"sub":"s","exp":2000000,"iat":1000100,"token_use":"id"}"#);
+        let future =
+            claims(r#"{"sub":"s","aud":"c","exp":2000000,"iat":1000100,"token_use":"id"}"#);
         assert_eq!(
             check_claims(&future, &expected(None), now),
             Err(VerifyError::IssuedInFuture)
         );
-        let azp =
-            claims(r#"{"sub":"s","exp":2000000,"iat":1000000,"azp":"other","token_use":"id"}"#);
+        let azp = claims(
+            r#"{"sub":"s","aud":"c","exp":2000000,"iat":1000000,"azp":"other","token_use":"id"}"#,
+        );
         assert_eq!(
             check_claims(&azp, &expected(None), now),
             Err(VerifyError::AuthorizedParty)
         );
-        let no_nonce = claims(r#"{"sub":"s","exp":2000000,"iat":1000000,"token_use":"id"}"#);
+        let no_nonce =
+            claims(r#"{"sub":"s","aud":"c","exp":2000000,"iat":1000000,"token_use":"id"}"#);
         assert_eq!(
             check_claims(&no_nonce, &expected(Some("n")), now),
             Err(VerifyError::Nonce)
+        );
+    }
+
+    #[test]
+    fn audiences_azp_and_not_before_are_checked() {
+        let now = 1_000_000;
+        let check = |json: &str| check_claims(&claims(json), &expected(None), now);
+        let base = r#""sub":"s","exp":2000000,"iat":1000000,"token_use":"id""#;
+        assert_eq!(check(&format!(r#"{{{base},"aud":["c"]}}"#)), Ok(()));
+        assert_eq!(
+            check(&format!(r#"{{{base},"aud":["c","other"]}}"#)),
+            Err(VerifyError::AuthorizedParty),
+            "several audiences need azp"
+        );
+        assert_eq!(
+            check(&format!(r#"{{{base},"aud":["c","other"],"azp":"c"}}"#)),
+            Ok(())
+        );
+        assert_eq!(
+            check(&format!(r#"{{{base},"aud":["c","other"],"azp":"other"}}"#)),
+            Err(VerifyError::AuthorizedParty)
+        );
+        assert_eq!(
+            check(&format!(r#"{{{base},"aud":"other"}}"#)),
+            Err(VerifyError::Audience)
+        );
+        assert_eq!(
+            check(&format!(r#"{{{base}}}"#)),
+            Err(VerifyError::MissingClaim("aud"))
+        );
+        assert_eq!(
+            check(&format!(r#"{{{base},"aud":"c","nbf":1000100}}"#)),
+            Err(VerifyError::NotYetValid)
+        );
+        assert_eq!(
+            check(&format!(r#"{{{base},"aud":"c","nbf":1000050}}"#)),
+            Ok(())
         );
     }
 

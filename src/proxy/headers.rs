@@ -8,14 +8,15 @@
 //!
 //! # Value encoding
 //!
-//! Identity values come from the IdP and may hold anything. Each one is made
-//! safe for a header, in this order:
-//! 1. control characters (C0 incl. CR, LF, NUL, TAB; DEL; C1) are removed;
-//! 2. `%`, `,` and every non-ASCII character are percent-encoded as UTF-8
-//!    (`José` -> `Jos%C3%A9`, `a,b` -> `a%2Cb`, `100%` -> `100%25`); every
-//!    other printable ASCII character, space included, is sent as is.
+//! Identity values come from the IdP and may hold anything. Each one is sent
+//! faithfully, never shortened or cleaned, so that no value can arrive as
+//! another user's (`admin\x7f` must not become `admin`): control characters
+//! (C0 incl. CR, LF, NUL, TAB; DEL; C1), `%`, `,`, every non-ASCII character
+//! and spaces at either end (HTTP parsers trim those) are percent-encoded as
+//! UTF-8 (`José` -> `Jos%C3%A9`, `a,b` -> `a%2Cb`, `100%` -> `100%25`,
+//! `admin\x7f` -> `admin%7F`); every other printable ASCII character, inner
+//! spaces included, is sent as is.
 //!
-//! (HTTP parsers trim spaces at either end of a value, so those are lost.)
 //! So plain ASCII names stay readable and one `urllib.parse.unquote(value)`
 //! (Python) or `decodeURIComponent` gives the original text back. The groups
 //! header is the encoded group names joined with `,` (no space): split on `,`
@@ -46,10 +47,19 @@ pub static GROUPS_TRUNCATED: AtomicU64 = AtomicU64::new(0);
 /// Bytes encoded besides non-ASCII: the escape itself and the list separator.
 const ENCODE: &AsciiSet = &CONTROLS.add(b'%').add(b',');
 
-/// Name prefixes of identity families (oauth2-proxy, ALB, our own).
-const IDENTITY_PREFIXES: [&str; 3] = ["x-user-", "x-auth-request-", "x-amzn-oidc-"];
+/// Name prefixes of identity families (ours, oauth2-proxy, ALB, Authelia's
+/// `Remote-User/-Groups/-Email/-Name`, Apache's `X-Remote-*`, Grafana's
+/// `X-WEBAUTH-*`).
+const IDENTITY_PREFIXES: [&str; 6] = [
+    "x-user-",
+    "x-auth-request-",
+    "x-amzn-oidc-",
+    "remote-",
+    "x-remote-",
+    "x-webauth-",
+];
 
-/// Exact identity names of other products and of the future signed header.
+/// Exact identity names of other products and of the signed header.
 const IDENTITY_NAMES: [&str; 8] = [
     "x-forwarded-user",
     "x-forwarded-email",
@@ -57,8 +67,49 @@ const IDENTITY_NAMES: [&str; 8] = [
     "x-forwarded-preferred-username",
     "x-forwarded-access-token",
     "x-sidecar-identity",
-    "remote-user",
-    "x-remote-user",
+    "x-authenticated-user",
+    "x-auth-user",
+];
+
+/// Headers apps and frameworks read as the request's URL, method, scheme,
+/// port, path prefix, host or client address (IIS and Symfony's
+/// `X-Original-URL`/`X-Rewrite-URL`, method overrides, Spring's
+/// `X-Forwarded-Prefix`, CDN client-address headers, RFC 7239 `Forwarded`).
+/// Only a `trusted-proxies` peer may send them; from anyone else they are
+/// removed (`X-Forwarded-For/-Proto/-Host` are then set by the sidecar).
+pub const ROUTING_NAMES: [&str; 32] = [
+    "x-original-url",
+    "x-rewrite-url",
+    "x-original-uri",
+    "x-original-method",
+    "x-original-host",
+    "x-original-forwarded-for",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-server",
+    "x-forwarded-scheme",
+    "x-forwarded-ssl",
+    "x-forwarded-uri",
+    "x-forwarded-path",
+    "x-forwarded-method",
+    "x-forwarded-client-cert",
+    "x-real-ip",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "true-client-ip",
+    "cf-connecting-ip",
+    "fastly-client-ip",
+    "forwarded",
+    "front-end-https",
+    "x-url-scheme",
+    "x-host",
+    "x-proxyuser-ip",
 ];
 
 /// Hop-by-hop headers of RFC 9110 section 7.6.1, plus legacy ones.
@@ -128,6 +179,24 @@ pub fn strip_identity_headers(headers: &mut HeaderMap, names: &IdentityHeaders) 
     }
 }
 
+/// Removes the [`ROUTING_NAMES`] (in any spelling, `_` for `-` too), for a
+/// peer that is not a trusted proxy.
+pub fn strip_routing_headers(headers: &mut HeaderMap) {
+    let doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|n| {
+            ROUTING_NAMES
+                .iter()
+                .any(|r| same_folded(n.as_str().as_bytes(), r.as_bytes()))
+        })
+        .cloned()
+        .collect();
+    for name in doomed {
+        debug!(header = %name, "dropped a routing header from an untrusted peer");
+        headers.remove(&name);
+    }
+}
+
 /// Inserts (never appends) the identity headers; `email` only when known.
 pub fn set_identity_headers(headers: &mut HeaderMap, identity: &Identity, names: &IdentityHeaders) {
     match &identity.email {
@@ -146,17 +215,26 @@ pub fn set_identity_headers(headers: &mut HeaderMap, identity: &Identity, names:
     );
 }
 
-/// Removes controls, then percent-encodes `%`, `,` and non-ASCII (see module
-/// doc). A value with nothing to change, the usual case, is borrowed as is.
+/// Percent-encodes controls, `%`, `,`, non-ASCII and spaces at either end
+/// (see module doc). A value with nothing to change, the usual case, is
+/// borrowed as is.
 pub fn encode_value(raw: &str) -> Cow<'_, str> {
     let unchanged = |b: &u8| matches!(b, b' '..=b'~') && *b != b'%' && *b != b',';
-    if raw.as_bytes().iter().all(unchanged) {
+    let edge_space = raw.starts_with(' ') || raw.ends_with(' ');
+    if !edge_space && raw.as_bytes().iter().all(unchanged) {
         return Cow::Borrowed(raw);
     }
+    let inner = raw.trim_matches(' ');
+    let leading = raw.len() - raw.trim_start_matches(' ').len();
+    let trailing = if inner.is_empty() {
+        0
+    } else {
+        raw.len() - raw.trim_end_matches(' ').len()
+    };
     let mut encoded = String::with_capacity(raw.len() + 16);
-    for piece in raw.split(char::is_control) {
-        encoded.extend(utf8_percent_encode(piece, ENCODE));
-    }
+    encoded.push_str(&"%20".repeat(leading));
+    encoded.extend(utf8_percent_encode(inner, ENCODE));
+    encoded.push_str(&"%20".repeat(trailing));
     Cow::Owned(encoded)
 }
 
@@ -389,7 +467,36 @@ mod tests {
         assert_eq!(encode_value("Jane Doe-O'Neil"), "Jane Doe-O'Neil");
         assert_eq!(encode_value("José"), "Jos%C3%A9");
         assert_eq!(encode_value("a,b 100%"), "a%2Cb 100%25");
-        assert_eq!(encode_value("ev\r\nil\0\x7f\u{85}\tx"), "evilx");
+        assert_eq!(
+            encode_value("ev\r\nil\0\x7f\u{85}\tx"),
+            "ev%0D%0Ail%00%7F%C2%85%09x"
+        );
+    }
+
+    #[test]
+    fn no_value_collapses_into_another() {
+        for (raw, not) in [
+            ("admin\x7f", "admin"),
+            ("admins\0", "admins"),
+            ("\tadmin", "admin"),
+            (" admin ", "admin"),
+            ("  ", ""),
+        ] {
+            let encoded = encode_value(raw);
+            assert_ne!(encoded, not, "{raw:?}");
+            assert_eq!(
+                percent_encoding::percent_decode_str(&encoded)
+                    .decode_utf8()
+                    .unwrap(),
+                raw,
+                "decoding gives the value back"
+            );
+        }
+        assert_eq!(encode_value(" a b "), "%20a b%20");
+        assert_eq!(
+            encode_groups(&["admins\0".into(), "ops".into()]),
+            "admins%00,ops"
+        );
     }
 
     #[test]
@@ -410,6 +517,14 @@ mod tests {
             "remote-user",
             "REMOTE_USER",
             "x-remote-user",
+            "Remote-Groups",
+            "Remote-Email",
+            "Remote-Name",
+            "X-Remote-Group",
+            "X-WEBAUTH-USER",
+            "X-Authenticated-User",
+            "X-Auth-User",
+            "x-user-provider",
         ];
         let mut headers = map(&spoofed.map(|n| (n, "admin@evil")));
         headers.insert("x-forwarded-for", HeaderValue::from_static("1.2.3.4"));
@@ -418,6 +533,31 @@ mod tests {
         let mut left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
         left.sort_unstable();
         assert_eq!(left, ["x-forwarded-for", "x-user"]);
+    }
+
+    #[test]
+    fn routing_headers_go_in_any_spelling() {
+        let sent = [
+            "X-Original-URL",
+            "X-Rewrite-URL",
+            "X-HTTP-Method-Override",
+            "X-Forwarded-Port",
+            "X-Forwarded-Prefix",
+            "True-Client-IP",
+            "X-Forwarded-Server",
+            "X-Real-IP",
+            "X-Client-IP",
+            "Forwarded",
+            "X_Forwarded_For",
+            "x_original_url",
+        ];
+        let mut headers = map(&sent.map(|n| (n, "/admin")));
+        headers.insert("x-forwarded-thing", HeaderValue::from_static("kept"));
+        headers.insert("accept", HeaderValue::from_static("kept"));
+        strip_routing_headers(&mut headers);
+        let mut left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["accept", "x-forwarded-thing"]);
     }
 
     #[test]

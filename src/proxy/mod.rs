@@ -265,6 +265,9 @@ impl Inner {
         headers::strip_identity_headers(headers, &self.identity_headers);
         headers::filter_cookies(headers, &self.cookie_name);
         let peer_trusted = trusted(ctx.client_addr.ip(), &self.trusted_proxies);
+        if !peer_trusted {
+            headers::strip_routing_headers(headers);
+        }
         set_forwarded(headers, ctx, peer_trusted);
         if let (false, Ok(target)) = (self.pass_host_header, &self.target) {
             // After set_forwarded, so X-Forwarded-Host still names the client's host.

@@ -27,6 +27,10 @@ fn pool() -> MockConfig {
     pool.users
         .push(user("mallory", "mallory@evil.test@example.com"));
     pool.users.push(user("erin", "Erin@EXAMPLE.com"));
+    let mut kelvin = user("kelvin", "\u{212A}ate@example.com");
+    kelvin.name = Some("admin\u{7f}".into());
+    kelvin.groups = vec!["admins\u{0}".into()];
+    pool.users.push(kelvin);
     pool
 }
 
@@ -505,6 +509,31 @@ async fn a_route_restricts_every_case_suffix_and_method_spelling() {
             "HEAD is answered by GET handlers, so a GET rule restricts it"
         );
         assert_eq!(status_as(&stack, "bob", "POST", "/reports").await, 200);
+    })
+    .await;
+}
+
+/// Values that would collapse into another user's: the Kelvin sign lower-cases
+/// to `k` in Unicode, and dropped control characters turn `admins\0` into
+/// `admins`. Neither passes a rule meant for the other, and both reach the
+/// upstream percent-encoded, never shortened.
+#[tokio::test]
+async fn identity_values_never_collapse_into_another_users() {
+    bounded(async {
+        let stack = start(Stack::builder().set("SIDECAR_ALLOWED_EMAILS", "kate@example.com")).await;
+        assert_eq!(get_as(&stack, "kelvin", "/x").await, 403);
+        let stack = start(Stack::builder().set("SIDECAR_ALLOWED_GROUPS", "admins")).await;
+        assert_eq!(get_as(&stack, "kelvin", "/x").await, 403);
+        assert_eq!(get_as(&stack, "alice", "/x").await, 200);
+        let stack = start(Stack::builder()).await;
+        assert_eq!(get_as(&stack, "kelvin", "/x").await, 200);
+        let seen = stack.upstream.last();
+        assert_eq!(seen.header("x-user-groups"), Some("admins%00"));
+        assert_eq!(seen.header("x-user-name"), Some("admin%7F"));
+        assert_eq!(
+            seen.header("x-user-email"),
+            Some("%E2%84%AAate@example.com")
+        );
     })
     .await;
 }

@@ -127,6 +127,11 @@ async fn every_broken_token_gets_401_with_an_rfc6750_challenge() {
         TokenTweak::BadSignature,
         TokenTweak::AlgNone,
         TokenTweak::Hs256,
+        // The checks a login's ID token gets apply to bearer ID tokens too.
+        TokenTweak::IssuedInFuture,
+        TokenTweak::NotYetValid,
+        TokenTweak::SeveralAudiences,
+        TokenTweak::ForeignAuthorizedParty,
     ] {
         let r = call(&stack, &stack.mock.mint_id_token(tweak)).await;
         assert_invalid(&r);

@@ -245,6 +245,63 @@ async fn forwarding_headers_from_a_trusted_proxy_are_kept_and_appended_to() {
     assert_eq!(seen.header("x-forwarded-host"), Some("evil.example"));
 }
 
+/// Headers apps read as the URL, method, scheme, port, prefix or client
+/// address (README "Security"), sent by the client.
+const ROUTING: [&str; 14] = [
+    "X-Original-URL",
+    "X-Rewrite-URL",
+    "X-HTTP-Method-Override",
+    "X-Forwarded-Port",
+    "X-Forwarded-Prefix",
+    "True-Client-IP",
+    "X-Forwarded-Server",
+    "X-Real-IP",
+    "X-Client-IP",
+    "Forwarded",
+    "X-Forwarded-Uri",
+    "X-Method-Override",
+    "X_Original_URL",
+    "CF-Connecting-IP",
+];
+
+async fn with_routing_headers(stack: &Stack) -> Seen {
+    let cookie = session_cookie(stack).await;
+    let mut request = plain_client()
+        .get(stack.url("/fwd"))
+        .header("cookie", cookie);
+    for name in ROUTING {
+        request = request.header(name, "/admin");
+    }
+    let request = request
+        .header("Remote-Groups", "admins")
+        .header("Remote-Email", "admin@example.com");
+    assert_eq!(request.send().await.unwrap().status(), 200);
+    stack.upstream.last()
+}
+
+#[tokio::test]
+async fn routing_and_identity_look_alikes_from_untrusted_clients_are_stripped() {
+    let stack = Stack::start().await;
+    let seen = with_routing_headers(&stack).await;
+    for name in ROUTING.iter().chain(&["Remote-Groups", "Remote-Email"]) {
+        assert_eq!(seen.header(name), None, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_keeps_routing_headers_but_never_identity_ones() {
+    let stack = Stack::builder()
+        .set("SIDECAR_TRUSTED_PROXIES", "127.0.0.1/32")
+        .start()
+        .await;
+    let seen = with_routing_headers(&stack).await;
+    for name in ROUTING {
+        assert_eq!(seen.header(name), Some("/admin"), "{name}");
+    }
+    assert_eq!(seen.header("Remote-Groups"), None);
+    assert_eq!(seen.header("Remote-Email"), None);
+}
+
 #[tokio::test]
 async fn the_sidecars_cookies_stay_with_the_sidecar_and_others_pass() {
     let stack = Stack::start().await;

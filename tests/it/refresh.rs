@@ -250,3 +250,32 @@ async fn sign_out_revokes_the_refresh_token() {
     }
     assert_eq!(stack.mock.counters().revocations, 1);
 }
+
+/// OIDC Core 12.2: a refresh answer for another `sub` is not this user. The
+/// session ends (401) instead of taking on the other identity.
+#[tokio::test]
+async fn a_refresh_answer_for_another_subject_ends_the_session() {
+    let stack = Stack::builder().mock(short_lived()).start().await;
+    let client = signed_in(&stack).await;
+    let r = client.get(stack.url("/x")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let alice_sub = stack
+        .upstream
+        .last()
+        .header("x-user-sub")
+        .map(str::to_string);
+    stack.mock.set_user_sub("alice", "someone-else");
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let before = stack.upstream.count();
+    let status = status_once_refreshed(&stack, &client).await;
+    assert_eq!(status, 401, "the session ended");
+    assert_eq!(stack.mock.counters().refresh_grants, 1);
+    let seen: Vec<Option<String>> = stack.upstream.seen.lock().unwrap()[before..]
+        .iter()
+        .map(|s| s.header("x-user-sub").map(str::to_string))
+        .collect();
+    assert!(
+        seen.iter().all(|s| *s == alice_sub),
+        "the upstream never saw the other subject: {seen:?}"
+    );
+}

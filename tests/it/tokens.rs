@@ -149,6 +149,22 @@ async fn id_token_with_another_nonce_is_refused() {
     .await;
 }
 
+/// The same checks as a bearer ID token gets (tests/it/bearer.rs): one list.
+#[tokio::test]
+async fn id_tokens_from_the_future_or_for_several_clients_without_azp_are_refused() {
+    bounded(async {
+        for tweak in [
+            TokenTweak::IssuedInFuture,
+            TokenTweak::NotYetValid,
+            TokenTweak::SeveralAudiences,
+            TokenTweak::ForeignAuthorizedParty,
+        ] {
+            assert_refused(tweak).await;
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn access_token_posing_as_id_token_is_refused() {
     bounded(async {
