@@ -99,6 +99,7 @@ fn session(i: usize) -> Session {
             name: format!("Bench User {i}"),
             username: format!("user{i}"),
             groups: vec!["bench".to_string()],
+            ..Default::default()
         },
         tokens: TokenSet {
             id_token: token(ID_TOKEN_LEN),

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     /// The IdP's stable user id (`sub`).
     pub sub: String,
@@ -22,6 +22,14 @@ pub struct Identity {
     pub username: String,
     /// `cognito:groups` (or a configured claim); empty when absent.
     pub groups: Vec<String>,
+    /// The name of the provider that verified it (`default`, or a
+    /// `[[provider]]` table's): two IdPs' `sub` values may collide, the pair
+    /// does not. Empty in sessions stored before it existed.
+    #[serde(default)]
+    pub provider: String,
+    /// That provider's issuer (the ID token's `iss`).
+    #[serde(default)]
+    pub issuer: String,
 }
 
 /// The one form emails are stored and compared in: ASCII letters lower-cased,

@@ -41,6 +41,12 @@ struct Claims<'a> {
     name: &'a str,
     username: &'a str,
     groups: &'a [String],
+    /// The provider that verified the user, and its issuer: `sub` is unique
+    /// per issuer only.
+    #[serde(skip_serializing_if = "str::is_empty")]
+    provider: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    provider_iss: &'a str,
     iat: u64,
     exp: u64,
     jti: String,
@@ -138,6 +144,8 @@ impl IdentitySigner {
             name: &who.name,
             username: &who.username,
             groups: &who.groups,
+            provider: &who.provider,
+            provider_iss: &who.issuer,
             iat,
             exp: iat.saturating_add(self.ttl_secs),
             jti: uuid::Uuid::new_v4().to_string(),
@@ -190,6 +198,7 @@ mod tests {
         serde_json::from_value(serde_json::json!({
             "sub": "0b1c-42", "email": email, "email_verified": email.is_some(),
             "name": "Zoë", "username": "zoe", "groups": ["admins", "a, b"],
+            "provider": "staff", "issuer": "https://idp.example/staff",
         }))
         .unwrap()
     }
@@ -222,6 +231,8 @@ mod tests {
         assert_eq!(claims["name"], "Zoë");
         assert_eq!(claims["username"], "zoe");
         assert_eq!(claims["groups"], serde_json::json!(["admins", "a, b"]));
+        assert_eq!(claims["provider"], "staff");
+        assert_eq!(claims["provider_iss"], "https://idp.example/staff");
         assert_eq!(claims["exp"].as_u64().unwrap() - now, 60);
         let other = verify(&signer, &signer.sign_at(&who(None), now).unwrap());
         assert!(other.get("email").is_none());

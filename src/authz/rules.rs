@@ -133,6 +133,7 @@ mod tests {
             name: "n".into(),
             username: "u".into(),
             groups: groups.iter().map(|g| g.to_string()).collect(),
+            ..Default::default()
         }
     }
 

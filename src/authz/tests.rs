@@ -9,6 +9,7 @@ fn who(email: &str, groups: &[&str]) -> Identity {
         name: "n".into(),
         username: "u".into(),
         groups: groups.iter().map(|g| g.to_string()).collect(),
+        ..Default::default()
     }
 }
 

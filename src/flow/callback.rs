@@ -74,9 +74,12 @@ impl Flow {
                 let problem = Box::new(problem);
                 return Err(FlowError::Misconfigured { problem, retry });
             }
+            // For the operator only, escaped: the page never shows it (anyone
+            // can send a browser here with any text).
+            let description: String = description.unwrap_or_default().chars().take(200).collect();
+            tracing::debug!(?description, "the identity provider's error description");
             return Err(FlowError::IdpError {
                 code,
-                description: q.error_description,
                 retry,
             });
         }

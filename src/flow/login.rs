@@ -18,6 +18,10 @@ use crate::session::now;
 pub const LOGIN_TTL_SECS: i64 = 600;
 /// Longest `rd` remembered; longer return paths fall back to `/`.
 const MAX_RD_LEN: usize = 2048;
+/// Most stale login cookies cleared by one answer: a browser stuffed with
+/// hundreds of them (a sibling subdomain can set cookies) gets a bounded
+/// answer, and the next sign-in clears the next batch.
+pub const MAX_EVICTIONS: usize = 16;
 
 /// One pending login, sealed in its cookie.
 #[derive(Serialize, Deserialize)]
@@ -125,7 +129,7 @@ impl Flow {
         pending.sort();
         pending.dedup_by(|a, b| a.1 == b.1);
         let keep = self.max_pending_logins.saturating_sub(1);
-        let excess = pending.len().saturating_sub(keep);
+        let excess = pending.len().saturating_sub(keep).min(MAX_EVICTIONS);
         pending
             .into_iter()
             .take(excess)

@@ -9,10 +9,23 @@ use crate::session::cookie::request_cookies;
 
 const RD_TTL_SECS: i64 = 300;
 
-/// A sign-out another site started (a hostile page's form or image) is refused.
-pub fn is_cross_site(headers: &HeaderMap, own_origin: &url::Url) -> bool {
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        if site.eq_ignore_ascii_case("cross-site") {
+/// A sign-out another site started (a hostile page's form or image) is
+/// refused. `Sec-Fetch-Site` must be `same-origin` or `none` (typed, a
+/// bookmark); `same-site` (a sibling subdomain) only when `siblings_share`:
+/// with a `cookie-domain` every host under it already gets the session
+/// cookie, so they are one site by configuration. Without it a sibling, maybe
+/// someone else's, must not sign users out.
+pub fn is_cross_site(headers: &HeaderMap, own_origin: &url::Url, siblings_share: bool) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").map(|v| v.to_str()) {
+        let allowed = match site {
+            Ok(s) => {
+                s.eq_ignore_ascii_case("same-origin")
+                    || s.eq_ignore_ascii_case("none")
+                    || (siblings_share && s.eq_ignore_ascii_case("same-site"))
+            }
+            Err(_) => false,
+        };
+        if !allowed {
             return true;
         }
     }
@@ -110,7 +123,31 @@ mod tests {
     }
 
     #[test]
+    fn same_site_sign_out_needs_a_shared_cookie_domain() {
+        let own = url::Url::parse("https://app.example.com/").unwrap();
+        let same_site = headers(&[("sec-fetch-site", "same-site")]);
+        assert!(is_cross_site(&same_site, &own, false));
+        assert!(!is_cross_site(&same_site, &own, true));
+        assert!(!is_cross_site(
+            &headers(&[("sec-fetch-site", "none")]),
+            &own,
+            false
+        ));
+        assert!(is_cross_site(
+            &headers(&[("sec-fetch-site", "odd")]),
+            &own,
+            true
+        ));
+        assert!(is_cross_site(
+            &headers(&[("sec-fetch-site", "cross-site")]),
+            &own,
+            true
+        ));
+    }
+
+    #[test]
     fn cross_site_sign_out_is_detected() {
+        let is_cross_site = |h: &HeaderMap, own: &url::Url| is_cross_site(h, own, false);
         let own = url::Url::parse("https://app.example.com/").unwrap();
         assert!(!is_cross_site(&headers(&[]), &own));
         assert!(!is_cross_site(

@@ -36,11 +36,7 @@ pub enum FlowError {
     StateMismatch { retry: String },
     /// The IdP redirected back with `error=...`.
     #[error("the identity provider returned error {code}")]
-    IdpError {
-        code: String,
-        description: Option<String>,
-        retry: String,
-    },
+    IdpError { code: String, retry: String },
     /// The token endpoint refused the code (`invalid_grant`: used, expired, ...).
     #[error("the token endpoint refused the code: {code}")]
     CodeRefused { code: String, retry: String },

@@ -150,7 +150,12 @@ impl RedirectPolicy {
         let mut url = Url::parse(rd).ok()?;
         url.set_fragment(None);
         let clean = url.username().is_empty() && url.password().is_none();
-        (clean && (url.origin() == self.own_origin || self.allowed_host(&url))).then(|| url.into())
+        // `https://own//evil.com` is refused like `//evil.com`: the app there
+        // may redirect to its path, which a browser reads as another host.
+        let path = &url[Position::BeforePath..Position::AfterQuery];
+        let single_slash = !path.starts_with("//") && decoded_forms_safe(path);
+        let trusted = url.origin() == self.own_origin || self.allowed_host(&url);
+        (clean && single_slash && trusted).then(|| url.into())
     }
 
     /// Whether the URL's host is a DNS name on the allow-list (never an IP literal).
@@ -292,6 +297,12 @@ mod tests {
             ("https://xn--pp-8ja.example.com/", "/"),
             ("https://app.example.com./", "/"),
             ("https://127.0.0.1/", "/"),
+            ("https://auth.example.com//evil.com", "/"),
+            ("https://auth.example.com/%2F%2Fevil.com", "/"),
+            ("https://auth.example.com/%2F/evil.com", "/"),
+            ("https://app.example.com//evil.com/x", "/"),
+            ("https://auth.example.com/.//evil.com", "/"),
+            ("https://auth.example.com/%5C%5Cevil.com", "/"),
             ("ftp://app.example.com/", "/"),
             ("evil.com", "/"),
             ("?x=1", "/"),

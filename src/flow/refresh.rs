@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use moka::future::Cache;
 
+use crate::identity::Identity;
 use crate::provider::{ProviderError, Providers};
 use crate::session::{now, Session, SessionId, SessionStore};
 
@@ -117,10 +118,10 @@ impl Refresher {
             return;
         };
         match provider.refresh(refresh_token).await {
-            Ok(fresh) if fresh.identity.sub != session.identity.sub => {
+            Ok(fresh) if !same_subject(&session.identity, &fresh.identity) => {
                 // OIDC Core 12.2: a refreshed ID token names the same subject
-                // (its issuer is this provider's, checked by `verify`). Another
-                // one is not this user: end the session rather than switch it.
+                // and issuer. Another one is not this user: end the session
+                // rather than switch it.
                 tracing::warn!(
                     sub = %session.identity.sub,
                     "refresh answered for another subject: the session ends"
@@ -167,10 +168,15 @@ impl Refresher {
     }
 }
 
+/// Same `sub`, and the same issuer (unknown in sessions stored before the
+/// identity named it; `verify` checks it is the provider's own anyway).
+fn same_subject(session: &Identity, fresh: &Identity) -> bool {
+    session.sub == fresh.sub && (session.issuer.is_empty() || session.issuer == fresh.issuer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::Identity;
     use crate::provider::TokenSet;
     use crate::secret::Secret;
 
@@ -183,6 +189,7 @@ mod tests {
                 name: "n".into(),
                 username: "u".into(),
                 groups: vec![],
+                ..Default::default()
             },
             tokens: TokenSet {
                 id_token: Secret::new("i".into()),
@@ -213,6 +220,29 @@ mod tests {
             !due(&session(1000, 1008, false), 2000, DAY),
             "nothing to refresh with"
         );
+    }
+
+    #[test]
+    fn a_refresh_must_keep_sub_and_issuer() {
+        let who = |sub: &str, issuer: &str| Identity {
+            sub: sub.into(),
+            issuer: issuer.into(),
+            ..Identity::default()
+        };
+        assert!(same_subject(&who("s", "https://i"), &who("s", "https://i")));
+        assert!(!same_subject(
+            &who("s", "https://i"),
+            &who("t", "https://i")
+        ));
+        assert!(!same_subject(
+            &who("s", "https://i"),
+            &who("s", "https://j")
+        ));
+        assert!(
+            same_subject(&who("s", ""), &who("s", "https://i")),
+            "an old session"
+        );
+        assert!(!same_subject(&who("s", ""), &who("t", "https://i")));
     }
 
     /// A day-long ID token (Cognito allows up to 24 h) would leave a revoked

@@ -8,10 +8,6 @@ use html_escape::{encode_double_quoted_attribute, encode_text};
 
 /// Product name shown in every page header.
 const PRODUCT: &str = "cognito-sidecar";
-/// Longest IdP error description shown; the IdP controls it, so it is cut, not trusted.
-const MAX_DETAIL_CHARS: usize = 200;
-/// Longest IdP error code echoed back.
-const MAX_CODE_CHARS: usize = 64;
 
 const STYLE: &str = r#"
 :root{color-scheme:light dark;--bg:#f3f4f6;--card:#fff;--text:#1f2937;--muted:#6b7280;--line:#e5e7eb;
@@ -121,15 +117,6 @@ fn safe_href(href: &str) -> &str {
     }
 }
 
-/// Cuts IdP-supplied text to `max` characters, marking the cut.
-fn truncate(text: &str, max: usize) -> String {
-    let mut out: String = text.chars().take(max).collect();
-    if text.chars().nth(max).is_some() {
-        out.push('…');
-    }
-    out
-}
-
 fn get<'a>(label: &'a str, href: &'a str) -> Option<Action<'a>> {
     Some(Action {
         label,
@@ -159,20 +146,33 @@ pub fn login_failed(message: &str, retry_href: &str) -> String {
 }
 
 /// The IdP sent the browser back with `error=...` (RFC 6749 §4.1.2.1).
-pub fn idp_error(error_code: &str, description: Option<&str>, retry_href: &str) -> String {
+/// Anyone can send a browser to the callback with any query, so the page
+/// shows only fixed text: the sentence and name of a known code, a generic
+/// sentence for any other. `error_description` is never shown.
+pub fn idp_error(error_code: &str, retry_href: &str) -> String {
     let (title, message) = idp_error_text(error_code);
-    let code = truncate(error_code, MAX_CODE_CHARS);
-    let detail = match description.map(str::trim).filter(|d| !d.is_empty()) {
-        Some(d) => format!("Error code: {code}. {}", truncate(d, MAX_DETAIL_CHARS)),
-        None => format!("Error code: {code}."),
-    };
+    let detail = KNOWN_IDP_ERRORS
+        .contains(&error_code)
+        .then(|| format!("Error code: {error_code}."));
     render(&Page {
         title,
         message,
-        detail: Some(&detail),
+        detail: detail.as_deref(),
         action: get("Try again", retry_href),
     })
 }
+
+/// The codes [`idp_error_text`] has a sentence for.
+const KNOWN_IDP_ERRORS: [&str; 8] = [
+    "access_denied",
+    "invalid_request",
+    "unauthorized_client",
+    "unsupported_response_type",
+    "invalid_scope",
+    "server_error",
+    "temporarily_unavailable",
+    "login_required",
+];
 
 /// A human title and sentence for an OAuth2 / Cognito authorization error code.
 fn idp_error_text(code: &str) -> (&'static str, &'static str) {
@@ -359,22 +359,18 @@ mod tests {
     }
 
     #[test]
-    fn idp_description_is_escaped_and_truncated() {
-        let long = format!("<script>x</script>{}", "d".repeat(300));
-        let html = idp_error("server_error", Some(&long), "/oauth2/start");
-        assert!(html.contains("&lt;script&gt;x&lt;/script&gt;"));
-        assert!(!html.contains("<script>"));
-        assert!(html.contains(&format!(
-            "{}…",
-            "d".repeat(200 - "<script>x</script>".len())
-        )));
-        assert!(!html.contains(&"d".repeat(200)));
+    fn idp_pages_show_fixed_text_only() {
+        let html = idp_error("server_error", "/oauth2/start");
         assert!(html.contains("The identity provider ran into an internal error"));
+        assert!(html.contains("Error code: server_error."));
+        let chosen = idp_error("Call_+1-555-0100_to_restore_access", "/start");
+        assert!(!chosen.contains("555"), "an unknown code is not echoed");
+        assert!(chosen.contains("The identity provider could not sign you in."));
     }
 
     #[test]
     fn idp_codes_map_to_sentences() {
-        let html = idp_error("access_denied", None, "/start");
+        let html = idp_error("access_denied", "/start");
         assert!(html.contains("You cancelled sign-in or the identity provider refused it."));
         assert!(html.contains("Error code: access_denied."));
         for code in [
@@ -391,9 +387,9 @@ mod tests {
                 "{code}"
             );
         }
-        let unknown = idp_error("<weird>", Some(""), "/start");
+        let unknown = idp_error("<weird>", "/start");
         assert!(unknown.contains("The identity provider could not sign you in."));
-        assert!(unknown.contains("Error code: &lt;weird&gt;."));
+        assert!(!unknown.contains("weird"));
     }
 
     #[test]
@@ -410,7 +406,7 @@ mod tests {
                 Some("/oauth2/start"),
             ),
             (
-                idp_error("access_denied", Some("User cancelled"), "/retry"),
+                idp_error("access_denied", "/retry"),
                 "You cancelled sign-in",
                 Some("/retry"),
             ),

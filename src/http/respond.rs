@@ -126,17 +126,13 @@ fn flow_answer(error: &FlowError, ctx: &Context) -> Answer {
                 pages::login_failed(msg, retry),
             )
         }
-        IdpError {
-            code,
-            description,
-            retry,
-        } => {
+        IdpError { code, retry } => {
             let status = match code.as_str() {
                 "server_error" | "temporarily_unavailable" => StatusCode::BAD_GATEWAY,
                 "access_denied" => StatusCode::FORBIDDEN,
                 _ => StatusCode::BAD_REQUEST,
             };
-            let html = pages::idp_error(code, description.as_deref(), retry);
+            let html = pages::idp_error(code, retry);
             answer(
                 status,
                 "idp_error",

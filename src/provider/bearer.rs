@@ -8,7 +8,7 @@ use jsonwebtoken::DecodingKey;
 use serde::Deserialize;
 
 use super::verify::{
-    check_claims, check_times, map_error, validation, Claims, Expected, VerifyError,
+    check_claims, check_common, map_error, validation, Claims, Expected, VerifyError,
 };
 use crate::config::{BearerConfig, ProviderKind};
 
@@ -51,7 +51,7 @@ pub fn verify(
     };
     match extra.token_use.as_deref() {
         Some("access") => {
-            check_times(&claims, now)?;
+            check_common(&claims, now)?;
             let allowed = |id: &str| rules.client_ids.iter().any(|c| c == id);
             if !extra.client_id.as_deref().is_some_and(allowed) {
                 return Err(VerifyError::Audience);

@@ -29,6 +29,7 @@ pub fn from_claims(
         name: display_name(claims).unwrap_or_else(|| username.clone()),
         username,
         groups: groups(claims, kind, groups_claim),
+        ..Identity::default()
     }
 }
 

@@ -291,12 +291,7 @@ impl Provider {
             self.config.kind,
             &self.config.bearer,
         )?;
-        Ok(identity::from_claims(
-            &claims,
-            self.config.kind,
-            self.config.allow_unverified_email,
-            &self.config.groups_claim,
-        ))
+        Ok(self.identity_of(&metadata, &claims))
     }
 
     pub fn accepts_bearer_tokens(&self) -> bool {
@@ -361,13 +356,22 @@ impl Provider {
         if self.config.kind == ProviderKind::Oidc && claims.lacks_profile() {
             self.merge_userinfo(metadata, tokens, &mut claims).await;
         }
-        let identity = identity::from_claims(
-            &claims,
-            self.config.kind,
-            self.config.allow_unverified_email,
-            &self.config.groups_claim,
-        );
+        let identity = self.identity_of(metadata, &claims);
         Ok((identity, claims.exp))
+    }
+
+    /// The identity of verified claims, naming this provider and its issuer.
+    fn identity_of(&self, metadata: &Metadata, claims: &verify::Claims) -> Identity {
+        Identity {
+            provider: self.config.name.clone(),
+            issuer: metadata.issuer.clone(),
+            ..identity::from_claims(
+                claims,
+                self.config.kind,
+                self.config.allow_unverified_email,
+                &self.config.groups_claim,
+            )
+        }
     }
 
     /// OIDC Core 5.4: a provider may keep profile claims for userinfo when it

@@ -244,7 +244,7 @@ pub(super) fn check_claims(
     expected: &Expected<'_>,
     now: u64,
 ) -> Result<(), VerifyError> {
-    check_times(claims, now)?;
+    check_common(claims, now)?;
     check_audience(claims, expected.audiences)?;
     if let Some(nonce) = expected.nonce {
         let got = claims.nonce.as_deref().ok_or(VerifyError::Nonce)?;
@@ -258,9 +258,13 @@ pub(super) fn check_claims(
     Ok(())
 }
 
-/// `iat` present and not in the future, `nbf` (when present) not in the
-/// future, both with [`LEEWAY_SECS`]; for every token kind.
-pub(super) fn check_times(claims: &Claims, now: u64) -> Result<(), VerifyError> {
+/// For every token kind: a non-empty `sub` (an empty one names nobody, and
+/// every such token would share it), `iat` present and not in the future,
+/// `nbf` (when present) not in the future, both with [`LEEWAY_SECS`].
+pub(super) fn check_common(claims: &Claims, now: u64) -> Result<(), VerifyError> {
+    if claims.sub.trim().is_empty() {
+        return Err(VerifyError::MissingClaim("sub"));
+    }
     let iat = claims.iat.ok_or(VerifyError::MissingClaim("iat"))?;
     if iat > now + LEEWAY_SECS {
         return Err(VerifyError::IssuedInFuture);
@@ -409,6 +413,10 @@ mod tests {
             check(&format!(r#"{{{base},"aud":"c","nbf":1000050}}"#)),
             Ok(())
         );
+        let empty_sub = r#"{"sub":"","aud":"c","exp":2000000,"iat":1000000,"token_use":"id"}"#;
+        assert_eq!(check(empty_sub), Err(VerifyError::MissingClaim("sub")));
+        let blank_sub = r#"{"sub":" ","aud":"c","exp":2000000,"iat":1000000,"token_use":"id"}"#;
+        assert_eq!(check(blank_sub), Err(VerifyError::MissingClaim("sub")));
     }
 
     #[test]

@@ -197,7 +197,12 @@ pub fn strip_routing_headers(headers: &mut HeaderMap) {
     }
 }
 
-/// Inserts (never appends) the identity headers; `email` only when known.
+/// The provider that verified the identity (two IdPs' `sub` may collide).
+/// Not configurable; in the `x-user-` family, so stripped from clients.
+pub const PROVIDER_HEADER: HeaderName = HeaderName::from_static("x-user-provider");
+
+/// Inserts (never appends) the identity headers; `email` only when known,
+/// `X-User-Provider` only when the identity names one.
 pub fn set_identity_headers(headers: &mut HeaderMap, identity: &Identity, names: &IdentityHeaders) {
     match &identity.email {
         Some(email) => insert_capped(headers, &names.email, encode_value(email)),
@@ -213,6 +218,11 @@ pub fn set_identity_headers(headers: &mut HeaderMap, identity: &Identity, names:
         &names.groups,
         encode_groups(&identity.groups).into(),
     );
+    if identity.provider.is_empty() {
+        headers.remove(PROVIDER_HEADER);
+    } else {
+        insert_capped(headers, &PROVIDER_HEADER, encode_value(&identity.provider));
+    }
 }
 
 /// Percent-encodes controls, `%`, `,`, non-ASCII and spaces at either end
@@ -450,6 +460,8 @@ mod tests {
             name: "José Núñez".into(),
             username: "jose".into(),
             groups: vec!["admins".into(), "r&d, east".into()],
+            provider: "staff".into(),
+            issuer: "https://idp.example/staff".into(),
         }
     }
 
@@ -586,6 +598,7 @@ mod tests {
         assert_eq!(headers[&n.groups], "admins,r&d%2C east");
         assert_eq!(headers[&n.sub], "0b1c-42");
         assert_eq!(headers[&n.username], "jose");
+        assert_eq!(headers[PROVIDER_HEADER], "staff");
     }
 
     #[test]

@@ -207,7 +207,8 @@ async fn own_endpoint(
             Ok(result?)
         }
         "/sign_out" if get || method == Method::POST => {
-            if is_cross_site(headers, &own_origin(&state.config.provider.redirect_url)) {
+            let own = own_origin(&state.config.provider.redirect_url);
+            if is_cross_site(headers, &own, state.config.cookie.domain.is_some()) {
                 return Err(FlowError::CrossSiteSignOut.into());
             }
             metrics().sign_outs.inc();

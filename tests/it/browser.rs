@@ -363,7 +363,7 @@ async fn idp_refusal_page_names_the_product_explains_and_try_again_returns_to_th
         )
         .await;
         let detail = text_of(&c, "p.detail").await;
-        assert_eq!(detail, "Error code: access_denied. User cancelled");
+        assert_eq!(detail, "Error code: access_denied.");
         screenshot(&c, "idp-refused.png").await;
         try_again_leads_to_the_form(&c, &stack).await;
         // The retry remembers where the person was going.

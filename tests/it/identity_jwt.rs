@@ -24,6 +24,8 @@ struct Who {
     name: String,
     username: String,
     groups: Vec<String>,
+    provider: String,
+    provider_iss: String,
 }
 
 async fn jwt_stack(extra: &[(&str, &str)]) -> Stack {
@@ -140,6 +142,9 @@ async fn the_upstream_gets_a_token_the_published_key_verifies() {
         assert_eq!(who.name, "Zoë Ångström-Łukasiewicz");
         assert_eq!(who.username, "alice");
         assert_eq!(who.groups, ["admins", "Engineering, Platform"]);
+        assert_eq!(who.provider, "default", "which provider's sub this is");
+        assert_eq!(who.provider_iss, stack.mock.issuer());
+        assert_eq!(seen.header("x-user-provider"), Some("default"));
         let (iat, exp) = (claims.issued_at.unwrap(), claims.expires_at.unwrap());
         assert_eq!(exp.as_secs() - iat.as_secs(), 60, "the default ttl");
         assert!(claims.jwt_id.is_some_and(|j| !j.is_empty()));

@@ -105,6 +105,11 @@ async fn a_staff_path_signs_in_at_the_staff_pool_and_its_session_stays_there() {
         stack.upstream.last().header("x-user-email"),
         Some("sam@corp.example")
     );
+    assert_eq!(
+        stack.upstream.last().header("x-user-provider"),
+        Some("staff"),
+        "two pools' sub values may collide: the provider tells them apart"
+    );
 
     // The staff session is not a customer session: `/` needs its own sign-in.
     let r = client.get(stack.url("/orders")).send().await.unwrap();

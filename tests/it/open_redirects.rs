@@ -31,6 +31,11 @@ fn lands_safely(own: &Url, out: &str) -> Result<(), String> {
     let target = own
         .join(out)
         .map_err(|e| format!("{out:?} does not resolve: {e}"))?;
+    if target.path().starts_with("//") {
+        return Err(format!(
+            "{out:?} has a protocol-relative path, which the app may redirect to"
+        ));
+    }
     if target.origin() == own.origin() {
         return Ok(());
     }

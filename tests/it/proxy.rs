@@ -58,6 +58,7 @@ fn jose() -> Identity {
         name: "José Núñez".into(),
         username: "jose".into(),
         groups: vec!["admins".into(), "r&d, east".into()],
+        ..Default::default()
     }
 }
 

@@ -220,3 +220,20 @@ async fn unknown_kid_floods_do_not_flood_the_jwks_endpoint() {
     })
     .await;
 }
+
+/// An empty `sub` names nobody (and every such token would share it).
+#[tokio::test]
+async fn an_id_token_with_an_empty_sub_is_refused() {
+    bounded(async {
+        let stack = Stack::start().await;
+        stack.mock.set_user_sub("alice", "");
+        let client = browser();
+        let r = sign_in_as(&stack, &client, "/", "alice", "alice-password").await;
+        assert_eq!(r.status(), 401);
+        assert!(set_cookies(&r)
+            .iter()
+            .all(|c| !c.starts_with("_cognito_sidecar=")));
+        assert_eq!(stack.upstream.count(), 0);
+    })
+    .await;
+}
