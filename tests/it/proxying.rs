@@ -174,6 +174,7 @@ async fn spoofed_identity_headers_with_a_session_are_replaced_by_the_sidecars_va
             "Zo%C3%AB %C3%85ngstr%C3%B6m-%C5%81ukasiewicz",
         ),
         ("x-user-groups", "admins,Engineering%2C Platform"),
+        ("x-user-provider", "default"),
     ];
     assert_only_sidecar_identity(&stack.upstream.last(), &own);
 }
@@ -198,6 +199,7 @@ async fn a_configured_email_header_is_set_and_its_spoofs_are_stripped() {
             "Zo%C3%AB %C3%85ngstr%C3%B6m-%C5%81ukasiewicz",
         ),
         ("x-user-groups", "admins,Engineering%2C Platform"),
+        ("x-user-provider", "default"),
     ];
     assert_only_sidecar_identity(&seen, &own);
     assert_eq!(seen.header("x-user-email"), None);

@@ -169,6 +169,11 @@ async fn cross_site_sign_out_is_refused_and_the_session_survives() {
                 .get(stack.url("/oauth2/sign_out"))
                 .header("accept", "text/html")
                 .header("sec-fetch-site", "cross-site"),
+            // A sibling subdomain (without a shared cookie-domain) is another site too.
+            client
+                .get(stack.url("/oauth2/sign_out"))
+                .header("accept", "text/html")
+                .header("sec-fetch-site", "same-site"),
             client
                 .post(stack.url("/oauth2/sign_out?rd=%2F"))
                 .header("accept", "text/html")
