@@ -78,10 +78,7 @@ impl Flow {
             // can send a browser here with any text).
             let description: String = description.unwrap_or_default().chars().take(200).collect();
             tracing::debug!(?description, "the identity provider's error description");
-            return Err(FlowError::IdpError {
-                code,
-                retry,
-            });
+            return Err(FlowError::IdpError { code, retry });
         }
         let (Some(code), Some(_)) = (q.code, q.state) else {
             return Err(FlowError::BadCallback { retry });

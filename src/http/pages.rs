@@ -8,6 +8,8 @@ use html_escape::{encode_double_quoted_attribute, encode_text};
 
 /// Product name shown in every page header.
 const PRODUCT: &str = "cognito-sidecar";
+/// Longest code (reason, half a request id) echoed back.
+const MAX_CODE_CHARS: usize = 64;
 
 const STYLE: &str = r#"
 :root{color-scheme:light dark;--bg:#f3f4f6;--card:#fff;--text:#1f2937;--muted:#6b7280;--line:#e5e7eb;
@@ -115,6 +117,15 @@ fn safe_href(href: &str) -> &str {
     } else {
         "/"
     }
+}
+
+/// Cuts text we echo (request ids, reason codes) to `max` characters, marking the cut.
+fn truncate(text: &str, max: usize) -> String {
+    let mut out: String = text.chars().take(max).collect();
+    if text.chars().nth(max).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 fn get<'a>(label: &'a str, href: &'a str) -> Option<Action<'a>> {
