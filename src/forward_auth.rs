@@ -9,13 +9,20 @@ use http::{HeaderMap, HeaderName, Method, Response};
 
 use crate::authz::Target;
 use crate::body::{self, Body};
-use crate::config::Config;
+use crate::config::{Config, ForwardAuthIngress};
 use crate::flow::Flow;
+use crate::http::authority;
 use crate::http::respond::{no_store, ClientKind, Reject};
 use crate::identity_jwt::IdentitySigner;
 use crate::proxy::headers::set_identity_headers;
 use crate::proxy::trusted;
 
+const X_ORIGINAL_URL: HeaderName = HeaderName::from_static("x-original-url");
+const X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
+const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
+const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const AUTH_REQUEST_EMAIL: HeaderName = HeaderName::from_static("x-auth-request-email");
 const AUTH_REQUEST_USER: HeaderName = HeaderName::from_static("x-auth-request-user");
 const AUTH_REQUEST_GROUPS: HeaderName = HeaderName::from_static("x-auth-request-groups");
@@ -27,92 +34,184 @@ const AUTH_REQUEST_USERNAME: HeaderName =
 /// with the configured route and global rules.
 pub use crate::authz::Rules;
 
-/// The original request as a trusted proxy reports it (method, host, path),
-/// for matching `[[route]]` tables; `None` when no trusted proxy said.
-pub fn original_target(
-    headers: &HeaderMap,
-    method: &Method,
-    peer: SocketAddr,
-    config: &Config,
-) -> Option<Target> {
-    let url = original_url(headers, peer, config)?;
-    let (host, path) = match url.split_once("://") {
+/// The original request as the configured ingress reports it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Original {
+    pub method: Method,
+    /// `host[:port]` as reported (checked), when reported.
+    pub host: Option<String>,
+    /// Path and query.
+    pub path: String,
+    /// Where to return after sign-in: absolute when scheme and host are known.
+    pub url: String,
+}
+
+impl Original {
+    pub fn target(&self) -> Target {
+        Target::new(&self.method, self.host.as_deref(), &self.path)
+    }
+}
+
+/// What the auth request itself carried, besides its headers.
+pub struct AuthRequest<'a> {
+    pub method: &'a Method,
+    pub headers: &'a HeaderMap,
+    /// The auth request's path after `{prefix}/auth` (Envoy appends the
+    /// original path and query there).
+    pub rest: &'a str,
+    /// The auth request's query: rules (`allowed_groups=`), or under Envoy
+    /// the original query.
+    pub query: Option<&'a str>,
+    pub peer: SocketAddr,
+}
+
+/// The original request, read only from the headers the configured ingress
+/// sets itself (each ingress passes the client's other headers through, so a
+/// client's `X-Forwarded-Method` must mean nothing behind nginx, nor its
+/// `X-Original-URL` behind Traefik). `Ok(None)` when the peer is not a
+/// trusted proxy or the ingress said nothing; `Err` for a report that can be
+/// read two ways (a header twice, a host that is not `host[:port]`).
+pub fn original(config: &Config, req: &AuthRequest<'_>) -> Result<Option<Original>, Reject> {
+    if !trusted(req.peer.ip(), &config.trusted_proxies) {
+        return Ok(None);
+    }
+    let h = req.headers;
+    let method = |name: Option<&HeaderName>| -> Result<Method, Reject> {
+        match name.map(|n| one(h, n)).transpose()?.flatten() {
+            Some(m) => Method::from_bytes(m.as_bytes())
+                .map_err(|_| Reject::BadRequest("The ingress reported an invalid method.")),
+            None => Ok(req.method.clone()),
+        }
+    };
+    let (method, url, host, proto) = match &config.forward_auth.ingress {
+        ForwardAuthIngress::Nginx => {
+            let Some(url) = one(h, &X_ORIGINAL_URL)? else {
+                return Ok(None);
+            };
+            if !url.contains("://") {
+                return Err(Reject::BadRequest(
+                    "X-Original-URL must be an absolute URL: set it to $scheme://$host$request_uri in nginx.",
+                ));
+            }
+            (method(Some(&X_ORIGINAL_METHOD))?, url, None, None)
+        }
+        ForwardAuthIngress::Traefik => {
+            let Some(uri) = one(h, &X_FORWARDED_URI)? else {
+                return Ok(None);
+            };
+            let host = one(h, &X_FORWARDED_HOST)?;
+            let proto = one(h, &X_FORWARDED_PROTO)?;
+            (method(Some(&X_FORWARDED_METHOD))?, uri, host, proto)
+        }
+        ForwardAuthIngress::Envoy => {
+            let path = if req.rest.is_empty() { "/" } else { req.rest };
+            let path = match req.query {
+                Some(q) => format!("{path}?{q}"),
+                None => path.to_string(),
+            };
+            let host = one(h, &http::header::HOST)?;
+            let proto = one(h, &X_FORWARDED_PROTO)?;
+            (req.method.clone(), path, host, proto)
+        }
+        ForwardAuthIngress::Generic(names) => {
+            let Some(url) = one(h, &names.url)? else {
+                return Ok(None);
+            };
+            let host = names
+                .host
+                .as_ref()
+                .map(|n| one(h, n))
+                .transpose()?
+                .flatten();
+            (method(names.method.as_ref())?, url, host, None)
+        }
+    };
+    read_url(method, &url, host, proto).map(Some)
+}
+
+/// Splits an absolute URL, or joins a path with the reported host and scheme.
+fn read_url(
+    method: Method,
+    url: &str,
+    host: Option<String>,
+    proto: Option<String>,
+) -> Result<Original, Reject> {
+    let (host, path, url) = match url.split_once("://") {
         Some((_, rest)) => {
             let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            (Some(rest[..end].to_string()), rest[end..].to_string())
+            let path = if end == rest.len() { "/" } else { &rest[end..] };
+            (
+                Some(rest[..end].to_string()),
+                path.to_string(),
+                url.to_string(),
+            )
         }
         None => {
-            let host = headers
-                .get("x-forwarded-host")
-                .and_then(|v| v.to_str().ok());
-            (host.map(str::to_string), url)
+            let absolute = match (&proto, &host) {
+                (Some(proto), Some(host)) => format!("{proto}://{host}{url}"),
+                _ => url.to_string(),
+            };
+            (host, url.to_string(), absolute)
         }
     };
-    let method = original_method(headers, method, true);
-    Some(Target::new(&method, host.as_deref(), &path))
+    if !host
+        .as_deref()
+        .is_none_or(|h| authority::is_valid(h.as_bytes()))
+    {
+        return Err(Reject::BadRequest(
+            "The ingress reported a host that is not host[:port].",
+        ));
+    }
+    Ok(Original {
+        method,
+        host,
+        path,
+        url,
+    })
 }
 
-/// The URL the user asked for, as the ingress reports it; believed only from
-/// trusted proxies.
-pub fn original_url(headers: &HeaderMap, peer: SocketAddr, config: &Config) -> Option<String> {
-    if !trusted(peer.ip(), &config.trusted_proxies) {
-        return None;
+/// The one value of `name`, trimmed; two values are ambiguous, so refused.
+fn one(headers: &HeaderMap, name: &HeaderName) -> Result<Option<String>, Reject> {
+    let mut values = headers.get_all(name).iter();
+    let (first, second) = (values.next(), values.next());
+    if second.is_some() {
+        return Err(Reject::BadRequest(
+            "The ingress sent a forward-auth header twice.",
+        ));
     }
-    let get = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    if let Some(url) = get("x-original-url") {
-        return Some(url.to_string());
-    }
-    let uri = get("x-forwarded-uri")?;
-    match (get("x-forwarded-proto"), get("x-forwarded-host")) {
-        (Some(proto), Some(host)) => Some(format!("{proto}://{host}{uri}")),
-        _ => Some(uri.to_string()),
-    }
-}
-
-/// The method of the original request (Traefik's `X-Forwarded-Method`,
-/// ingress-nginx's `X-Original-Method`), else ours.
-fn original_method(headers: &HeaderMap, method: &Method, peer_trusted: bool) -> Method {
-    headers
-        .get("x-forwarded-method")
-        .or_else(|| headers.get("x-original-method"))
-        .filter(|_| peer_trusted)
-        .and_then(|v| Method::from_bytes(v.as_bytes()).ok())
-        .unwrap_or_else(|| method.clone())
+    first
+        .map(|v| v.to_str().map(|v| v.trim().to_string()))
+        .transpose()
+        .map_err(|_| Reject::BadRequest("A forward-auth header is not text."))
 }
 
 pub async fn check(
     flow: &Flow,
     config: &Config,
     signer: Option<&IdentitySigner>,
-    method: &Method,
-    headers: &HeaderMap,
-    query: Option<&str>,
-    peer: SocketAddr,
+    req: &AuthRequest<'_>,
 ) -> Result<Response<Body>, Reject> {
+    let original = original(config, req)?;
+    let target = original.as_ref().map(Original::target);
     // Without a trusted original URL only unrestricted providers count.
-    let target = original_target(headers, method, peer, config);
     let choices = match &target {
         Some(target) => flow.providers().choices(target),
         None => flow
             .providers()
-            .choices(&crate::authz::Target::new(method, None, "/")),
+            .choices(&Target::new(req.method, None, "/")),
     };
     let principal = flow
-        .principal(headers, &choices)
+        .principal(req.headers, &choices)
         .await
         .map_err(Reject::from)?;
     let Some(principal) = principal else {
-        let rd = original_url(headers, peer, config).unwrap_or_else(|| "/".into());
-        let peer_trusted = trusted(peer.ip(), &config.trusted_proxies);
-        let navigation = ClientKind::of(&original_method(headers, method, peer_trusted), headers)
-            == ClientKind::Navigation;
+        let (method, rd) = match &original {
+            Some(o) => (&o.method, o.url.clone()),
+            None => (req.method, "/".to_string()),
+        };
+        let navigation = ClientKind::of(method, req.headers) == ClientKind::Navigation;
         if config.forward_auth.redirect_browsers && navigation {
-            return Ok(flow.begin(&choices, &rd, headers)?);
+            return Ok(flow.begin(&choices, &rd, req.headers)?);
         }
         return Err(Reject::NeedsLogin {
             start: flow.start_href(&rd),
@@ -120,7 +219,7 @@ pub async fn check(
     };
     let who = principal.identity();
     let access = config.authz.forward_auth_access(target.as_ref());
-    if !(Rules::from_query(query).allow(who) && access.allows(who)) {
+    if !(Rules::from_query(req.query).allow(who) && access.allows(who)) {
         return Err(Reject::Forbidden {
             who: who.email.clone().unwrap_or_else(|| who.username.clone()),
             sign_out: format!("{}/sign_out", config.proxy_prefix),
@@ -157,38 +256,122 @@ pub async fn check(
 mod tests {
     use super::*;
     use crate::authz::PathView;
+    use crate::config::OriginalHeaders;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.insert(*k, v.parse().unwrap());
+            h.append(*k, v.parse().unwrap());
         }
         h
     }
 
-    #[test]
-    fn the_original_target_comes_from_trusted_proxies_only() {
-        let mut config = crate::proxy::tests::test_config();
-        let peer: SocketAddr = "10.0.0.5:1234".parse().unwrap();
-        let h = headers(&[
+    /// Every ingress's headers at once, as a client could add them.
+    fn everything() -> HeaderMap {
+        headers(&[
             (
                 "x-original-url",
                 "https://App.example.com:8443/admin/x?y=/public",
             ),
-            ("x-original-method", "POST"),
-        ]);
-        assert!(original_target(&h, &Method::GET, peer, &config).is_none());
+            ("x-original-method", "DELETE"),
+            ("x-forwarded-method", "GET"),
+            ("x-forwarded-uri", "/static/../public"),
+            ("x-forwarded-host", "b.example.com"),
+            ("x-forwarded-proto", "https"),
+            ("host", "c.example.com"),
+        ])
+    }
+
+    fn read(
+        config: &Config,
+        h: &HeaderMap,
+        rest: &str,
+        peer: &str,
+    ) -> Result<Option<Original>, Reject> {
+        let req = AuthRequest {
+            method: &Method::POST,
+            headers: h,
+            rest,
+            query: Some("q=1"),
+            peer: peer.parse().unwrap(),
+        };
+        original(config, &req)
+    }
+
+    #[test]
+    fn each_ingress_is_believed_only_for_its_own_headers() {
+        let mut config = crate::proxy::tests::test_config();
+        let h = everything();
+        let peer = "10.0.0.5:1234";
+        assert_eq!(read(&config, &h, "", peer).unwrap(), None, "untrusted peer");
         config.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap()];
-        let t = original_target(&h, &Method::GET, peer, &config).unwrap();
-        assert_eq!(t.method, Method::POST);
+
+        let nginx = read(&config, &h, "", peer).unwrap().unwrap();
+        assert_eq!(nginx.method, Method::DELETE, "never X-Forwarded-Method");
+        let t = nginx.target();
         assert_eq!(t.host.as_deref(), Some("app.example.com"));
         assert_eq!(t.path, PathView::Canonical("/admin/x".into()));
+
+        config.forward_auth.ingress = ForwardAuthIngress::Traefik;
+        let traefik = read(&config, &h, "", peer).unwrap().unwrap();
+        assert_eq!(traefik.method, Method::GET, "never X-Original-Method");
+        assert_eq!(
+            traefik.host.as_deref(),
+            Some("b.example.com"),
+            "never X-Original-URL"
+        );
+        assert!(matches!(traefik.target().path, PathView::Ambiguous { .. }));
+        assert_eq!(traefik.url, "https://b.example.com/static/../public");
+
+        config.forward_auth.ingress = ForwardAuthIngress::Envoy;
+        let envoy = read(&config, &h, "/reports", peer).unwrap().unwrap();
+        assert_eq!(envoy.method, Method::POST, "the auth request's own");
+        assert_eq!(envoy.host.as_deref(), Some("c.example.com"));
+        assert_eq!(envoy.url, "https://c.example.com/reports?q=1");
+
+        config.forward_auth.ingress = ForwardAuthIngress::Generic(OriginalHeaders {
+            method: None,
+            url: HeaderName::from_static("x-forwarded-uri"),
+            host: Some(HeaderName::from_static("host")),
+        });
+        let generic = read(&config, &h, "", peer).unwrap().unwrap();
+        assert_eq!(generic.method, Method::POST);
+        assert_eq!(generic.host.as_deref(), Some("c.example.com"));
+    }
+
+    #[test]
+    fn ambiguous_reports_are_refused() {
+        let mut config = crate::proxy::tests::test_config();
+        config.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap()];
+        let peer = "10.0.0.5:1";
+        for h in [
+            headers(&[(
+                "x-original-url",
+                "https://admin.example.com@public.example.com/",
+            )]),
+            headers(&[
+                ("x-original-url", "https://a.example/"),
+                ("x-original-url", "https://b.example/"),
+            ]),
+            headers(&[("x-original-url", "/relative")]),
+        ] {
+            assert!(read(&config, &h, "", peer).is_err(), "{h:?}");
+        }
+        config.forward_auth.ingress = ForwardAuthIngress::Traefik;
         let h = headers(&[
-            ("x-forwarded-uri", "/static/../admin"),
-            ("x-forwarded-host", "b.example.com"),
+            ("x-forwarded-uri", "/"),
+            ("x-forwarded-host", "a.example, b.example"),
         ]);
-        let t = original_target(&h, &Method::GET, peer, &config).unwrap();
-        assert_eq!(t.host.as_deref(), Some("b.example.com"));
-        assert!(matches!(t.path, PathView::Ambiguous { .. }));
+        assert!(read(&config, &h, "", peer).is_err());
+        assert_eq!(
+            read(
+                &config,
+                &headers(&[("x-original-url", "https://a.example/")]),
+                "",
+                peer
+            )
+            .unwrap(),
+            None
+        );
     }
 }

@@ -220,9 +220,14 @@ async fn own_endpoint(
         // Envoy's ext_authz appends the original path to the auth path.
         r if r == "/auth" || r.starts_with("/auth/") => {
             let signer = state.signer.as_deref();
-            let answer =
-                forward_auth::check(flow, &state.config, signer, method, headers, query, peer)
-                    .await?;
+            let req = forward_auth::AuthRequest {
+                method,
+                headers,
+                rest: &r["/auth".len()..],
+                query,
+                peer,
+            };
+            let answer = forward_auth::check(flow, &state.config, signer, &req).await?;
             *user = ["x-auth-request-email", "x-auth-request-user"]
                 .iter()
                 .find_map(|h| answer.headers().get(*h))

@@ -342,6 +342,7 @@ async fn forward_auth_query_rules_are_anded_with_the_configured_rules() {
         let stack = start(
             Stack::builder()
                 .set("SIDECAR_CONFIG", file.path().to_str().unwrap())
+                .set("SIDECAR_FORWARD_AUTH_INGRESS", "traefik")
                 .set("SIDECAR_TRUSTED_PROXIES", "127.0.0.1/32"),
         )
         .await;

@@ -91,7 +91,7 @@ async fn envoy_mode_answers_200() {
 #[tokio::test]
 async fn traefik_mode_redirects_navigations_and_returns_to_the_original_url() {
     let stack = Stack::builder()
-        .set("SIDECAR_FORWARD_AUTH_REDIRECT", "true")
+        .set("SIDECAR_FORWARD_AUTH_INGRESS", "traefik")
         .set("SIDECAR_TRUSTED_PROXIES", "127.0.0.1")
         .start()
         .await;

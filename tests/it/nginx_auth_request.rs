@@ -161,6 +161,11 @@ struct Front {
 
 impl Front {
     async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// Like [`Front::start`], with more sidecar settings.
+    async fn start_with(extra: &[(&str, &str)]) -> Self {
         let manifest = Annotations::from_manifest();
         // Hold nginx's port until nginx starts: the sidecar's redirect URL and
         // the mock's allowed callback name it first.
@@ -168,10 +173,11 @@ impl Front {
         let nginx_addr = hold.local_addr().unwrap();
         let origin = format!("http://{nginx_addr}");
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let stack = Stack::builder()
-            .set("SIDECAR_TRUSTED_PROXIES", "127.0.0.1")
-            .start_public(listener, &origin)
-            .await;
+        let mut builder = Stack::builder().set("SIDECAR_TRUSTED_PROXIES", "127.0.0.1");
+        for (k, v) in extra {
+            builder = builder.set(k, *v);
+        }
+        let stack = builder.start_public(listener, &origin).await;
         let config = TEMPLATE
             .replace("{{NGINX_PORT}}", &nginx_addr.port().to_string())
             .replace("{{SIDECAR}}", &stack.sidecar.addr().to_string())
@@ -377,6 +383,83 @@ async fn an_ingress_rule_the_user_fails_is_403_and_sign_out_closes_the_app_again
         assert_eq!(front.stack.upstream.count(), before + 1);
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_clients_own_x_forwarded_method_or_host_never_changes_the_rule_nginx_asked_about() {
+    bounded(async {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(
+            &mut file,
+            br#"
+[[route]]
+path_prefix = "/app/admin"
+methods = ["DELETE"]
+allowed_groups = ["nobody"]
+
+[[route]]
+host = "admin.localhost"
+allowed_groups = ["nobody"]
+"#,
+        )
+        .unwrap();
+        let config = file.path().to_str().unwrap();
+        let front = Front::start_with(&[("SIDECAR_CONFIG", config)]).await;
+        let (client, jar) = browser_with_jar();
+        front
+            .sign_in(&client, "/app/", "alice", "alice-password")
+            .await;
+        let before = front.stack.upstream.count();
+        let delete = |spoofs: &[(&str, &str)]| {
+            let mut req = client.delete(front.url("/app/admin/item"));
+            for (k, v) in spoofs {
+                req = req.header(*k, *v);
+            }
+            req.send()
+        };
+        assert_eq!(delete(&[]).await.unwrap().status(), 403);
+        let spoofs = [
+            ("x-forwarded-method", "GET"),
+            ("x-forwarded-uri", "/app/page"),
+            ("x-forwarded-host", "app.localhost"),
+        ];
+        let r = delete(&spoofs).await.unwrap();
+        assert_eq!(r.status(), 403, "nginx log:\n{}", front.nginx.log());
+        assert_eq!(
+            front.stack.upstream.count(),
+            before,
+            "the app saw no DELETE"
+        );
+
+        // Absolute form: nginx serves (and the sidecar checks) the target's
+        // host, not the Host header's.
+        let port = front.origin.rsplit(':').next().unwrap();
+        let mut stream = tokio::net::TcpStream::connect(&front.origin["http://".len()..])
+            .await
+            .unwrap();
+        let cookie = jar_cookies(&jar, &front.url("/app/"))
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let raw = format!(
+            "GET http://admin.localhost:{port}/app/x HTTP/1.1\r\nHost: app.localhost:{port}\r\n\
+             Cookie: {cookie}\r\nConnection: close\r\n\r\n"
+        );
+        let answer = exchange(&mut stream, raw.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+        assert_eq!(front.stack.upstream.count(), before);
+    })
+    .await;
+}
+
+/// Writes `raw`, reads until the peer closes.
+async fn exchange(stream: &mut tokio::net::TcpStream, raw: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(raw).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
 }
 
 #[test]
