@@ -2,6 +2,10 @@
 //! text, its name the flag, `SIDECAR_*` variable and TOML key) and its default
 //! in the `Default` impl. Values stay text until `validate` checks them all at
 //! once; lists are split here (see `de`).
+//!
+//! A new setting is a field here (its doc comment is its help), a line in the
+//! `Default` impl when it has one, and the line in `validate.rs` that checks
+//! it into the [`super::Config`] field it fills.
 
 use clap::Args;
 use serde::{Deserialize, Serialize};
