@@ -97,14 +97,13 @@ fn is_region(region: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::load::settings_from;
 
     const ARN: &str =
         "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/my-app/50dc6c495c0c9188";
 
     fn read(pairs: &[(&str, &str)]) -> (Option<AlbConfig>, Vec<String>) {
         let mut c = Checker::new(Vec::new());
-        let got = settings(&mut c, &settings_from(pairs));
+        let got = settings(&mut c, &Settings::from_pairs(pairs));
         (got, c.problems.iter().map(ToString::to_string).collect())
     }
 

@@ -89,23 +89,6 @@ fn merge(layers: [(&str, Table); 3], problems: &mut Vec<Problem>) -> Table {
     merged
 }
 
-/// Settings from `(key, text)` pairs, as if from the environment.
-#[cfg(test)]
-pub(crate) fn settings_from(pairs: &[(&str, &str)]) -> Settings {
-    let table = pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_string(), Value::String((*v).to_string())));
-    let merged = merge(
-        [
-            ("", Table::new()),
-            ("", table.collect()),
-            ("", Table::new()),
-        ],
-        &mut Vec::new(),
-    );
-    Value::Table(merged).try_into().unwrap()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +143,57 @@ mod tests {
             problems[0].to_string(),
             "cookie-secret: set together with cookie-secret-file in the environment; use one"
         );
+    }
+
+    /// The modules of `src/config/` each file imports with `use super::..`
+    /// (outside its tests); `mod.rs`, which only declares and re-exports, is left out.
+    fn imports() -> Vec<(String, Vec<String>)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/config");
+        let files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        let module = |p: &std::path::Path| p.file_stem().unwrap().to_str().unwrap().to_string();
+        let modules: Vec<String> = files.iter().map(|p| module(p)).collect();
+        let mut out = Vec::new();
+        for path in files.iter().filter(|p| module(p) != "mod") {
+            let text = std::fs::read_to_string(path).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap();
+            let mut used = Vec::new();
+            for part in code.split("use super::").skip(1) {
+                let names = match part.strip_prefix('{') {
+                    Some(group) => group.split('}').next().unwrap().split(',').collect(),
+                    None => vec![part],
+                };
+                for name in names {
+                    let name = name
+                        .trim()
+                        .split(|c: char| !c.is_alphanumeric() && c != '_');
+                    let name = name.into_iter().next().unwrap().to_string();
+                    if modules.contains(&name) && name != "mod" {
+                        used.push(name);
+                    }
+                }
+            }
+            out.push((module(path), used));
+        }
+        out
+    }
+
+    #[test]
+    fn config_modules_import_each_other_without_a_circle() {
+        let graph = imports();
+        assert!(graph
+            .iter()
+            .any(|(m, used)| m == "validate" && used.contains(&"store".into())));
+        // Peel off modules that import nothing left; a circle would remain.
+        let mut left = graph;
+        while let Some(i) = left
+            .iter()
+            .position(|(_, used)| used.iter().all(|u| !left.iter().any(|(m, _)| m == u)))
+        {
+            left.remove(i);
+        }
+        assert!(left.is_empty(), "modules in an import circle: {left:?}");
     }
 }

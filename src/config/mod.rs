@@ -6,8 +6,9 @@
 //! turns that into a [`Config`] or every [`Problem`] at once.
 //! Entry point: [`Config::load`].
 //!
-//! Inside, imports go one way: settings <- args, file, source <- load;
-//! check, parse <- policy, provider, store <- validate <- load.
+//! Inside, imports go one way (a test in `load.rs` checks it): de <- settings
+//! <- args, file <- load; check, parse, problem <- alb, forward_auth,
+//! pem_files, policy, provider, store <- validate <- load.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ mod file;
 mod forward_auth;
 mod load;
 mod parse;
+mod pem_files;
 mod policy;
 mod problem;
 mod provider;

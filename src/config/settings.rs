@@ -452,3 +452,16 @@ pub struct RouteSettings {
     #[serde(flatten)]
     pub(crate) unknown: toml::Table,
 }
+
+#[cfg(test)]
+impl Settings {
+    /// Settings from `(key, text)` pairs, as the environment gives them (blank means unset).
+    pub(crate) fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        let table: toml::Table = pairs
+            .iter()
+            .filter(|(_, v)| !v.trim().is_empty())
+            .map(|(k, v)| ((*k).to_string(), toml::Value::String((*v).to_string())))
+            .collect();
+        toml::Value::Table(table).try_into().unwrap()
+    }
+}

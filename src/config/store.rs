@@ -164,7 +164,7 @@ mod tests {
     use super::*;
 
     fn load(pairs: &[(&str, &str)]) -> (SessionBackend, Vec<String>) {
-        let s = super::super::load::settings_from(pairs);
+        let s = super::super::settings::Settings::from_pairs(pairs);
         let mut c = Checker::new(Vec::new());
         let backend = backend(&mut c, &s);
         (backend, c.problems.iter().map(|p| p.to_string()).collect())
