@@ -250,16 +250,19 @@ pub(super) async fn sign_out(
             return Finding::problem("sign-out-url", discovery_setting(provider), message).at(url);
         }
     };
-    let accepted = match provider.kind {
-        ProviderKind::Cognito => {
-            answer.status.is_redirection() && answer.location.as_deref() == Some(sign_out)
-        }
-        ProviderKind::Oidc => answer.status.is_success() || answer.status.is_redirection(),
-    };
-    let finding = if accepted {
+    let finding = if accepted(provider, &answer) {
         Finding::ok(
             "sign-out-url",
             format!("{url} accepted sign-out-url {sign_out}"),
+        )
+    } else if speaks_cognito(http, provider, metadata).await {
+        Finding::problem(
+            "sign-out-url",
+            "provider",
+            format!(
+                "{url} refused the OpenID Connect sign-out, but this identity provider signs out \
+                 the Cognito way (/logout with client_id and logout_uri): set provider=cognito"
+            ),
         )
     } else {
         Finding::problem(
@@ -274,4 +277,39 @@ pub(super) async fn sign_out(
         )
     };
     finding.at(url)
+}
+
+/// Cognito's `/logout` redirects to exactly `logout_uri`; an OIDC provider
+/// shows a confirmation page or redirects.
+fn accepted(provider: &ProviderConfig, answer: &Answer) -> bool {
+    match provider.kind {
+        ProviderKind::Cognito => {
+            answer.status.is_redirection()
+                && answer.location.as_deref() == Some(provider.sign_out_url.as_str())
+        }
+        ProviderKind::Oidc => answer.status.is_success() || answer.status.is_redirection(),
+    }
+}
+
+/// An `oidc` provider whose sign-out works when asked the Cognito way is a
+/// Cognito pool (or its mock) with `provider` detected wrong.
+async fn speaks_cognito(
+    http: &reqwest::Client,
+    provider: &ProviderConfig,
+    metadata: &Metadata,
+) -> bool {
+    if provider.kind == ProviderKind::Cognito {
+        return false;
+    }
+    let cognito = ProviderConfig {
+        kind: ProviderKind::Cognito,
+        ..provider.clone()
+    };
+    let Some(url) = logout_url_at(metadata, &cognito, None) else {
+        return false;
+    };
+    match probe::get(http, url.as_str()).await {
+        Ok(answer) => accepted(&cognito, &answer),
+        Err(_) => false,
+    }
 }

@@ -124,6 +124,7 @@ impl WithoutUrl for reqwest::Error {
             Some(url) => text.replace(&format!(" ({url})"), ""),
             None => text,
         }
+        .replace("request for url", "request")
     }
 }
 

@@ -662,3 +662,17 @@ async fn every_provider_is_checked_and_hosts_the_cookie_cannot_reach_are_named()
         .all(|f| f.outcome == Outcome::Ok);
     assert!(default_ok, "{}", describe(&report));
 }
+
+#[tokio::test]
+async fn a_cognito_pool_checked_as_oidc_names_the_provider_setting() {
+    // An issuer on a host not named cognito-idp.* makes `provider` default to
+    // oidc; sign-out is where a Cognito pool then fails.
+    let setup = Setup::start().await;
+    let report = setup.check(&[("SIDECAR_PROVIDER", "oidc")]).await;
+    assert_only(
+        &report,
+        "sign-out-url",
+        Some("provider"),
+        &["set provider=cognito", "/logout?client_id="],
+    );
+}
