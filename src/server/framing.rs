@@ -1,7 +1,8 @@
 //! Requests whose target host is ambiguous are refused before routing, so the
 //! sidecar and the upstream can never disagree on which site was asked for.
 //! hyper already refuses bad framing (conflicting lengths, bad
-//! `Transfer-Encoding`, odd header names, obsolete line folding).
+//! `Transfer-Encoding`, odd header names, obsolete line folding). Public for
+//! the fuzz targets.
 
 use http::{header, HeaderValue, Method, Request, Version};
 

@@ -4,7 +4,7 @@
 //! tests bind `127.0.0.1:0` and talk over real sockets.
 
 mod connection;
-mod framing;
+pub mod framing;
 mod metrics_listener;
 mod router;
 mod state;
