@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cognito_sidecar::mock::MockConfig;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
 use sha2::{Digest, Sha256};
 use support::*;
 
@@ -586,4 +587,114 @@ async fn a_cluster_spreads_sessions_follows_redirects_and_survives_a_master_fail
     })
     .await
     .expect("the cluster test did not finish within 90 s");
+}
+
+/// A CA and a certificate for 127.0.0.1 it signed, in `dir`: `ca.pem`,
+/// `cert.pem`, `key.pem`.
+fn write_pki(dir: &std::path::Path) {
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    // Names of their own: OpenSSL (redis-cli) takes a leaf named like its issuer for self-signed.
+    ca.distinguished_name
+        .push(DnType::CommonName, "redis-ha test CA");
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let mut leaf = CertificateParams::new(Vec::<String>::new()).unwrap();
+    leaf.subject_alt_names = vec![SanType::IpAddress([127, 0, 0, 1].into())];
+    leaf.distinguished_name
+        .push(DnType::CommonName, "127.0.0.1");
+    let leaf = leaf.signed_by(&key, &issuer).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca_pem).unwrap();
+    std::fs::write(dir.join("cert.pem"), leaf.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+}
+
+#[tokio::test]
+async fn a_tls_cluster_with_a_private_ca_shares_sessions_and_sign_out() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let pki = tempfile::tempdir().unwrap();
+        write_pki(pki.path());
+        let file = |name: &str| pki.path().join(name).to_str().unwrap().to_string();
+        let (ca, cert, key) = (file("ca.pem"), file("cert.pem"), file("key.pem"));
+        let mut nodes = Vec::new();
+        let mut tls_ports = Vec::new();
+        for _ in 0..3 {
+            let tls_port = free_port().to_string();
+            let args = [
+                "--tls-port",
+                &tls_port,
+                "--tls-cert-file",
+                &cert,
+                "--tls-key-file",
+                &key,
+                "--tls-ca-cert-file",
+                &ca,
+                "--tls-auth-clients",
+                "no",
+                "--tls-cluster",
+                "yes",
+                "--tls-replication",
+                "yes",
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                "1000",
+            ];
+            nodes.push(redis_server(&args, None).await);
+            tls_ports.push(format!("127.0.0.1:{tls_port}"));
+        }
+        let created = tokio::process::Command::new(binary("redis-cli"))
+            .args(["--tls", "--cacert", &ca, "--cluster", "create"])
+            .args(&tls_ports)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output();
+        let created = tokio::time::timeout(Duration::from_secs(30), created)
+            .await
+            .expect("redis-cli --cluster create within 30 s")
+            .unwrap();
+        assert!(
+            created.status.success(),
+            "redis-cli --tls --cluster create: {} {}",
+            String::from_utf8_lossy(&created.stdout),
+            String::from_utf8_lossy(&created.stderr)
+        );
+        for n in &nodes {
+            let port = n.port;
+            wait_for("cluster_state:ok", Duration::from_secs(15), || async move {
+                let info: String = query(port, None, &["CLUSTER", "INFO"]).await.unwrap();
+                info.contains("cluster_state:ok")
+            })
+            .await;
+        }
+        let stacks = Stack::builder()
+            .set(
+                "SIDECAR_REDIS_URL",
+                format!("rediss+cluster://{}", tls_ports[0]),
+            )
+            .set("SIDECAR_REDIS_CA_FILE", ca.clone())
+            .start_replicas(2)
+            .await;
+        let (a, b) = (&stacks[0], &stacks[1]);
+        let cookie = sign_in(a, "alice").await;
+        assert_eq!(
+            whoami(b, &cookie).await,
+            200,
+            "over TLS, on the other replica"
+        );
+        let r = plain_client()
+            .get(b.url("/oauth2/sign_out"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 302);
+        assert_eq!(whoami(a, &cookie).await, 401, "signed out everywhere");
+        never_as_nobody(a);
+    })
+    .await
+    .expect("the TLS cluster test did not finish within 60 s");
 }
