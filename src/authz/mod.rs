@@ -17,7 +17,7 @@ mod rules;
 use http::{HeaderMap, Method};
 
 pub use path::{fold, loosely_under, PathView, Reading};
-pub(crate) use rules::domain_matches;
+pub use rules::domain_matches;
 pub use rules::{parse_domain, parse_email, parse_group, Rules};
 
 /// One `[[route]]` table: what it matches and what it demands.

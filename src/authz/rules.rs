@@ -73,7 +73,7 @@ fn domain_of(email: &str) -> Option<&str> {
 }
 
 /// `example.com` matches itself only; `.example.com` any name ending with it.
-pub(crate) fn domain_matches(rule: &str, name: &str) -> bool {
+pub fn domain_matches(rule: &str, name: &str) -> bool {
     if rule.starts_with('.') {
         name.len() > rule.len() && name.ends_with(rule)
     } else {

@@ -9,6 +9,8 @@
 use percent_encoding::percent_decode_str;
 use url::{Host, Origin, Position, Url};
 
+use crate::authz::{domain_matches, parse_domain};
+
 /// Longest `rd` we consider; longer values are refused, not truncated.
 const MAX_LEN: usize = 4096;
 /// How many rounds of percent-decoding we look through (`%252F` -> `%2F` -> `/`).
@@ -20,53 +22,30 @@ const SLASH_LOOKALIKES: &[char] = &[
     '\u{FF0F}', '\u{FF3C}', '\u{2215}', '\u{2044}', '\u{29F8}', '\u{29F9}', '\u{FE68}', '\u{2216}',
 ];
 
-/// One entry of `allowed_redirect_domains`.
+/// One entry of `allowed_redirect_domains`: a host or a `.domain`, read and
+/// matched exactly as every other domain setting is ([`parse_domain`],
+/// [`domain_matches`]: `.example.com` covers its subdomains, not the apex).
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum AllowedHost {
-    /// `app.example.com`: this host only.
-    Exact { host: String, port: Option<u16> },
-    /// `.example.com`: `example.com` and any subdomain of it.
-    Domain { domain: String, port: Option<u16> },
+struct AllowedHost {
+    name: String,
+    port: Option<u16>,
 }
 
 impl AllowedHost {
     /// Parses `host`, `host:port`, `.domain` or `.domain:port`; anything else is ignored.
     fn parse(entry: &str) -> Option<Self> {
-        let entry = entry.trim().to_ascii_lowercase();
+        let entry = entry.trim();
         let (name, port) = match entry.rsplit_once(':') {
-            Some((name, port)) => (name.to_owned(), Some(port.parse::<u16>().ok()?)),
+            Some((name, port)) => (name, Some(port.parse::<u16>().ok()?)),
             None => (entry, None),
         };
-        let bare = name.strip_prefix('.').unwrap_or(&name);
-        let valid = !bare.is_empty()
-            && !bare.starts_with('.')
-            && bare
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
-        if !valid {
-            return None;
-        }
-        if name.starts_with('.') {
-            Some(Self::Domain {
-                domain: bare.to_owned(),
-                port,
-            })
-        } else {
-            Some(Self::Exact { host: name, port })
-        }
+        let name = parse_domain(name).ok()?;
+        Some(Self { name, port })
     }
 
     /// Whether `host` (lowercase, from the `url` crate) on `port` is covered.
     fn matches(&self, host: &str, port: Option<u16>) -> bool {
-        match self {
-            Self::Exact { host: h, port: p } => h == host && *p == port,
-            Self::Domain { domain, port: p } => {
-                let sub = host
-                    .strip_suffix(domain.as_str())
-                    .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'));
-                sub && *p == port
-            }
-        }
+        domain_matches(&self.name, host) && self.port == port
     }
 }
 
@@ -233,7 +212,7 @@ mod tests {
             ("/?next=//evil.com", "/?next=//evil.com"),
             ("https://app.example.com/x?q", "https://app.example.com/x?q"),
             ("HTTPS://APP.example.com/x", "https://app.example.com/x"),
-            ("https://corp.example.net/", "https://corp.example.net/"),
+            ("https://corp.example.net/", "/"),
             (
                 "https://a.b.corp.example.net/p#f",
                 "https://a.b.corp.example.net/p",

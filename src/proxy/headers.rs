@@ -37,6 +37,7 @@ use tracing::{debug, warn};
 
 use crate::config::IdentityHeaders;
 use crate::identity::Identity;
+use crate::session::cookie::cookie_pairs;
 
 /// Largest identity header value sent upstream, in bytes after encoding.
 pub const MAX_VALUE_BYTES: usize = 8 * 1024;
@@ -387,14 +388,7 @@ pub fn filter_cookies(headers: &mut HeaderMap, session: &str) {
     let values: Vec<HeaderValue> = headers.get_all(header::COOKIE).iter().cloned().collect();
     let mut kept: Vec<&[u8]> = Vec::new();
     let mut dropped = 0usize;
-    for pair in values
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|&b| b == b';'))
-    {
-        let pair = pair.trim_ascii();
-        if pair.is_empty() {
-            continue;
-        }
+    for pair in cookie_pairs(&values) {
         if is_sidecar_cookie(cookie_name(pair), session) {
             dropped += 1;
         } else {

@@ -148,17 +148,30 @@ impl CookieCodec {
     }
 }
 
-/// The cookies of a request as (name, value) pairs; malformed pairs are skipped.
+/// The `name=value` pairs of `Cookie` header values, trimmed, bytes as sent;
+/// empty pairs skipped. The one place a `Cookie` header is split: the flow
+/// reads cookies through it and the proxy filters them through it.
+pub fn cookie_pairs<'a>(
+    values: impl IntoIterator<Item = &'a http::HeaderValue>,
+) -> impl Iterator<Item = &'a [u8]> {
+    values
+        .into_iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b';'))
+        .map(<[u8]>::trim_ascii)
+        .filter(|pair| !pair.is_empty())
+}
+
+/// The cookies of a request as (name, value) pairs; pairs that are not
+/// printable ASCII `name=value` are skipped.
 pub fn request_cookies(headers: &http::HeaderMap) -> impl Iterator<Item = (&str, &str)> + '_ {
-    headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            Some((name.trim(), value.trim().trim_matches('"')))
-        })
+    cookie_pairs(headers.get_all(http::header::COOKIE)).filter_map(|pair| {
+        let printable = pair
+            .iter()
+            .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b));
+        let pair = std::str::from_utf8(pair).ok().filter(|_| printable)?;
+        let (name, value) = pair.split_once('=')?;
+        Some((name.trim(), value.trim().trim_matches('"')))
+    })
 }
 
 #[cfg(test)]
