@@ -105,6 +105,7 @@ impl Flow {
             expires_at: created_at + self.session_ttl.as_secs(),
             id_token_expires_at: sign_in.id_token_expires_at,
             provider: login.provider.clone(),
+            sid: sign_in.sid,
         };
         tracing::info!(sub = %session.identity.sub, "signed in");
         // Never reuse an id the browser brought: a fresh one defeats fixation.

@@ -202,6 +202,7 @@ mod tests {
             expires_at: u64::MAX,
             id_token_expires_at: expires,
             provider: "default".into(),
+            sid: None,
         }
     }
 

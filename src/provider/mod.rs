@@ -66,6 +66,8 @@ pub struct SignIn {
     pub tokens: TokenSet,
     /// When the ID token expires (unix seconds).
     pub id_token_expires_at: u64,
+    /// The ID token's `sid`: the IdP session a back-channel logout may end.
+    pub sid: Option<String>,
 }
 
 /// Runs one IdP call, recording its latency and result.
@@ -235,13 +237,14 @@ impl Provider {
         let tokens = self.token_request(&metadata, &form).await;
         self.note(&tokens);
         let tokens = tokens?;
-        let (identity, exp) = self
+        let (identity, exp, sid) = self
             .verify_id_token(&metadata, &tokens, Some(nonce))
             .await?;
         Ok(SignIn {
             identity,
             tokens,
             id_token_expires_at: exp,
+            sid,
         })
     }
 
@@ -260,11 +263,12 @@ impl Provider {
         if tokens.refresh_token.is_none() {
             tokens.refresh_token = Some(refresh_token.clone());
         }
-        let (identity, exp) = self.verify_id_token(&metadata, &tokens, None).await?;
+        let (identity, exp, sid) = self.verify_id_token(&metadata, &tokens, None).await?;
         Ok(SignIn {
             identity,
             tokens,
             id_token_expires_at: exp,
+            sid,
         })
     }
 
@@ -342,7 +346,7 @@ impl Provider {
         metadata: &Metadata,
         tokens: &TokenSet,
         nonce: Option<&str>,
-    ) -> Result<(Identity, u64), ProviderError> {
+    ) -> Result<(Identity, u64, Option<String>), ProviderError> {
         let token = tokens.id_token.expose();
         let key = self.signing_key(metadata, token).await?;
         let expected = verify::Expected {
@@ -357,7 +361,7 @@ impl Provider {
             self.merge_userinfo(metadata, tokens, &mut claims).await;
         }
         let identity = self.identity_of(metadata, &claims);
-        Ok((identity, claims.exp))
+        Ok((identity, claims.exp, claims.sid))
     }
 
     /// The identity of verified claims, naming this provider and its issuer.

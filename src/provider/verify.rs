@@ -111,6 +111,9 @@ pub struct Claims {
     pub token_use: Option<String>,
     #[serde(default)]
     pub azp: Option<String>,
+    /// The IdP's session id, which back-channel logout names.
+    #[serde(default)]
+    pub sid: Option<String>,
     #[serde(default)]
     pub email: Option<String>,
     #[serde(default)]

@@ -57,6 +57,8 @@ pub async fn contract(store: &SessionStore) -> Result<(), String> {
     put_get_replace_delete(store).await?;
     absolute_expiry(store).await?;
     per_user_cap(store).await?;
+    logout_by_sid_and_sub(store).await?;
+    first_use(store).await?;
     idle_expiry(store).await
 }
 
@@ -138,6 +140,87 @@ async fn per_user_cap(store: &SessionStore) -> Result<(), String> {
     check(
         sub_of(store, &other).await?.as_deref() == Some("bob"),
         "another user's session survives the cap",
+    )
+}
+
+/// A session of `sub` signed in by `provider` in the IdP session `sid`.
+async fn put_session(
+    store: &SessionStore,
+    sub: &str,
+    provider: &str,
+    sid: Option<&str>,
+) -> Result<SessionId, String> {
+    let mut s = session(sub, now() + 60)?;
+    s.provider = provider.to_string();
+    s.sid = sid.map(str::to_string);
+    let id = SessionId::generate();
+    store
+        .insert(id.clone(), s)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(id)
+}
+
+async fn live(store: &SessionStore, ids: &[&SessionId]) -> Result<Vec<bool>, String> {
+    let mut out = Vec::new();
+    for id in ids {
+        out.push(sub_of(store, id).await?.is_some());
+    }
+    Ok(out)
+}
+
+/// Back-channel logout: an IdP session ends exactly the sessions it signed in
+/// at that provider; a `sub` ends that user's sessions at that provider only.
+async fn logout_by_sid_and_sub(store: &SessionStore) -> Result<(), String> {
+    let err = |e: super::StoreError| e.to_string();
+    let laptop = put_session(store, "dora", "default", Some("idp-1")).await?;
+    let phone = put_session(store, "dora", "default", Some("idp-1")).await?;
+    let tablet = put_session(store, "dora", "default", Some("idp-2")).await?;
+    let same_sid_elsewhere = put_session(store, "fay", "other", Some("idp-1")).await?;
+    let ended = store.end_sid("default", "idp-1").await.map_err(err)?;
+    check(ended == 2, "end_sid counts the sessions it ended")?;
+    check(
+        live(store, &[&laptop, &phone, &tablet, &same_sid_elsewhere]).await?
+            == [false, false, true, true],
+        "end_sid ends that IdP session's sessions at that provider only",
+    )?;
+    check(
+        store.end_sid("default", "idp-1").await.map_err(err)? == 0,
+        "ending an ended IdP session is a no-op",
+    )?;
+    let same_sub_elsewhere = put_session(store, "dora", "other", None).await?;
+    let other_user = put_session(store, "erin", "default", None).await?;
+    let ended = store.end_sub("default", "dora").await.map_err(err)?;
+    check(ended == 1, "end_sub counts the sessions it ended")?;
+    check(
+        live(store, &[&tablet, &same_sub_elsewhere, &other_user]).await? == [false, true, true],
+        "end_sub ends that user's sessions at that provider only",
+    )?;
+    for id in [same_sid_elsewhere, same_sub_elsewhere, other_user] {
+        store.remove(&id).await.map_err(err)?;
+    }
+    Ok(())
+}
+
+async fn first_use(store: &SessionStore) -> Result<(), String> {
+    let err = |e: super::StoreError| e.to_string();
+    let ttl = Duration::from_millis(500);
+    check(
+        store.first_use("iss\0jti-1", ttl).await.map_err(err)?,
+        "a new value is a first use",
+    )?;
+    check(
+        !store.first_use("iss\0jti-1", ttl).await.map_err(err)?,
+        "the same value again is not",
+    )?;
+    check(
+        store.first_use("iss\0jti-2", ttl).await.map_err(err)?,
+        "another value is",
+    )?;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    check(
+        store.first_use("iss\0jti-1", ttl).await.map_err(err)?,
+        "a value is forgotten after its time",
     )
 }
 

@@ -4,21 +4,43 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use moka::future::Cache;
 use moka::ops::compute::Op;
 use moka::policy::EvictionPolicy;
+use moka::Expiry;
 
 use super::{Session, SessionId};
 use crate::config::SessionConfig;
+
+type Ids = Arc<Mutex<VecDeque<SessionId>>>;
 
 #[derive(Clone)]
 pub struct MemoryStore {
     sessions: Cache<SessionId, Arc<Session>>,
     /// Per `sub`, that user's session ids, oldest first.
-    by_user: Cache<String, Arc<Mutex<VecDeque<SessionId>>>>,
+    by_user: Cache<String, Ids>,
+    /// Per provider and IdP session (`sid`), the sessions it signed in, for
+    /// back-channel logout.
+    by_sid: Cache<String, Ids>,
+    /// Values seen once (logout tokens' `jti`), each until its own deadline.
+    seen: Cache<String, Duration>,
     max_per_user: usize,
+}
+
+/// Each entry of `seen` lives as long as it says.
+struct OwnLifetime;
+
+impl Expiry<String, Duration> for OwnLifetime {
+    fn expire_after_create(&self, _: &String, ttl: &Duration, _: Instant) -> Option<Duration> {
+        Some(*ttl)
+    }
+}
+
+/// The `by_sid` key: the provider's name, then the IdP's session id.
+fn sid_key(provider: &str, sid: &str) -> String {
+    format!("{provider}\0{sid}")
 }
 
 impl MemoryStore {
@@ -33,13 +55,21 @@ impl MemoryStore {
             .time_to_live(config.ttl)
             .time_to_idle(config.idle_timeout)
             .build();
-        let by_user = Cache::builder()
-            .max_capacity(10_000_000)
-            .time_to_idle(config.ttl.max(Duration::from_secs(1)))
+        let index = || {
+            Cache::builder()
+                .max_capacity(10_000_000)
+                .time_to_idle(config.ttl.max(Duration::from_secs(1)))
+                .build()
+        };
+        let seen = Cache::builder()
+            .max_capacity(1_000_000)
+            .expire_after(OwnLifetime)
             .build();
         Self {
             sessions,
-            by_user,
+            by_user: index(),
+            by_sid: index(),
+            seen,
             max_per_user: config.max_per_user.max(1),
         }
     }
@@ -57,18 +87,85 @@ impl MemoryStore {
     /// Stores a new session; the user's oldest sessions beyond the cap end.
     pub async fn insert(&self, id: SessionId, session: Session) {
         let sub = session.identity.sub.clone();
+        let sid = session
+            .sid
+            .as_ref()
+            .map(|sid| sid_key(&session.provider, sid));
         self.sessions.insert(id.clone(), Arc::new(session)).await;
-        let list = self.by_user.get_with(sub, async { Arc::default() }).await;
-        let doomed: Vec<SessionId> = {
-            let Ok(mut ids) = list.lock() else { return };
-            ids.retain(|known| self.sessions.contains_key(known));
-            ids.push_back(id);
-            let excess = ids.len().saturating_sub(self.max_per_user);
-            ids.drain(..excess).collect()
-        };
+        if let Some(sid) = sid {
+            self.push(&self.by_sid, sid, id.clone(), usize::MAX).await;
+        }
+        let doomed = self.push(&self.by_user, sub, id, self.max_per_user).await;
         for old in doomed {
             self.sessions.invalidate(&old).await;
         }
+    }
+
+    /// Appends `id` to the list at `key` (dropping ids whose session ended);
+    /// returns the oldest ids beyond `cap`, which leave the list.
+    async fn push(
+        &self,
+        index: &Cache<String, Ids>,
+        key: String,
+        id: SessionId,
+        cap: usize,
+    ) -> Vec<SessionId> {
+        let list = index.get_with(key, async { Arc::default() }).await;
+        let Ok(mut ids) = list.lock() else {
+            return Vec::new();
+        };
+        ids.retain(|known| self.sessions.contains_key(known));
+        ids.push_back(id);
+        let excess = ids.len().saturating_sub(cap);
+        ids.drain(..excess).collect()
+    }
+
+    /// Ends every session the IdP session `sid` of `provider` signed in;
+    /// returns how many were live.
+    pub async fn end_sid(&self, provider: &str, sid: &str) -> usize {
+        let Some(list) = self.by_sid.remove(&sid_key(provider, sid)).await else {
+            return 0;
+        };
+        let ids: Vec<SessionId> = list
+            .lock()
+            .map(|ids| ids.iter().cloned().collect())
+            .unwrap_or_default();
+        self.end_where(ids, |_| true).await
+    }
+
+    /// Ends every session of `sub` signed in by `provider` (another
+    /// provider's user may have the same `sub`); returns how many were live.
+    pub async fn end_sub(&self, provider: &str, sub: &str) -> usize {
+        let Some(list) = self.by_user.get(sub).await else {
+            return 0;
+        };
+        let ids: Vec<SessionId> = list
+            .lock()
+            .map(|ids| ids.iter().cloned().collect())
+            .unwrap_or_default();
+        self.end_where(ids, |s| s.provider == provider).await
+    }
+
+    async fn end_where(&self, ids: Vec<SessionId>, doomed: impl Fn(&Session) -> bool) -> usize {
+        let mut ended = 0;
+        for id in ids {
+            if let Some(session) = self.sessions.get(&id).await {
+                if doomed(&session) {
+                    self.sessions.invalidate(&id).await;
+                    ended += 1;
+                }
+            }
+        }
+        ended
+    }
+
+    /// True the first time `key` is offered within `ttl`, false after.
+    pub async fn first_use(&self, key: &str, ttl: Duration) -> bool {
+        self.seen
+            .entry(key.to_string())
+            .or_insert_with(async move { ttl })
+            .await
+            .is_fresh()
     }
 
     /// Replaces a live session's content (refresh) without changing its id; a

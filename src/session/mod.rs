@@ -74,6 +74,10 @@ pub struct Session {
     /// The provider that made the session; it counts only on that provider's routes.
     #[serde(default = "default_provider")]
     pub provider: String,
+    /// The IdP's session id (the ID token's `sid`) at sign-in: what a
+    /// back-channel logout names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 impl Session {

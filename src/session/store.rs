@@ -88,6 +88,33 @@ impl SessionStore {
         }
     }
 
+    /// Ends every session the IdP session `sid` of `provider` signed in, on
+    /// every replica sharing the store; returns how many were live.
+    pub async fn end_sid(&self, provider: &str, sid: &str) -> Result<usize, StoreError> {
+        match self {
+            Self::Memory(m) => Ok(m.end_sid(provider, sid).await),
+            Self::Redis(r) => r.end_sid(provider, sid).await,
+        }
+    }
+
+    /// Ends every session of `sub` that `provider` signed in; returns how many
+    /// were live.
+    pub async fn end_sub(&self, provider: &str, sub: &str) -> Result<usize, StoreError> {
+        match self {
+            Self::Memory(m) => Ok(m.end_sub(provider, sub).await),
+            Self::Redis(r) => r.end_sub(provider, sub).await,
+        }
+    }
+
+    /// True the first time `key` is offered within `ttl` (across replicas with
+    /// Redis): the replay check of logout tokens' `jti`.
+    pub async fn first_use(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+        match self {
+            Self::Memory(m) => Ok(m.first_use(key, ttl).await),
+            Self::Redis(r) => r.first_use(key, ttl).await,
+        }
+    }
+
     /// Live sessions (for Redis: of every replica sharing the prefix).
     pub async fn count(&self) -> Result<u64, StoreError> {
         match self {

@@ -42,6 +42,21 @@ impl Keys {
         format!("{}u:{{{}}}", self.prefix, hashed(sub))
     }
 
+    /// The sessions one IdP session (`sid`) of `provider` signed in, for
+    /// back-channel logout (hashed ids).
+    pub fn sid(&self, provider: &str, sid: &str) -> String {
+        format!(
+            "{}d:{{{}}}",
+            self.prefix,
+            hashed(&format!("{provider}\0{sid}"))
+        )
+    }
+
+    /// A value seen once (a logout token's issuer and `jti`): the replay check.
+    pub fn seen(&self, value: &str) -> String {
+        format!("{}j:{{{}}}", self.prefix, hashed(value))
+    }
+
     /// `SCAN MATCH` pattern of every session of this prefix.
     pub fn sessions_pattern(&self) -> String {
         format!("{}s:*", self.prefix)

@@ -10,6 +10,9 @@
 //!   The set and the sessions live in different cluster slots, so a sign-in is
 //!   ordered single-slot steps (session, then set, then the cap), never one
 //!   command across slots.
+//! - Per IdP session, a set of hashed ids (`{prefix}d:{sha256(provider NUL sid)}`)
+//!   for back-channel logout; it lives as long as the per-user set. Logout
+//!   tokens seen (`{prefix}j:...`) are kept while they could be accepted.
 //! - Every call is bounded in time: a Redis outage (or a failover) is an error
 //!   the caller turns into a 503, never a hang and never "signed out".
 
@@ -210,7 +213,103 @@ impl RedisStore {
                 .await?;
             enforce_cap(&mut c, &keys, &user, members, cap).await
         })
+        .await?;
+        match &session.sid {
+            Some(sid) => {
+                self.index_sid(&session.provider, sid, hashed(id.expose()))
+                    .await
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Adds a session (its hashed id) to its IdP session's set (one key).
+    async fn index_sid(&self, provider: &str, sid: &str, member: String) -> Result<(), StoreError> {
+        let (key, ttl) = (self.keys.sid(provider, sid), self.ttl_ms);
+        self.call(|mut c| async move {
+            redis::cmd("SADD")
+                .arg(&key)
+                .arg(member)
+                .query_async::<()>(&mut c)
+                .await?;
+            redis::cmd("PEXPIRE")
+                .arg(&key)
+                .arg(ttl)
+                .query_async::<()>(&mut c)
+                .await
+        })
         .await
+    }
+
+    /// Ends every session the IdP session `sid` of `provider` signed in.
+    pub async fn end_sid(&self, provider: &str, sid: &str) -> Result<usize, StoreError> {
+        let (key, keys) = (self.keys.sid(provider, sid), self.keys.clone());
+        self.call(|mut c| async move {
+            let members: Vec<String> = redis::cmd("SMEMBERS").arg(&key).query_async(&mut c).await?;
+            let sessions = members.iter().map(|m| keys.session(m)).collect();
+            let deleted: Vec<i64> = each_key(&c, "DEL", sessions).await?;
+            redis::cmd("DEL")
+                .arg(&key)
+                .query_async::<()>(&mut c)
+                .await?;
+            Ok(deleted.into_iter().filter(|n| *n > 0).count())
+        })
+        .await
+    }
+
+    /// Ends every session of `sub` that `provider` signed in: the per-user set
+    /// holds every provider's sessions of that `sub`, so each is opened to check.
+    pub async fn end_sub(&self, provider: &str, sub: &str) -> Result<usize, StoreError> {
+        let (user, keys) = (self.keys.user(sub), self.keys.clone());
+        let sessions: Vec<String> = self
+            .call(|mut c| async move {
+                let members: Vec<String> = redis::cmd("ZRANGE")
+                    .arg(&user)
+                    .arg(0)
+                    .arg(-1)
+                    .query_async(&mut c)
+                    .await?;
+                Ok(members.iter().map(|m| keys.session(m)).collect())
+            })
+            .await?;
+        let keys = sessions.clone();
+        let sealed: Vec<Option<Vec<u8>>> = self
+            .call(|c| async move { each_key(&c, "GET", keys).await })
+            .await?;
+        let doomed: Vec<String> = sessions
+            .into_iter()
+            .zip(sealed)
+            .filter(|(key, sealed)| {
+                sealed
+                    .as_ref()
+                    .and_then(|sealed| self.sealer.open(key.as_bytes(), sealed))
+                    .and_then(|json| serde_json::from_slice::<Session>(&json).ok())
+                    .is_some_and(|s| s.provider == provider && s.identity.sub == sub)
+            })
+            .map(|(key, _)| key)
+            .collect();
+        let deleted: Vec<i64> = self
+            .call(|c| async move { each_key(&c, "DEL", doomed).await })
+            .await?;
+        Ok(deleted.into_iter().filter(|n| *n > 0).count())
+    }
+
+    /// True the first time `value` is offered within `ttl`, on any replica.
+    pub async fn first_use(&self, value: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let (key, ms) = (self.keys.seen(value), millis(ttl));
+        let set: Option<String> = self
+            .call(|mut c| async move {
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg(1)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ms)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(set.is_some())
     }
 
     /// New content for a live session (refresh); its TTL stays, and a session
