@@ -3,6 +3,7 @@
 //! [`FlowError`]s that `http::respond` turns into pages.
 
 mod authn;
+mod backchannel;
 mod callback;
 mod login;
 mod logout;
@@ -19,6 +20,7 @@ use crate::session::cookie::CookieCodec;
 use crate::session::{SessionStore, StoreError};
 
 pub use authn::{Authenticated, Principal, PrincipalError};
+pub use backchannel::{BackchannelError, LoggedOut};
 pub use callback::CallbackQuery;
 pub use login::open_login_cookie;
 pub use logout::is_cross_site;

@@ -9,6 +9,7 @@ mod http;
 mod identity;
 mod jwks;
 mod loader;
+pub mod logout_token;
 mod problem;
 mod registry;
 mod token;
@@ -51,6 +52,8 @@ pub enum ProviderError {
     /// The IdP's answer says a setting is wrong: the operator must act.
     #[error("{0}")]
     Misconfigured(Box<ConfigProblem>),
+    #[error("the logout token was refused: {0}")]
+    Logout(#[from] logout_token::LogoutTokenError),
 }
 
 /// What the authorize redirect carries for one login.
@@ -296,6 +299,22 @@ impl Provider {
             &self.config.bearer,
         )?;
         Ok(self.identity_of(&metadata, &claims))
+    }
+
+    /// A back-channel logout token from this provider, checked offline
+    /// against its JWKS and the client id (see [`logout_token`]).
+    pub async fn verify_logout_token(
+        &self,
+        token: &str,
+    ) -> Result<logout_token::LogoutToken, ProviderError> {
+        let metadata = self.metadata()?;
+        let key = self.signing_key(&metadata, token).await?;
+        let audience = logout_token::Audience {
+            issuer: &metadata.issuer,
+            client_id: &self.config.client_id,
+        };
+        let now = jsonwebtoken::get_current_timestamp();
+        Ok(logout_token::verify(token, &key, &audience, now)?)
     }
 
     pub fn accepts_bearer_tokens(&self) -> bool {

@@ -9,6 +9,7 @@
 //! - `GET  {prefix}/userinfo`    the signed-in identity as JSON
 //! - `GET  {prefix}/auth`        forward-auth for ingress controllers (202/401/403)
 //! - `GET  {prefix}/jwks.json`   public keys of the signed identity header (404 when off)
+//! - `POST {prefix}/backchannel_logout` the provider's logout token (OIDC Back-Channel Logout)
 //! - `GET  /ping`, `/ready`      liveness, readiness (paths configurable)
 
 use std::net::SocketAddr;
@@ -157,6 +158,9 @@ async fn route(
         return own_endpoint(state, "/callback", &req, peer, user).await;
     }
     if let Some(rest) = path.strip_prefix(config.proxy_prefix.as_str()) {
+        if rest == "/backchannel_logout" {
+            return backchannel_logout(state, req).await;
+        }
         if rest.starts_with('/') {
             let rest = rest.to_string();
             return own_endpoint(state, &rest, &req, peer, user).await;
@@ -239,6 +243,26 @@ async fn own_endpoint(
             Err(Reject::MethodNotAllowed)
         }
         _ => Err(Reject::NotFound),
+    }
+}
+
+/// The provider's logout token: 200 (empty), or 400 / 501 with an OAuth
+/// error body; never cached (OIDC Back-Channel Logout 1.0, 2.8).
+async fn backchannel_logout(
+    state: &AppState,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Reject> {
+    if req.method() != Method::POST {
+        return Err(Reject::MethodNotAllowed);
+    }
+    match state.flow.backchannel_logout(req.into_body()).await {
+        Ok(_) => Ok(respond::no_store(Response::new(crate::body::empty()))),
+        Err(error) => {
+            let body = serde_json::json!({
+                "error": error.code(), "error_description": error.to_string(),
+            });
+            Ok(respond::json(error.status(), &body))
+        }
     }
 }
 

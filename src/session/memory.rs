@@ -21,12 +21,16 @@ pub struct MemoryStore {
     sessions: Cache<SessionId, Arc<Session>>,
     /// Per `sub`, that user's session ids, oldest first.
     by_user: Cache<String, Ids>,
-    /// Per provider and IdP session (`sid`), the sessions it signed in, for
-    /// back-channel logout.
+    /// What back-channel logout needs (boxed: the store is passed by value).
+    logout: Arc<LogoutState>,
+    max_per_user: usize,
+}
+
+struct LogoutState {
+    /// Per provider and IdP session (`sid`), the sessions it signed in.
     by_sid: Cache<String, Ids>,
     /// Values seen once (logout tokens' `jti`), each until its own deadline.
     seen: Cache<String, Duration>,
-    max_per_user: usize,
 }
 
 /// Each entry of `seen` lives as long as it says.
@@ -68,8 +72,10 @@ impl MemoryStore {
         Self {
             sessions,
             by_user: index(),
-            by_sid: index(),
-            seen,
+            logout: Arc::new(LogoutState {
+                by_sid: index(),
+                seen,
+            }),
             max_per_user: config.max_per_user.max(1),
         }
     }
@@ -93,7 +99,8 @@ impl MemoryStore {
             .map(|sid| sid_key(&session.provider, sid));
         self.sessions.insert(id.clone(), Arc::new(session)).await;
         if let Some(sid) = sid {
-            self.push(&self.by_sid, sid, id.clone(), usize::MAX).await;
+            self.push(&self.logout.by_sid, sid, id.clone(), usize::MAX)
+                .await;
         }
         let doomed = self.push(&self.by_user, sub, id, self.max_per_user).await;
         for old in doomed {
@@ -123,7 +130,7 @@ impl MemoryStore {
     /// Ends every session the IdP session `sid` of `provider` signed in;
     /// returns how many were live.
     pub async fn end_sid(&self, provider: &str, sid: &str) -> usize {
-        let Some(list) = self.by_sid.remove(&sid_key(provider, sid)).await else {
+        let Some(list) = self.logout.by_sid.remove(&sid_key(provider, sid)).await else {
             return 0;
         };
         let ids: Vec<SessionId> = list
@@ -161,7 +168,8 @@ impl MemoryStore {
 
     /// True the first time `key` is offered within `ttl`, false after.
     pub async fn first_use(&self, key: &str, ttl: Duration) -> bool {
-        self.seen
+        self.logout
+            .seen
             .entry(key.to_string())
             .or_insert_with(async move { ttl })
             .await

@@ -3,6 +3,7 @@
 //! `secrets_in_logs` stays a binary of its own: it installs a process-wide TRACE subscriber.
 
 mod authz;
+mod backchannel;
 mod bearer;
 mod browser;
 mod check;

@@ -20,14 +20,14 @@ use serde_json::{json, Value};
 use support::{location, navigate, RecordingUpstream, Seen, COOKIE_SECRET};
 use tokio::net::TcpListener;
 
-const CLIENT_ID: &str = "sidecar-oidc-test";
+pub(crate) const CLIENT_ID: &str = "sidecar-oidc-test";
 /// Basic auth must form-encode this (RFC 6749 2.3.1) for the provider to accept it.
-const CLIENT_SECRET: &str = "s3cr3t: with+special%chars/~";
-const ADA: &str = "ada-7f3c9b21";
+pub(crate) const CLIENT_SECRET: &str = "s3cr3t: with+special%chars/~";
+pub(crate) const ADA: &str = "ada-7f3c9b21";
 const EVE: &str = "eve-unverified-5e1d";
 
 /// The account claims the provider holds, keyed by account id (the `sub`).
-fn accounts() -> Value {
+pub(crate) fn accounts() -> Value {
     json!({
         ADA: {
             "email": "Ada.Lovelace@Example.org", "email_verified": true,
@@ -99,6 +99,16 @@ impl Rig {
 }
 
 fn sidecar_config(base: &str, issuer: &str, upstream: &RecordingUpstream) -> Config {
+    sidecar_config_with(base, issuer, upstream, &[])
+}
+
+/// The sidecar's settings for this provider's test client, plus `extra`.
+pub(crate) fn sidecar_config_with(
+    base: &str,
+    issuer: &str,
+    upstream: &RecordingUpstream,
+    extra: &[(&str, String)],
+) -> Config {
     let env = [
         ("SIDECAR_PROVIDER", "oidc".to_string()),
         ("SIDECAR_ISSUER_URL", issuer.to_string()),
@@ -112,14 +122,18 @@ fn sidecar_config(base: &str, issuer: &str, upstream: &RecordingUpstream) -> Con
         ("SIDECAR_IDP_TIMEOUT", "5s".into()),
         ("SIDECAR_UPSTREAM_TIMEOUT", "3s".into()),
     ];
-    let env = env.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    let env = env
+        .into_iter()
+        .chain(extra.iter().cloned())
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
     Config::load(&RunArgs::default(), &MapSource(env)).unwrap_or_else(|e| panic!("config: {e}"))
 }
 
 /// Follows the provider from its authorize URL until it redirects back to the
 /// sidecar, filling in its login form (as `account`) and its consent form.
 /// Returns the redirect to the sidecar's callback and the prompts answered.
-async fn through_provider(
+pub(crate) async fn through_provider(
     client: &reqwest::Client,
     authorize: &str,
     account: &str,
@@ -309,7 +323,7 @@ async fn sign_out_goes_through_the_provider_end_session_and_back_to_rd() {
 }
 
 /// Answers "yes" on the provider's logout page; returns where it sends the browser.
-async fn confirm_logout(client: &reqwest::Client, end_session: &str) -> String {
+pub(crate) async fn confirm_logout(client: &reqwest::Client, end_session: &str) -> String {
     let r = client.get(end_session).send().await.unwrap();
     let status = r.status();
     let page = r.text().await.unwrap();

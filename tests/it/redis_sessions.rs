@@ -22,7 +22,7 @@ use tokio::net::TcpListener;
 
 /// A redis-server child process, killed on drop. Never persists on its own;
 /// [`RedisServer::save`] writes a snapshot that a restart loads.
-struct RedisServer {
+pub(crate) struct RedisServer {
     port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
@@ -32,7 +32,7 @@ struct RedisServer {
 }
 
 impl RedisServer {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::start_with(tempfile::tempdir().unwrap(), Vec::new(), None).await
     }
 
@@ -89,7 +89,7 @@ impl RedisServer {
         panic!("redis-server did not answer on port {}", self.port);
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         let auth = self
             .password
             .as_ref()
