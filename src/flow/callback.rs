@@ -3,6 +3,7 @@
 
 use http::{header, Response, StatusCode};
 
+use super::diagnose::{self, Diagnosis};
 use super::login::PendingLogin;
 use super::{Flow, FlowError};
 use crate::body::{self, Body};
@@ -80,15 +81,19 @@ impl Flow {
             tracing::debug!(?description, "the identity provider's error description");
             return Err(FlowError::IdpError { code, retry });
         }
-        let (Some(code), Some(_)) = (q.code, q.state) else {
+        let (Some(code), Some(state)) = (q.code, q.state) else {
             return Err(FlowError::BadCallback { retry });
         };
         let Some((cookie_name, login)) = pending else {
-            return Err(FlowError::StateMismatch { retry });
+            return Err(self.no_pending_login(&state, request, retry));
         };
         let Some(provider) = self.providers.named(&login.provider) else {
             return Err(FlowError::StateMismatch { retry });
         };
+        let (loops, since) = diagnose::loop_count(request, &self.loop_cookie_name());
+        if diagnose::is_loop(loops) && matches!(self.authenticate(request).await, Ok(None)) {
+            return Err(diagnosed(Diagnosis::Loop { count: loops }, retry));
+        }
         let exchange = provider.sign_in(&code, login.verifier.expose(), login.nonce.expose());
         // A person is waiting at a browser: a hung IdP gets the error page
         // within the deadline, not after the whole IdP timeout.
@@ -121,8 +126,34 @@ impl Flow {
             .header(header::CACHE_CONTROL, "no-store")
             .header(header::SET_COOKIE, set_session)
             .header(header::SET_COOKIE, self.cookies.clear_cookie(&cookie_name))
+            .header(header::SET_COOKIE, self.loop_cookie(loops, since))
             .body(body::empty())
             .map_err(|_| FlowError::NotReady)
+    }
+
+    /// A callback whose state opens no login cookie of this browser: with a
+    /// cookie for it, a forged or expired state; without, a diagnosis of why
+    /// the cookie is missing.
+    fn no_pending_login(&self, state: &str, request: &http::HeaderMap, retry: String) -> FlowError {
+        let name = self.login_cookie_name(state);
+        if request_cookies(request).any(|(n, _)| n == name) {
+            return FlowError::StateMismatch { retry };
+        }
+        match self.diagnoser.missing_login(state) {
+            Diagnosis::CookiesRefused => FlowError::StateMismatch { retry },
+            diagnosis => diagnosed(diagnosis, retry),
+        }
+    }
+
+    /// Counts completed sign-ins of this browser (see [`diagnose::is_loop`]).
+    pub(super) fn loop_cookie_name(&self) -> String {
+        self.cookies.name("_signins")
+    }
+
+    fn loop_cookie(&self, count: u32, since: u64) -> String {
+        let (value, max_age) = diagnose::next_loop_value(count, since);
+        self.cookies
+            .set_cookie(&self.loop_cookie_name(), value, max_age)
     }
 
     /// The pending login whose state equals `state`, compared in constant time.
@@ -146,6 +177,18 @@ impl Flow {
         let max_age = i64::try_from(self.session_ttl.as_secs()).unwrap_or(i64::MAX);
         Some(self.cookies.set_cookie(&name, sealed, max_age))
     }
+}
+
+/// Counted once here; `respond` logs it once with its cause.
+fn diagnosed(diagnosis: Diagnosis, retry: String) -> FlowError {
+    let labels = crate::metrics::ReasonLabel {
+        reason: diagnosis.reason(),
+    };
+    crate::metrics::metrics()
+        .diagnoses
+        .get_or_create(&labels)
+        .inc();
+    FlowError::Diagnosed { diagnosis, retry }
 }
 
 #[cfg(test)]

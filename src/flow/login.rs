@@ -94,6 +94,7 @@ impl Flow {
             })
             .map_err(|e| FlowError::from_provider(e, String::new()))?;
         let name = self.login_cookie_name(login.state.expose());
+        self.diagnoser.note_start(login.state.expose(), request);
         let payload = serde_json::to_string(&login).map_err(|_| FlowError::NotReady)?;
         let sealed = self
             .cookies

@@ -71,6 +71,11 @@ impl Flow {
             .header(
                 header::SET_COOKIE,
                 self.cookies.clear_cookie(&self.cookies.name("")),
+            )
+            // Signing out and in again is no loop.
+            .header(
+                header::SET_COOKIE,
+                self.cookies.clear_cookie(&self.loop_cookie_name()),
             );
         if let Some(sealed) = self.cookies.seal(&rd_name, &rd) {
             builder = builder.header(

@@ -5,6 +5,7 @@
 mod authn;
 mod backchannel;
 mod callback;
+pub mod diagnose;
 mod login;
 mod logout;
 pub mod redirect;
@@ -36,6 +37,12 @@ pub enum FlowError {
     /// The `state` matches no login this browser started (forged, replayed or expired).
     #[error("callback state matches no pending login")]
     StateMismatch { retry: String },
+    /// A sign-in that cannot finish in this browser, and its likely cause.
+    #[error("sign-in cannot finish in this browser: {}", diagnosis.reason())]
+    Diagnosed {
+        diagnosis: diagnose::Diagnosis,
+        retry: String,
+    },
     /// The IdP redirected back with `error=...`.
     #[error("the identity provider returned error {code}")]
     IdpError { code: String, retry: String },
@@ -83,6 +90,7 @@ impl FlowError {
             FlowError::NotReady => "idp_not_ready",
             FlowError::BadCallback { .. } => "bad_callback",
             FlowError::StateMismatch { .. } => "state_mismatch",
+            FlowError::Diagnosed { diagnosis, .. } => diagnosis.reason(),
             FlowError::IdpError { .. } => "idp_error",
             FlowError::CodeRefused { .. } => "code_refused",
             FlowError::BadToken { .. } => "invalid_id_token",
@@ -117,6 +125,7 @@ pub struct Flow {
     max_pending_logins: usize,
     /// How long the callback waits for the IdP (code exchange, keys, userinfo).
     callback_deadline: Duration,
+    diagnoser: diagnose::Diagnoser,
 }
 
 /// The longest a browser waits at the callback for the IdP by default: a
@@ -142,6 +151,7 @@ impl Flow {
             session_ttl: config.session.ttl,
             max_pending_logins: config.limits.max_pending_logins.max(1),
             callback_deadline: CALLBACK_DEADLINE.min(config.timeouts.idp_total),
+            diagnoser: diagnose::Diagnoser::new(config),
         }
     }
 

@@ -156,6 +156,16 @@ pub fn login_failed(message: &str, retry_href: &str) -> String {
     })
 }
 
+/// A sign-in that cannot finish in this browser: why, and what fixes it.
+pub fn diagnosis(title: &str, message: &str, fix: &str, retry_href: &str) -> String {
+    render(&Page {
+        title,
+        message,
+        detail: Some(fix),
+        action: get("Try again", retry_href),
+    })
+}
+
 /// The IdP sent the browser back with `error=...` (RFC 6749 §4.1.2.1).
 /// Anyone can send a browser to the callback with any query, so the page
 /// shows only fixed text: the sentence and name of a known code, a generic

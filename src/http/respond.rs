@@ -119,13 +119,21 @@ fn flow_answer(error: &FlowError, ctx: &Context) -> Answer {
         }
         StateMismatch { retry } => {
             let msg = "This sign-in link is not for this browser, or it has expired.";
+            let hint = "If this happens each time you sign in, your browser is refusing this \
+                        site's cookies: allow them, then try again.";
             answer(
                 StatusCode::BAD_REQUEST,
                 "state_mismatch",
                 msg,
-                pages::login_failed(msg, retry),
+                pages::diagnosis("Sign-in failed", msg, hint, retry),
             )
         }
+        Diagnosed { diagnosis, retry } => answer(
+            StatusCode::BAD_REQUEST,
+            diagnosis.reason(),
+            &format!("{} {}", diagnosis.message(), diagnosis.fix()),
+            pages::diagnosis(diagnosis.title(), &diagnosis.message(), &diagnosis.fix(), retry),
+        ),
         IdpError { code, retry } => {
             let status = match code.as_str() {
                 "server_error" | "temporarily_unavailable" => StatusCode::BAD_GATEWAY,
@@ -286,6 +294,14 @@ fn log(reject: &Reject, status: StatusCode, ctx: &Context) {
         ) => {
             tracing::warn!(%status, error = %e, "sign-in failed")
         }
+        Reject::Flow(FlowError::Diagnosed { diagnosis, .. }) => tracing::warn!(
+            %status,
+            cause = diagnosis.reason(),
+            request_id = ctx.request_id,
+            "sign-in cannot finish in this browser: {} {}",
+            diagnosis.message(),
+            diagnosis.fix()
+        ),
         Reject::Flow(e @ FlowError::SessionStore { .. }) => {
             tracing::warn!(%status, error = %e, "session store unavailable")
         }

@@ -765,7 +765,8 @@ async fn default_cookies_are_host_prefixed_secure_httponly_lax() {
             (302, "/secure/page".into())
         );
         let cookies = set_cookies(&r);
-        assert_eq!(cookies.len(), 2, "{cookies:?}");
+        // The session, the cleared login, and the sign-in counter (loop diagnosis).
+        assert_eq!(cookies.len(), 3, "{cookies:?}");
         for c in &cookies {
             assert_host_cookie(c, "__Host-_cognito_sidecar");
         }

@@ -302,3 +302,108 @@ async fn a_hung_idp_at_the_callback_gives_the_error_page_within_10_s_by_default(
     })
     .await;
 }
+
+/// The `name=value` pairs of a response's `Set-Cookie`s that set a value.
+fn kept_cookies(r: &reqwest::Response) -> Vec<String> {
+    set_cookies(r)
+        .iter()
+        .filter(|c| !c.contains("Max-Age=0"))
+        .map(|c| c.split(';').next().unwrap().to_string())
+        .collect()
+}
+
+/// One sign-in where the sidecar's cookies are carried by hand (`jar`), as a
+/// browser that keeps only the cookies `keep` accepts; the callback's answer.
+async fn sign_in_by_hand(
+    stack: &Stack,
+    jar: &mut Vec<String>,
+    host: Option<&str>,
+    keep: impl Fn(&str) -> bool,
+) -> reqwest::Response {
+    let client = plain_client();
+    let mut start = client
+        .get(stack.url("/oauth2/start?rd=%2Fapp"))
+        .header("accept", "text/html");
+    if let Some(host) = host {
+        start = start.header("host", host);
+    }
+    let r = start.send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    jar.extend(kept_cookies(&r).into_iter().filter(|c| keep(c)));
+    let r = submit_login(&browser(), &location(&r), "alice", "alice-password").await;
+    let callback = location(&r);
+    let r = client
+        .get(&callback)
+        .header("accept", "text/html")
+        .header("cookie", jar.join("; "))
+        .send()
+        .await
+        .unwrap();
+    jar.retain(|c| !c.contains("_login_"));
+    for cookie in kept_cookies(&r).into_iter().filter(|c| keep(c)) {
+        let name = cookie.split('=').next().unwrap().to_string();
+        jar.retain(|c| !c.starts_with(&format!("{name}=")));
+        jar.push(cookie);
+    }
+    r
+}
+
+#[tokio::test]
+async fn cookie_secure_on_plain_http_gets_a_diagnosis_page_naming_cookie_secure() {
+    bounded(async {
+        let stack = Stack::builder()
+            .set("SIDECAR_COOKIE_SECURE", "true")
+            .start()
+            .await;
+        // A browser keeps no Secure cookie from a plain-http page.
+        let mut jar = Vec::new();
+        let r = sign_in_by_hand(&stack, &mut jar, None, |_| false).await;
+        assert_eq!(r.status(), 400);
+        let page = r.text().await.unwrap();
+        assert!(page.contains("Sign-in could not finish"), "{page}");
+        assert!(page.contains("you reached it over plain http"), "{page}");
+        assert!(page.contains("set `cookie-secure` to false"), "{page}");
+        assert_eq!(stack.mock.counters().token_requests, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_sign_in_started_on_another_host_names_both_hosts_and_cookie_domain() {
+    bounded(async {
+        let stack = Stack::start().await;
+        let mut jar = Vec::new();
+        // The login cookie was set for other.test; the callback's host never sees it.
+        let r = sign_in_by_hand(&stack, &mut jar, Some("other.test"), |_| false).await;
+        assert_eq!(r.status(), 400);
+        let page = r.text().await.unwrap();
+        assert!(
+            page.contains("Sign-in started on other.test but returned to 127.0.0.1"),
+            "{page}"
+        );
+        assert!(page.contains("set `cookie-domain`"), "{page}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_browser_that_keeps_coming_back_without_a_session_gets_the_loop_page() {
+    bounded(async {
+        let stack = Stack::start().await;
+        // Every cookie but the session's: each sign-in completes, and the next
+        // page finds no session.
+        let not_session = |c: &str| c.contains("_login_") || c.contains("_signins");
+        let mut jar = Vec::new();
+        for round in 0..3 {
+            let r = sign_in_by_hand(&stack, &mut jar, None, not_session).await;
+            assert_eq!(r.status(), 302, "round {round}");
+        }
+        let r = sign_in_by_hand(&stack, &mut jar, None, not_session).await;
+        assert_eq!(r.status(), 400);
+        let page = r.text().await.unwrap();
+        assert!(page.contains("Sign-in keeps starting over"), "{page}");
+        assert!(page.contains("signed in 3 times within a minute"), "{page}");
+        assert!(page.contains("`session-store`"), "{page}");
+    })
+    .await;
+}
