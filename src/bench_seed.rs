@@ -112,6 +112,7 @@ fn session(i: usize) -> Session {
         expires_at: at + 12 * 3600,
         id_token_expires_at: at + 3600,
         provider: crate::config::DEFAULT_PROVIDER.into(),
+        userinfo: None,
     }
 }
 

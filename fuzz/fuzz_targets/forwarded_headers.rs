@@ -340,6 +340,7 @@ fuzz_target!(|data: &[u8]| {
     let ctx = ForwardContext {
         client_addr: SocketAddr::new(peer, 40000),
         identity,
+        session: None,
         tls: input.tls,
     };
     let original = Uri::from_static("http://auth.example.com/app?x=1");

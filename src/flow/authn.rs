@@ -67,6 +67,14 @@ impl Principal {
         }
     }
 
+    /// The session, when the principal signed in with a browser.
+    pub fn session(&self) -> Option<(&SessionId, &Session)> {
+        match self {
+            Principal::Session(a) => Some((&a.id, &a.session)),
+            Principal::Bearer(_) => None,
+        }
+    }
+
     /// A re-sealed session cookie to send back, if any.
     pub fn reseal(self) -> Option<String> {
         match self {

@@ -101,6 +101,16 @@ impl Flow {
             .await
             .unwrap_or(Err(ProviderError::Timeout))
             .map_err(|e| FlowError::from_provider(e, retry.clone()))?;
+        // ALB fails the sign-in too when userInfo does: its claims are the header.
+        let userinfo = match self.read_userinfo {
+            true => Some(
+                provider
+                    .userinfo(&sign_in.tokens, &sign_in.identity.sub)
+                    .await
+                    .map_err(|e| FlowError::from_provider(e, retry.clone()))?,
+            ),
+            false => None,
+        };
         let created_at = now();
         let session = Session {
             identity: sign_in.identity,
@@ -111,6 +121,7 @@ impl Flow {
             id_token_expires_at: sign_in.id_token_expires_at,
             provider: login.provider.clone(),
             sid: sign_in.sid,
+            userinfo,
         };
         tracing::info!(sub = %session.identity.sub, "signed in");
         // Never reuse an id the browser brought: a fresh one defeats fixation.

@@ -126,6 +126,8 @@ pub struct Flow {
     /// How long the callback waits for the IdP (code exchange, keys, userinfo).
     callback_deadline: Duration,
     diagnoser: diagnose::Diagnoser,
+    /// `alb-headers`: keep each session's userInfo answer (sign-in and refresh).
+    read_userinfo: bool,
 }
 
 /// The longest a browser waits at the callback for the IdP by default: a
@@ -139,6 +141,7 @@ impl Flow {
                 providers.clone(),
                 sessions.clone(),
                 config.session.refresh_interval,
+                config.alb.is_some(),
             ),
             providers,
             sessions,
@@ -152,6 +155,7 @@ impl Flow {
             max_pending_logins: config.limits.max_pending_logins.max(1),
             callback_deadline: CALLBACK_DEADLINE.min(config.timeouts.idp_total),
             diagnoser: diagnose::Diagnoser::new(config),
+            read_userinfo: config.alb.is_some(),
         }
     }
 

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use moka::future::Cache;
 
-use crate::identity::Identity;
-use crate::provider::{ProviderError, Providers};
+use crate::identity::{Identity, UserInfoClaims};
+use crate::provider::{Provider, ProviderError, Providers, SignIn};
 use crate::session::{now, Session, SessionId, SessionStore};
 
 /// After an attempt, the same session is not refreshed again for this long.
@@ -31,6 +31,8 @@ pub struct Refresher {
     attempts: Cache<SessionId, ()>,
     /// `session-refresh-interval`, in seconds.
     interval_secs: u64,
+    /// `alb-headers`: read userInfo again with the new tokens.
+    read_userinfo: bool,
 }
 
 /// Whether the session's tokens should be refreshed now: in the last quarter of
@@ -49,7 +51,12 @@ pub fn due(session: &Session, at: u64, interval_secs: u64) -> bool {
 }
 
 impl Refresher {
-    pub fn new(providers: Providers, sessions: SessionStore, interval: Duration) -> Self {
+    pub fn new(
+        providers: Providers,
+        sessions: SessionStore,
+        interval: Duration,
+        read_userinfo: bool,
+    ) -> Self {
         let attempts = Cache::builder()
             .max_capacity(1_000_000)
             .time_to_live(RETRY_AFTER)
@@ -59,6 +66,7 @@ impl Refresher {
             sessions,
             attempts,
             interval_secs: interval.as_secs().max(1),
+            read_userinfo,
         }
     }
 
@@ -137,11 +145,16 @@ impl Refresher {
                     Ok(Some(latest)) if latest.tokens_at <= session.tokens_at => {}
                     _ => return,
                 }
+                let userinfo = match self.read_userinfo {
+                    true => fresh_userinfo(provider, &fresh, &session).await,
+                    false => None,
+                };
                 let updated = Session {
                     identity: fresh.identity,
                     tokens: fresh.tokens,
                     tokens_at: now(),
                     id_token_expires_at: fresh.id_token_expires_at,
+                    userinfo,
                     ..(*session).clone()
                 };
                 tracing::info!(sub = %updated.identity.sub, "session refreshed");
@@ -174,6 +187,22 @@ fn same_subject(session: &Identity, fresh: &Identity) -> bool {
     session.sub == fresh.sub && (session.issuer.is_empty() || session.issuer == fresh.issuer)
 }
 
+/// userInfo for the refreshed tokens; when it fails, the claims read before
+/// stay (they rarely change, and the new tokens are good).
+async fn fresh_userinfo(
+    provider: &Provider,
+    fresh: &SignIn,
+    session: &Session,
+) -> Option<UserInfoClaims> {
+    match provider.userinfo(&fresh.tokens, &fresh.identity.sub).await {
+        Ok(claims) => Some(claims),
+        Err(error) => {
+            tracing::warn!(sub = %fresh.identity.sub, %error, "userinfo after refresh failed; keeping the claims read before");
+            session.userinfo.clone()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +232,7 @@ mod tests {
             id_token_expires_at: expires,
             provider: "default".into(),
             sid: None,
+            userinfo: None,
         }
     }
 

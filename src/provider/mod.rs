@@ -22,7 +22,7 @@ use arc_swap::ArcSwapOption;
 use url::Url;
 
 use crate::config::{ClientAuth, Config, ProviderConfig, ProviderKind};
-use crate::identity::Identity;
+use crate::identity::{Identity, UserInfoClaims};
 use crate::secret::Secret;
 
 pub use discovery::{issuer_matches, issuer_string, Metadata};
@@ -409,11 +409,39 @@ impl Provider {
         let Some(endpoint) = &metadata.userinfo_endpoint else {
             return;
         };
-        let call = userinfo::fetch(&self.http, endpoint, &tokens.access_token, self.max_body);
+        let call = userinfo::fetch::<verify::Claims>(
+            &self.http,
+            endpoint,
+            &tokens.access_token,
+            self.max_body,
+        );
         match timed("userinfo", call).await {
             Ok(info) if info.sub == claims.sub => claims.fill_from(info),
             Ok(_) => tracing::warn!("userinfo answered for another subject; ignored"),
             Err(error) => tracing::warn!(%error, "userinfo failed; using the ID token's claims"),
+        }
+    }
+
+    /// The userInfo answer for a session's tokens, as sent (`alb-headers`
+    /// signs it). Refused unless it is about `sub` (OIDC Core 5.3.2).
+    pub async fn userinfo(
+        &self,
+        tokens: &TokenSet,
+        sub: &str,
+    ) -> Result<UserInfoClaims, ProviderError> {
+        let metadata = self.metadata()?;
+        let Some(endpoint) = &metadata.userinfo_endpoint else {
+            return Err(ProviderError::BadAnswer(
+                "discovery names no userinfo_endpoint, which alb-headers needs".into(),
+            ));
+        };
+        let call = userinfo::fetch(&self.http, endpoint, &tokens.access_token, self.max_body);
+        let claims: UserInfoClaims = timed("userinfo", call).await?;
+        match claims.get("sub").and_then(|v| v.as_str()) {
+            Some(theirs) if theirs == sub => Ok(claims),
+            _ => Err(ProviderError::BadAnswer(
+                "userinfo answered for another subject".into(),
+            )),
         }
     }
 

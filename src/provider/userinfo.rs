@@ -1,16 +1,21 @@
-//! The userinfo endpoint, for providers that keep profile claims out of the ID
-//! token. Cognito answers `email_verified` as a string there; [`Flag`] reads both.
+//! The userinfo endpoint: for providers that keep profile claims out of the ID
+//! token, and for the claims `x-amzn-oidc-data` carries (`alb-headers`).
+//! Cognito answers `email_verified` as a string there; [`Flag`] reads both.
+//!
+//! [`Flag`]: super::verify::Flag
 
-use super::verify::Claims;
+use serde::de::DeserializeOwned;
+
 use super::{http, ProviderError};
 use crate::secret::Secret;
 
-pub async fn fetch(
+/// The answer for this access token, read as `T` (any JSON object shape).
+pub async fn fetch<T: DeserializeOwned>(
     client: &reqwest::Client,
     endpoint: &url::Url,
     access_token: &Secret<String>,
     max: usize,
-) -> Result<Claims, ProviderError> {
+) -> Result<T, ProviderError> {
     let resp = client
         .get(endpoint.as_str())
         .bearer_auth(access_token.expose())

@@ -7,6 +7,7 @@
 //! own cookies, and gains `X-Forwarded-*` and the identity headers; see
 //! [`headers`] for the rules and [`upgrade`] for WebSockets.
 
+pub mod alb;
 pub mod headers;
 mod pool;
 mod tls;
@@ -27,6 +28,8 @@ use crate::body::{boxed, Body, BoxError};
 use crate::config::{Config, IdentityHeaders};
 use crate::identity::Identity;
 use crate::identity_jwt::IdentitySigner;
+use crate::session::{Session, SessionId};
+use alb::AlbSigner;
 use pool::{Pool, SendError};
 
 /// Idle upstream connections are closed after this long. Short, because app
@@ -58,6 +61,8 @@ pub struct ForwardContext<'a> {
     pub client_addr: SocketAddr,
     /// The authenticated user; `None` for requests allowed anonymously.
     pub identity: Option<&'a Identity>,
+    /// The user's session, when the identity came from one (not a bearer token).
+    pub session: Option<(&'a SessionId, &'a Session)>,
     /// Whether the client reached us over TLS.
     pub tls: bool,
 }
@@ -84,6 +89,8 @@ struct Inner {
     pass_host_header: bool,
     /// Signs the identity into `identity_headers.jwt` when `identity-jwt` is on.
     signer: Option<Arc<IdentitySigner>>,
+    /// Sends ALB's `x-amzn-oidc-*` headers when `alb-headers` is on.
+    alb: Option<Arc<AlbSigner>>,
 }
 
 /// The upstream URL, split into the parts a request URI is built from.
@@ -152,6 +159,16 @@ impl Upstream {
     /// Like [`Upstream::new`], adding the signed identity header to every
     /// request with an identity when `signer` is given.
     pub fn signing(config: &Config, signer: Option<Arc<IdentitySigner>>) -> Self {
+        Self::with_signers(config, signer, None)
+    }
+
+    /// Like [`Upstream::signing`], also sending ALB's `x-amzn-oidc-*` headers
+    /// for session requests when `alb` is given.
+    pub fn with_signers(
+        config: &Config,
+        signer: Option<Arc<IdentitySigner>>,
+        alb: Option<Arc<AlbSigner>>,
+    ) -> Self {
         let connector = tls::connector(config);
         if let Err(problem) = &connector {
             tracing::error!(%problem, "the upstream cannot be reached over https");
@@ -165,6 +182,7 @@ impl Upstream {
             cookie_name: config.cookie.name.clone(),
             pass_host_header: config.pass_host_header,
             signer,
+            alb,
         });
         Self {
             pool: pool(&inner),
@@ -279,6 +297,9 @@ impl Inner {
             if let Some(token) = self.signer.as_ref().and_then(|s| s.sign(identity)) {
                 headers.insert(self.identity_headers.jwt.clone(), token);
             }
+        }
+        if let (Some(alb), Some((id, session))) = (&self.alb, ctx.session) {
+            alb.insert_headers(headers, id, session);
         }
     }
 
@@ -494,6 +515,7 @@ pub(crate) mod tests {
         ForwardContext {
             client_addr: addr.parse().unwrap(),
             identity: None,
+            session: None,
             tls: false,
         }
     }

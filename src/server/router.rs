@@ -10,6 +10,7 @@
 //! - `GET  {prefix}/auth`        forward-auth for ingress controllers (202/401/403)
 //! - `GET  {prefix}/jwks.json`   public keys of the signed identity header (404 when off)
 //! - `POST {prefix}/backchannel_logout` the provider's logout token (OIDC Back-Channel Logout)
+//! - `GET  {prefix}/alb-public-keys/{kid}` the `x-amzn-oidc-data` key as PEM (404 when off or another kid)
 //! - `GET  /ping`, `/ready`      liveness, readiness (paths configurable)
 
 use std::net::SocketAddr;
@@ -221,6 +222,7 @@ async fn own_endpoint(
         "/signed_out" if get => Ok(signed_out(state, headers)),
         "/userinfo" if get => userinfo(state, headers, user).await,
         "/jwks.json" => jwks(state, get),
+        r if r.starts_with("/alb-public-keys/") => alb_public_key(state, r, get),
         // Envoy's ext_authz appends the original path to the auth path.
         r if r == "/auth" || r.starts_with("/auth/") => {
             let signer = state.signer.as_deref();
@@ -306,6 +308,30 @@ fn jwks(state: &AppState, get: bool) -> Result<Response<Body>, Reject> {
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),
+    );
+    Ok(response)
+}
+
+/// ALB's key endpoint layout: the PEM of the key named in the token's `kid`.
+/// A kid's key never changes, so it may be cached for a day.
+fn alb_public_key(state: &AppState, rest: &str, get: bool) -> Result<Response<Body>, Reject> {
+    let kid = rest.trim_start_matches("/alb-public-keys/");
+    let pem = state.alb.as_ref().and_then(|alb| alb.public_key_pem(kid));
+    let Some(pem) = pem else {
+        return Err(Reject::NotFound);
+    };
+    if !get {
+        return Err(Reject::MethodNotAllowed);
+    }
+    let mut response = Response::new(crate::body::full(pem.to_string()));
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-pem-file"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
     );
     Ok(response)
 }
@@ -490,6 +516,7 @@ async fn forward(
     let ctx = ForwardContext {
         client_addr: peer,
         identity: principal.as_ref().map(Principal::identity),
+        session: principal.as_ref().and_then(Principal::session),
         tls,
     };
     let started = Instant::now();

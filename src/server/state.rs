@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::flow::Flow;
 use crate::identity_jwt::IdentitySigner;
 use crate::provider::Providers;
+use crate::proxy::alb::AlbSigner;
 use crate::proxy::Upstream;
 use crate::session::SessionStore;
 
@@ -15,6 +16,8 @@ pub struct AppState {
     pub upstream: Upstream,
     /// Signs the identity header and serves the JWKS; `None` when `identity-jwt` is off.
     pub signer: Option<Arc<IdentitySigner>>,
+    /// Signs ALB's `x-amzn-oidc-data` and serves its key; `None` when `alb-headers` is off.
+    pub alb: Option<Arc<AlbSigner>>,
     /// The path the IdP redirects back to (from `redirect-url`).
     pub callback_path: String,
     /// `host:port` of the upstream, named when it fails.
@@ -27,7 +30,8 @@ impl AppState {
         let sessions = SessionStore::new(&config.session, &config.cookie)?;
         let flow = Flow::new(&config, providers, sessions);
         let signer = IdentitySigner::from_config(&config)?.map(Arc::new);
-        let upstream = Upstream::signing(&config, signer.clone());
+        let alb = AlbSigner::from_config(&config)?.map(Arc::new);
+        let upstream = Upstream::with_signers(&config, signer.clone(), alb.clone());
         let callback_path = config.provider.redirect_url.path().to_string();
         let upstream_addr = match (
             config.upstream.host_str(),
@@ -41,6 +45,7 @@ impl AppState {
             flow,
             upstream,
             signer,
+            alb,
             callback_path,
             upstream_addr,
         }))

@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::identity::Identity;
+use crate::identity::{Identity, UserInfoClaims};
 use crate::provider::TokenSet;
 use crate::secret::{random_token, Secret};
 
@@ -78,6 +78,10 @@ pub struct Session {
     /// back-channel logout names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// The provider's userInfo answer, read at sign-in and each refresh when
+    /// `alb-headers` is on (ALB signs it into `x-amzn-oidc-data`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo: Option<UserInfoClaims>,
 }
 
 impl Session {
@@ -93,7 +97,8 @@ impl Session {
             + id.name.len()
             + id.username.len()
             + id.groups.iter().map(|g| g.len() + 24).sum::<usize>();
-        u32::try_from(tokens + identity + 256).unwrap_or(u32::MAX)
+        let userinfo = self.userinfo.as_ref().map_or(0, UserInfoClaims::weight);
+        u32::try_from(tokens + identity + userinfo + 256).unwrap_or(u32::MAX)
     }
 }
 

@@ -179,6 +179,7 @@ async fn serve_sidecar(config: Config, identity: Option<Identity>) -> SocketAddr
                     let ctx = ForwardContext {
                         client_addr: peer,
                         identity: identity.as_ref(),
+                        session: None,
                         tls: false,
                     };
                     Ok::<_, Infallible>(
