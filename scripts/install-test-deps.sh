@@ -152,3 +152,28 @@ install_redis() {
 }
 install_redis
 # --- end redis ---------------------------------------------------------------
+
+# --- ALB verifiers (tests/it/alb.rs) --------------------------------------------
+# The two ways AWS documents for verifying x-amzn-oidc-data: the ALB docs' Python
+# example (PyJWT, cryptography, requests) in a virtualenv under target/, and
+# aws-jwt-verify from the npm registry, pinned in tests/alb/package-lock.json.
+install_alb_verifiers() {
+    local venv=target/alb-venv req=tests/alb/requirements.txt dir=tests/alb
+    if ! [ -x "$venv/bin/python" ] || ! cmp -s "$req" "$venv/.installed-requirements.txt"; then
+        echo "== installing $req into $venv"
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir -r "$req"
+        cp "$req" "$venv/.installed-requirements.txt"
+    fi
+    # node and npm come with install_oidc_provider above.
+    if cmp -s "$dir/package-lock.json" "$dir/node_modules/.installed-package-lock.json" \
+        && [ -f "$dir/node_modules/aws-jwt-verify/package.json" ]; then
+        return 0
+    fi
+    echo "== installing tests/alb (npm ci)"
+    (cd "$dir" && npm ci --no-audit --no-fund)
+    cp "$dir/package-lock.json" "$dir/node_modules/.installed-package-lock.json"
+}
+install_alb_verifiers
+# --- end ALB verifiers -------------------------------------------------------

@@ -2,6 +2,7 @@
 //! (the mock Cognito, a recording upstream, the sidecar) on ephemeral loopback ports.
 //! `secrets_in_logs` stays a binary of its own: it installs a process-wide TRACE subscriber.
 
+mod alb;
 mod authz;
 mod backchannel;
 mod bearer;
