@@ -94,23 +94,28 @@ impl Flow {
         if diagnose::is_loop(loops) && matches!(self.authenticate(request).await, Ok(None)) {
             return Err(diagnosed(Diagnosis::Loop { count: loops }, retry));
         }
-        let exchange = provider.sign_in(&code, login.verifier.expose(), login.nonce.expose());
+        let read_userinfo = self.read_userinfo;
+        let exchange = async {
+            let sign_in = provider
+                .sign_in(&code, login.verifier.expose(), login.nonce.expose())
+                .await?;
+            // ALB fails the sign-in too when userInfo does: its claims are the header.
+            let userinfo = match read_userinfo {
+                true => Some(
+                    provider
+                        .userinfo(&sign_in.tokens, &sign_in.identity.sub)
+                        .await?,
+                ),
+                false => None,
+            };
+            Ok((sign_in, userinfo))
+        };
         // A person is waiting at a browser: a hung IdP gets the error page
         // within the deadline, not after the whole IdP timeout.
-        let sign_in = tokio::time::timeout(self.callback_deadline, exchange)
+        let (sign_in, userinfo) = tokio::time::timeout(self.callback_deadline, exchange)
             .await
             .unwrap_or(Err(ProviderError::Timeout))
             .map_err(|e| FlowError::from_provider(e, retry.clone()))?;
-        // ALB fails the sign-in too when userInfo does: its claims are the header.
-        let userinfo = match self.read_userinfo {
-            true => Some(
-                provider
-                    .userinfo(&sign_in.tokens, &sign_in.identity.sub)
-                    .await
-                    .map_err(|e| FlowError::from_provider(e, retry.clone()))?,
-            ),
-            false => None,
-        };
         let created_at = now();
         let session = Session {
             identity: sign_in.identity,
