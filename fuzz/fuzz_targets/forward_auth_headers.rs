@@ -56,8 +56,8 @@ fn configs() -> &'static [Config; 3] {
     CONFIGS.get_or_init(|| [config("nginx"), config("traefik"), config("envoy")])
 }
 
-/// Fields: control (which ingress), the auth path rest, then one
-/// `name: value` header per field.
+// Fields: control (which ingress), the auth path rest, then one
+// `name: value` header per field.
 fuzz_target!(|data: &[u8]| {
     let mut fields = input::fields(data);
     let control = fields.next().unwrap_or_default();

@@ -104,6 +104,8 @@ impl Input {
             groups: text
                 .get(4)
                 .map_or(Vec::new(), |g| g.split('\n').map(str::to_owned).collect()),
+            provider: at(5),
+            issuer: at(6),
         });
         Self {
             headers,

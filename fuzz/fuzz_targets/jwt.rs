@@ -47,9 +47,10 @@ fn keys() -> &'static Keys {
 }
 
 fn expected() -> Expected<'static> {
+    static AUDIENCES: OnceLock<[String; 1]> = OnceLock::new();
     Expected {
         issuer: ISSUER,
-        client_id: CLIENT,
+        audiences: AUDIENCES.get_or_init(|| [CLIENT.to_string()]),
         kind: ProviderKind::Cognito,
         nonce: Some(NONCE),
     }
