@@ -96,22 +96,8 @@ fn tls_pair(c: &mut Checker, cert: String, key: String) -> Option<TlsFiles> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{validate, Config, Problem};
+    use super::super::validate::tests::load;
     use super::*;
-
-    const SECRET: &str = "0123456789abcdef0123456789abcdef";
-
-    fn load(extra: &[(&str, &str)]) -> Result<Config, Vec<Problem>> {
-        let mut pairs = vec![
-            ("upstream", "http://127.0.0.1:8080"),
-            ("issuer_url", "https://idp.example.com/realms/a/"),
-            ("client_id", "client"),
-            ("redirect_url", "https://app.example.com/oauth2/callback"),
-            ("cookie_secret", SECRET),
-        ];
-        pairs.extend_from_slice(extra);
-        validate(&Settings::from_pairs(&pairs))
-    }
 
     fn lines(extra: &[(&str, &str)]) -> Vec<String> {
         load(extra)

@@ -230,13 +230,14 @@ fn cores() -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::ClientAuth;
     use super::*;
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
-    fn load(extra: &[(&str, &str)]) -> Result<Config, Vec<Problem>> {
+    /// A minimal valid configuration plus `extra` (which replaces keys it names).
+    pub(in crate::config) fn load(extra: &[(&str, &str)]) -> Result<Config, Vec<Problem>> {
         let mut pairs = vec![
             ("upstream", "http://127.0.0.1:8080"),
             ("issuer_url", "https://idp.example.com/realms/a/"),
