@@ -113,6 +113,7 @@ fn session(i: usize) -> Session {
         id_token_expires_at: at + 3600,
         provider: crate::config::DEFAULT_PROVIDER.into(),
         userinfo: None,
+        sid: None,
     }
 }
 

@@ -1,5 +1,9 @@
 //! `cognito-sidecar`: parse arguments, load the config, run. Nothing else.
 
+// The `main` future nests the server's start-up futures deeply enough (with the
+// bench-seed feature) to pass rustc's default layout query depth of 128.
+#![recursion_limit = "256"]
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
