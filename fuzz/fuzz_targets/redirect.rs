@@ -14,7 +14,7 @@ use url::{Host, Url};
 struct Case {
     policy: RedirectPolicy,
     own: Url,
-    /// (host, port, subdomains allowed)
+    /// (host, port, subdomains only)
     allowed: Vec<(&'static str, Option<u16>, bool)>,
 }
 
@@ -58,8 +58,12 @@ fn host_allowed(case: &Case, url: &Url) -> bool {
         return false;
     };
     case.allowed.iter().any(|&(name, port, subdomains)| {
-        let host_ok = host == name
-            || (subdomains && host.len() > name.len() && host.ends_with(&format!(".{name}")));
+        // `.domain` entries cover its subdomains only, not the apex.
+        let host_ok = if subdomains {
+            host.len() > name.len() && host.ends_with(&format!(".{name}"))
+        } else {
+            host == name
+        };
         host_ok && url.port() == port
     })
 }
