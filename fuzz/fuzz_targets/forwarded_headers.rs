@@ -20,12 +20,13 @@ use libfuzzer_sys::fuzz_target;
 
 /// The configured email header: outside every identity family on purpose.
 const EMAIL: &str = "x-company-mail";
-const SET: [&str; 5] = [
+const SET: [&str; 6] = [
     EMAIL,
     "x-user-name",
     "x-user-sub",
     "x-user-groups",
     "x-user-username",
+    "x-user-provider",
 ];
 const PROTECTED: [&str; 12] = [
     "x-user-email",
