@@ -68,9 +68,12 @@ impl Flow {
             });
             let description = q.error_description.as_deref();
             let redirect_url = sent.config().redirect_url.as_str();
-            if let Some(problem) =
+            // Only an answer to a sign-in this browser started can tell about the
+            // configuration: anyone can link here with `error=redirect_mismatch`.
+            let problem = pending.as_ref().and_then(|_| {
                 ConfigProblem::from_authorize_error(&code, description, redirect_url)
-            {
+            });
+            if let Some(problem) = problem {
                 problem.count();
                 let problem = Box::new(problem);
                 return Err(FlowError::Misconfigured { problem, retry });
