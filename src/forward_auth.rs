@@ -14,6 +14,7 @@ use crate::flow::Flow;
 use crate::http::authority;
 use crate::http::respond::{no_store, ClientKind, Reject};
 use crate::identity_jwt::IdentitySigner;
+use crate::proxy::alb::AlbSigner;
 use crate::proxy::headers::set_identity_headers;
 use crate::proxy::trusted;
 
@@ -185,10 +186,19 @@ fn one(headers: &HeaderMap, name: &HeaderName) -> Result<Option<String>, Reject>
         .map_err(|_| Reject::BadRequest("A forward-auth header is not text."))
 }
 
+/// The signers of the answer's identity headers: the `X-User-Jwt` one and,
+/// with `alb-headers`, ALB's `x-amzn-oidc-*` (so an ingress can copy the same
+/// headers the proxy would send upstream).
+#[derive(Clone, Copy)]
+pub struct Signers<'a> {
+    pub identity: Option<&'a IdentitySigner>,
+    pub alb: Option<&'a AlbSigner>,
+}
+
 pub async fn check(
     flow: &Flow,
     config: &Config,
-    signer: Option<&IdentitySigner>,
+    signers: Signers<'_>,
     req: &AuthRequest<'_>,
 ) -> Result<Response<Body>, Reject> {
     let original = original(config, req)?;
@@ -229,8 +239,12 @@ pub async fn check(
     *response.status_mut() = config.forward_auth.ok_status;
     let h = response.headers_mut();
     set_identity_headers(h, who, &config.headers);
-    if let Some(token) = signer.and_then(|s| s.sign(who)) {
+    if let Some(token) = signers.identity.and_then(|s| s.sign(who)) {
         h.insert(config.headers.jwt.clone(), token);
+    }
+    // As the proxy sends them: browser sessions only (ALB has no bearer tokens).
+    if let (Some(alb), Some((id, session))) = (signers.alb, principal.session()) {
+        alb.insert_headers(h, id, session);
     }
     // The oauth2-proxy names carry the same encoded values (shared, not copied).
     let names = &config.headers;

@@ -225,7 +225,10 @@ async fn own_endpoint(
         r if r.starts_with("/alb-public-keys/") => alb_public_key(state, r, get),
         // Envoy's ext_authz appends the original path to the auth path.
         r if r == "/auth" || r.starts_with("/auth/") => {
-            let signer = state.signer.as_deref();
+            let signers = forward_auth::Signers {
+                identity: state.signer.as_deref(),
+                alb: state.alb.as_deref(),
+            };
             let req = forward_auth::AuthRequest {
                 method,
                 headers,
@@ -233,7 +236,7 @@ async fn own_endpoint(
                 query,
                 peer,
             };
-            let answer = forward_auth::check(flow, &state.config, signer, &req).await?;
+            let answer = forward_auth::check(flow, &state.config, signers, &req).await?;
             *user = ["x-auth-request-email", "x-auth-request-user"]
                 .iter()
                 .find_map(|h| answer.headers().get(*h))

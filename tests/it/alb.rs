@@ -549,3 +549,73 @@ async fn client_sent_alb_headers_are_stripped_in_every_mode() {
     })
     .await;
 }
+
+/// Forward-auth answers a session with the very headers the proxy sends
+/// upstream, so an ingress's auth-response-headers can copy them; the token
+/// passes the ALB docs' Python check; a client's look-alikes are not echoed.
+#[tokio::test]
+async fn forward_auth_answers_with_the_headers_the_upstream_gets() {
+    bounded(async {
+        let alb = AlbStack::start(MockConfig::demo(), &[]).await;
+        let upstream = alb.signed_in_headers().await;
+        let r = alb
+            .client
+            .get(alb.stack.url("/oauth2/auth"))
+            .header("x-amzn-oidc-identity", "admin")
+            .header("x-amzn-oidc-data", "forged.forged.forged")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+        let answered: Vec<(String, String)> = r
+            .headers()
+            .iter()
+            .filter(|(n, _)| n.as_str().starts_with("x-amzn-oidc-"))
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_string()))
+            .collect();
+        let mut sent: Vec<(String, String)> = upstream
+            .headers
+            .iter()
+            .filter(|(n, _)| n.to_ascii_lowercase().starts_with("x-amzn-oidc-"))
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+            .collect();
+        sent.sort();
+        let mut answered_sorted = answered.clone();
+        answered_sorted.sort();
+        assert_eq!(sent.len(), 3, "{sent:?}");
+        assert_eq!(answered_sorted, sent, "the same set, the same values");
+
+        let data = r.headers()["x-amzn-oidc-data"].to_str().unwrap();
+        let job = json!({
+            "base": alb.key_base(),
+            "signer": ARN,
+            "client": DEMO_CLIENT_ID,
+            "tokens": {"forward_auth": data},
+        });
+        let mut py = Command::new(python());
+        py.arg(root().join("tests/alb/verify_alb.py"))
+            .env("REQUESTS_CA_BUNDLE", &alb.ca);
+        let results = tokio::task::spawn_blocking(move || run_verifier(py, &job))
+            .await
+            .unwrap();
+        assert_eq!(
+            results["forward_auth"]["ok"]["sub"].as_str(),
+            upstream.header("x-amzn-oidc-identity"),
+            "{results:?}"
+        );
+
+        // Anonymous: 401 and no ALB header at all.
+        let r = plain_client_trusting(&alb.ca)
+            .get(alb.stack.url("/oauth2/auth"))
+            .header("x-amzn-oidc-identity", "admin")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        assert!(r
+            .headers()
+            .keys()
+            .all(|n| !n.as_str().starts_with("x-amzn-oidc-")));
+    })
+    .await;
+}
