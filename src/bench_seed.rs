@@ -18,10 +18,10 @@ use rand::RngCore;
 
 use crate::flow::Flow;
 use crate::identity::Identity;
-use crate::provider::TokenSet;
 use crate::secret::Secret;
 use crate::server::AppState;
 use crate::session::{now, Session, SessionId};
+use crate::tokens::TokenSet;
 
 /// Token lengths as Cognito issues them (ID token with profile claims and two
 /// groups, access token, JWE refresh token), in bytes.

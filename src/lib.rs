@@ -1,13 +1,17 @@
 //! cognito-sidecar: an authenticating reverse proxy for AWS Cognito and any
 //! OpenID Connect provider.
 //!
-//! Layers, each importing only from the ones above it:
-//! 0. leaves: [`secret`], [`body`], [`identity`], [`authz`], [`pem`]
+//! Layers, each importing only from the ones above it (checked by a unit test,
+//! `layering.rs`, which holds the same table):
+//! 0. leaves: [`secret`], [`body`], [`identity`], [`authz`], [`pem`], [`metrics`], [`tokens`]
 //! 1. [`config`]
-//! 2. provider and session (siblings that never import each other), [`identity_jwt`]
-//! 3. flow: the login state machine
-//! 4. HTTP surfaces: responses, pages, proxy
-//! 5. server, and [`check`] (tries a configuration against the IdPs and the upstream)
+//! 2. provider and session (siblings that never import each other), [`identity_jwt`], [`logging`]
+//! 3. flow: the login state machine, and the one decision per request
+//! 4. HTTP surfaces: [`http`] (responses, pages), [`proxy`], [`forward_auth`]
+//! 5. server, [`check`] (tries a configuration against the IdPs and the upstream), [`healthcheck`]
+//!
+//! Sideways, within a layer, only: authz -> identity, tokens -> secret,
+//! http -> proxy, forward_auth -> http and proxy, server -> check.
 //!
 //! [`mock`] (the `mock-cognito` crate, behind the default `mock` feature) and [`demo`] stand
 //! beside the stack: the mock Cognito shares no code with it.
@@ -26,6 +30,8 @@ pub mod healthcheck;
 pub mod http;
 pub mod identity;
 pub mod identity_jwt;
+#[cfg(test)]
+mod layering;
 pub mod logging;
 pub mod metrics;
 /// The mock Cognito, its own crate (`mock-cognito/`): it shares no code with the sidecar.
@@ -37,6 +43,7 @@ pub mod proxy;
 pub mod secret;
 pub mod server;
 pub mod session;
+pub mod tokens;
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).
 pub async fn shutdown_signal() {

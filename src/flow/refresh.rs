@@ -206,8 +206,8 @@ async fn fresh_userinfo(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::TokenSet;
     use crate::secret::Secret;
+    use crate::tokens::TokenSet;
 
     fn session(tokens_at: u64, expires: u64, refresh: bool) -> Session {
         Session {

@@ -24,11 +24,12 @@ use url::Url;
 use crate::config::{ClientAuth, Config, ProviderConfig, ProviderKind};
 use crate::identity::{Identity, UserInfoClaims};
 use crate::secret::Secret;
+use crate::tokens::TokenSet;
 
 pub use discovery::{issuer_matches, issuer_string, Metadata};
 pub use problem::ConfigProblem;
 pub use registry::Providers;
-pub use token::{printable as printable_code, TokenSet};
+pub use token::printable as printable_code;
 pub use verify::VerifyError;
 
 #[derive(Debug, Clone, thiserror::Error)]

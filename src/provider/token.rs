@@ -7,16 +7,7 @@ use url::form_urlencoded;
 
 use super::{http, ConfigProblem, ProviderError};
 use crate::secret::Secret;
-
-/// The tokens of one sign-in. Never logged: every field is a [`Secret`].
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct TokenSet {
-    pub id_token: Secret<String>,
-    pub access_token: Secret<String>,
-    pub refresh_token: Option<Secret<String>>,
-    /// Access-token lifetime in seconds, as the IdP said.
-    pub expires_in: Option<u64>,
-}
+use crate::tokens::TokenSet;
 
 #[derive(Deserialize)]
 struct RawTokens {

@@ -293,8 +293,8 @@ mod tests {
 
     use super::*;
     use crate::identity::Identity;
-    use crate::provider::TokenSet;
     use crate::secret::Secret;
+    use crate::tokens::TokenSet;
 
     const ARN: &str =
         "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/my-app/50dc6c495c0c9188";

@@ -14,8 +14,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::identity::{Identity, UserInfoClaims};
-use crate::provider::TokenSet;
 use crate::secret::{random_token, Secret};
+use crate::tokens::TokenSet;
 
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
