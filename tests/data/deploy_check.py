@@ -25,7 +25,8 @@ IMAGE_BINARY = "/usr/local/bin/cognito-sidecar"
 SIDECAR_SERVICE = "cognito-sidecar.auth.svc.cluster.local:4180"
 IDENTITY_HEADERS = {
     "x-user-email", "x-user-name", "x-user-groups", "x-user-sub", "x-user-username",
-    "x-auth-request-email", "x-auth-request-user", "x-auth-request-groups",
+    "x-user-provider", "x-auth-request-email", "x-auth-request-user", "x-auth-request-groups",
+    "x-amzn-oidc-identity", "x-amzn-oidc-accesstoken", "x-amzn-oidc-data",
 }
 # Custom resources with no schema in kubernetes-validate: checked field by field.
 KNOWN_CRDS = {("traefik.io/v1alpha1", "Middleware")}
@@ -223,7 +224,8 @@ def check_header_list(where, headers, problems):
     unknown = got - IDENTITY_HEADERS
     if unknown:
         problems.append(f"{where}: {sorted(unknown)} are not headers the sidecar sets")
-    for h in ["x-user-email", "x-user-name", "x-user-groups", "x-user-sub", "x-auth-request-email"]:
+    for h in ["x-user-email", "x-user-name", "x-user-groups", "x-user-sub", "x-user-provider",
+              "x-auth-request-email", "x-amzn-oidc-identity", "x-amzn-oidc-accesstoken", "x-amzn-oidc-data"]:
         if h not in got:
             problems.append(f"{where}: {h} is missing")
 

@@ -25,6 +25,8 @@ const MANIFEST: &str = concat!(
 );
 const TEMPLATE: &str = include_str!("../nginx/auth_request.conf");
 const SPOOF: &str = "ceo@evil.example";
+const ALB_ARN: &str =
+    "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/my-app/50dc6c495c0c9188";
 
 /// The three forward-auth annotations of the manifest's app Ingress.
 struct Annotations {
@@ -253,7 +255,12 @@ async fn spoofed_get(front: &Front, client: &reqwest::Client, path: &str) -> req
 async fn sign_in_through_nginx_returns_to_the_page_and_the_app_gets_the_sidecars_headers_not_spoofs(
 ) {
     bounded(async {
-        let front = Front::start().await;
+        // alb-headers on, so every listed header has a value (ALB's included).
+        let front = Front::start_with(&[
+            ("SIDECAR_ALB_HEADERS", "true"),
+            ("SIDECAR_ALB_SIGNER", ALB_ARN),
+        ])
+        .await;
         let client = browser();
         let r = spoofed_get(&front, &client, "/app/page?x=1").await;
         front.assert_signin(&r, "/app/page?x=1");
