@@ -32,6 +32,18 @@ pub struct Identity {
     pub issuer: String,
 }
 
+impl Identity {
+    /// Who the access log names: the email when known, else the `sub`.
+    pub fn log_name(&self) -> String {
+        self.email.clone().unwrap_or_else(|| self.sub.clone())
+    }
+}
+
+/// A response extension: the user a sidecar endpoint signed in or out, for
+/// the access line (the request itself carried no session, or no longer has one).
+#[derive(Clone, Debug)]
+pub struct LoggedUser(pub String);
+
 /// The one form emails are stored and compared in: ASCII letters lower-cased,
 /// everything else kept byte for byte. Mail systems treat ASCII case alike in
 /// practice (Cognito too); Unicode case mapping is not used because it merges

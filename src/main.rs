@@ -33,8 +33,10 @@ enum Command {
     /// Mock Cognito + demo app + the sidecar in front of it, on localhost.
     #[cfg(feature = "mock")]
     Demo(demo::DemoArgs),
-    /// A local stand-in for a Cognito user pool's hosted login and OAuth2 endpoints.
+    /// A local stand-in for a Cognito user pool's hosted login and OAuth2
+    /// endpoints; prints the sidecar command line that uses it.
     #[cfg(feature = "mock")]
+    #[command(after_help = mock::cli::CONFIG_HELP)]
     MockCognito(mock::cli::MockArgs),
     /// GET the sidecar's /ping: exit 0 on 200, else 1 (a HEALTHCHECK without curl).
     Healthcheck(healthcheck::HealthcheckArgs),

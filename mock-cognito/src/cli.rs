@@ -3,7 +3,29 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use super::{MockCognito, MockConfig, DEMO_CLIENT_ID};
+use super::{guide, MockCognito, MockConfig};
+
+/// The demo pool as a commented file to start from (`--print-config`).
+pub const EXAMPLE_CONFIG: &str = include_str!("../pool.example.toml");
+
+/// `--help`'s account of the users/clients file.
+pub const CONFIG_HELP: &str = "\
+The pool file (--config FILE, TOML; JSON when the name ends in .json):
+  region, pool_id, issuer, id_token_ttl_secs, access_token_ttl_secs,
+  allow_http_loopback_ip, omit_state_on_error, omit_end_session_endpoint
+  [[clients]]  client_id, client_secret (leave out for a public client),
+               callback_urls, logout_urls, scopes, allow_code_flow,
+               allow_implicit_flow, refresh_rotation
+  [[users]]    username, password, sub, email, email_verified, name,
+               given_name, family_name, groups, custom = { key = \"value\" },
+               identity_provider (a federated user)
+Unknown keys are errors. `mock-cognito --print-config > pool.toml` writes the
+built-in demo pool, with a comment on every key, as a file to start from.
+
+On start it prints the client id and secret, the users and their passwords,
+and a sidecar command line to paste. The sidecar's default sign-out URL
+(/oauth2/signed_out next to each registered .../oauth2/callback) is allowed
+as a sign-out URL, so sign-out works without registering it.";
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct MockArgs {
@@ -11,9 +33,12 @@ pub struct MockArgs {
     #[arg(long, default_value = "127.0.0.1:9229")]
     pub listen: SocketAddr,
     /// Users and app clients (TOML, or JSON when the name ends in .json);
-    /// default: the demo pool.
+    /// default: the demo pool. See below for the format.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Print the demo pool as a commented TOML file to start from, and exit.
+    #[arg(long)]
+    pub print_config: bool,
     /// Token issuer; `{base_url}` is replaced by the mock's URL.
     /// Default: https://cognito-idp.{region}.amazonaws.com/{pool_id}.
     #[arg(long, conflicts_with = "local_issuer")]
@@ -36,6 +61,14 @@ pub struct MockArgs {
     /// Extra allowed sign-out URL for every app client (repeatable).
     #[arg(long = "logout-url", value_name = "URL")]
     pub logout_urls: Vec<String>,
+    /// Where the sidecar you will run is reached, e.g. http://localhost:4180:
+    /// its /oauth2/callback is registered and the printed command uses it.
+    /// [default: the first client's first callback URL]
+    #[arg(long, value_name = "URL")]
+    pub sidecar_url: Option<url::Url>,
+    /// The app behind that sidecar, for the printed command only.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
+    pub sidecar_upstream: String,
 }
 
 impl MockArgs {
@@ -54,51 +87,33 @@ impl MockArgs {
         config.allow_http_loopback_ip |= self.allow_http_loopback_ip;
         config.omit_end_session_endpoint |= self.omit_end_session_endpoint;
         config.omit_state_on_error |= self.omit_state_on_error;
+        let sidecar_callback = self.sidecar_url.as_ref().map(guide::callback_of);
         for client in &mut config.clients {
             client
                 .callback_urls
                 .extend(self.callback_urls.iter().cloned());
+            if let Some(cb) = &sidecar_callback {
+                if !client.callback_urls.contains(cb) {
+                    client.callback_urls.push(cb.clone());
+                }
+            }
             client.logout_urls.extend(self.logout_urls.iter().cloned());
+            guide::allow_default_sign_out(client);
         }
         config.validate()?;
         Ok(config)
     }
 }
 
-/// Starts the mock, prints where it is, and serves until Ctrl-C.
+/// Starts the mock, prints how to point a sidecar at it, and serves until Ctrl-C.
 pub async fn run(args: MockArgs) -> anyhow::Result<()> {
-    let config = args.to_config()?;
-    let clients: Vec<String> = config
-        .clients
-        .iter()
-        .map(|c| {
-            let kind = if c.client_secret.is_some() {
-                "confidential"
-            } else {
-                "public"
-            };
-            format!(
-                "{} ({kind}; callbacks: {})",
-                c.client_id,
-                c.callback_urls.join(", ")
-            )
-        })
-        .collect();
-    let users: Vec<String> = config.users.iter().map(|u| u.username.clone()).collect();
-    let handle = MockCognito::start(config, args.listen).await?;
-    println!("mock Cognito user pool {} is up", handle.pool_id());
-    println!("  hosted domain: {}", handle.base_url());
-    println!("  issuer:        {}", handle.issuer());
-    println!("  discovery:     {}", handle.discovery_url());
-    println!("  jwks:          {}", handle.jwks_url());
-    println!("  app clients:   {}", clients.join("; "));
-    println!("  users:         {}", users.join(", "));
-    if args.config.is_none() {
-        println!(
-            "  demo pool: client {DEMO_CLIENT_ID} (secret: see MockConfig::demo), \
-             sign in as alice / alice-password or bob / bob-password"
-        );
+    if args.print_config {
+        print!("{EXAMPLE_CONFIG}");
+        return Ok(());
     }
+    let config = args.to_config()?;
+    let handle = MockCognito::start(config.clone(), args.listen).await?;
+    print!("{}", guide::describe(&handle, &config, &args));
     tokio::signal::ctrl_c().await?;
     println!("shutting down");
     handle.shutdown().await;
@@ -137,5 +152,40 @@ mod tests {
             .any(|u| u.starts_with("http://127.0.0.1")));
         let bad = Cli::parse_from(["x", "--callback-url", "http://127.0.0.1:1/cb"]);
         assert!(bad.mock.to_config().is_err());
+    }
+
+    #[test]
+    fn the_sidecars_default_sign_out_url_is_allowed_next_to_each_callback() {
+        let cli = Cli::parse_from(["x", "--sidecar-url", "http://localhost:5000"]);
+        let config = cli.mock.to_config().unwrap();
+        let client = &config.clients[0];
+        assert!(client
+            .callback_urls
+            .contains(&"http://localhost:5000/oauth2/callback".to_string()));
+        for url in [
+            "http://localhost:4180/",
+            "http://localhost:4180/oauth2/signed_out",
+            "http://localhost:5000/oauth2/signed_out",
+        ] {
+            assert!(client.logout_urls.contains(&url.to_string()), "{url}");
+        }
+    }
+
+    #[test]
+    fn the_example_file_is_the_demo_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pool.toml");
+        std::fs::write(&path, EXAMPLE_CONFIG).unwrap();
+        let file = MockConfig::from_file(&path).unwrap();
+        let demo = MockConfig::demo();
+        assert_eq!(format!("{:?}", file.clients), format!("{:?}", demo.clients));
+        let users = |c: &MockConfig| -> Vec<String> {
+            c.users
+                .iter()
+                .map(|u| format!("{u:?} {} {:?}", u.password, u.custom))
+                .collect()
+        };
+        assert_eq!(users(&file), users(&demo));
+        assert!(CONFIG_HELP.contains("--print-config"));
     }
 }

@@ -4,7 +4,7 @@ use http::{Method, StatusCode};
 use serde_json::{json, Map, Value};
 
 use super::authorize::SESSION_COOKIE;
-use super::config::redirect_allowed;
+use super::config::{redirect_allowed, MockClient};
 use super::pages;
 use super::server::{Params, Reply, Req};
 use super::state::{bump, State};
@@ -160,12 +160,12 @@ pub(crate) fn logout(state: &State, req: &Req) -> Reply {
     let loopback = state.config().allow_http_loopback_ip;
     let target = if let Some(uri) = p.value("logout_uri") {
         if !client.logout_urls.iter().any(|u| u == uri) || !redirect_allowed(uri, loopback) {
-            return error_reply(state, "An error was encountered with the requested page.");
+            return redirect_mismatch(state, &client, "logout_uri", uri);
         }
         uri.to_string()
     } else if let Some(uri) = p.value("redirect_uri") {
         if !client.callback_urls.iter().any(|u| u == uri) || !redirect_allowed(uri, loopback) {
-            return error_reply(state, "An error was encountered with the requested page.");
+            return redirect_mismatch(state, &client, "redirect_uri", uri);
         }
         if p.value("response_type").is_none() {
             return error_reply(
@@ -187,6 +187,27 @@ pub(crate) fn logout(state: &State, req: &Req) -> Reply {
         "set-cookie",
         format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"),
     )
+}
+
+/// A sign-out URL the client does not allow: Cognito sends the browser to its
+/// `/error` page with `error=redirect_mismatch`, as for an unregistered
+/// callback, and never to the URL. The mock also says so in its log.
+fn redirect_mismatch(state: &State, client: &MockClient, param: &str, uri: &str) -> Reply {
+    let (allowed, flag) = match param {
+        "logout_uri" => (&client.logout_urls, "--logout-url"),
+        _ => (&client.callback_urls, "--callback-url"),
+    };
+    tracing::warn!(
+        "/logout refused {param} {uri:?}: not an allowed URL of app client {} \
+         (allowed: {}); add it with {flag} or to the pool file",
+        client.client_id,
+        allowed.join(", ")
+    );
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("error", "redirect_mismatch")
+        .append_pair("client_id", &client.client_id)
+        .finish();
+    Reply::redirect(&format!("{}/error?{query}", state.base_url))
 }
 
 fn error_reply(state: &State, message: &str) -> Reply {

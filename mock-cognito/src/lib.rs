@@ -16,6 +16,7 @@ mod authorize;
 pub mod cli;
 mod config;
 mod endpoints;
+mod guide;
 mod keys;
 mod pages;
 mod server;

@@ -271,12 +271,21 @@ pub(super) async fn sign_out(
             format!(
                 "{url} answered {} instead of sending the browser to sign-out-url {sign_out}: \
                  add it, byte for byte, to the sign-out URLs of app client {}, or change sign-out-url",
-                answer.summary(),
+                answer_with_location(&answer),
                 provider.client_id
             ),
         )
     };
     finding.at(url)
+}
+
+/// `HTTP 302 to <where>` (Cognito refuses with a redirect to its `/error`
+/// page, whose `error=redirect_mismatch` is the useful part), else the summary.
+fn answer_with_location(answer: &Answer) -> String {
+    match &answer.location {
+        Some(to) => format!("{} to {to}", answer.summary()),
+        None => answer.summary(),
+    }
 }
 
 /// Cognito's `/logout` redirects to exactly `logout_uri`; an OIDC provider

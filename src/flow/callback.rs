@@ -7,6 +7,7 @@ use super::diagnose::{self, Diagnosis};
 use super::login::PendingLogin;
 use super::{Flow, FlowError};
 use crate::body::{self, Body};
+use crate::identity::LoggedUser;
 use crate::provider::{ConfigProblem, ProviderError};
 use crate::secret::ct_eq;
 use crate::session::cookie::request_cookies;
@@ -132,6 +133,7 @@ impl Flow {
             userinfo,
         };
         tracing::info!(sub = %session.identity.sub, "signed in");
+        let who = LoggedUser(session.identity.log_name());
         // Never reuse an id the browser brought: a fresh one defeats fixation.
         let id = SessionId::generate();
         self.sessions
@@ -146,6 +148,7 @@ impl Flow {
             .header(header::SET_COOKIE, set_session)
             .header(header::SET_COOKIE, self.cookies.clear_cookie(&cookie_name))
             .header(header::SET_COOKIE, self.loop_cookie(loops, since))
+            .extension(who)
             .body(body::empty())
             .map_err(|_| FlowError::NotReady)
     }

@@ -5,6 +5,7 @@ use http::{header, HeaderMap, Response, StatusCode};
 
 use super::{Flow, FlowError};
 use crate::body::{self, Body};
+use crate::identity::LoggedUser;
 use crate::session::cookie::request_cookies;
 
 const RD_TTL_SECS: i64 = 300;
@@ -77,6 +78,9 @@ impl Flow {
                 header::SET_COOKIE,
                 self.cookies.clear_cookie(&self.loop_cookie_name()),
             );
+        if let Some(a) = &authenticated {
+            builder = builder.extension(LoggedUser(a.session.identity.log_name()));
+        }
         if let Some(sealed) = self.cookies.seal(&rd_name, &rd) {
             builder = builder.header(
                 header::SET_COOKIE,

@@ -28,6 +28,7 @@ use crate::flow::{is_cross_site, own_origin, FlowError, Principal};
 use crate::forward_auth;
 use crate::http::pages;
 use crate::http::respond::{self, respond, ClientKind, Reject};
+use crate::identity::LoggedUser;
 use crate::metrics::{metrics, OutcomeLabels};
 use crate::proxy::{trusted, ForwardContext, Upstream};
 
@@ -66,6 +67,9 @@ pub async fn handle(
         };
         respond(kind, reject, &ctx)
     });
+    if let Some(who) = response.extensions_mut().remove::<LoggedUser>() {
+        user.get_or_insert(who.0);
+    }
     response
         .headers_mut()
         .insert(X_REQUEST_ID, request_id.clone());
@@ -365,7 +369,7 @@ async fn userinfo(
 
 /// Who the access line names: the email when verified, else the `sub`.
 fn access_user(who: &crate::identity::Identity) -> String {
-    who.email.clone().unwrap_or_else(|| who.sub.clone())
+    who.log_name()
 }
 
 /// Where a proxied navigation returns after sign-in: the same URL on the host

@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use cognito_sidecar::demo::app;
+use cognito_sidecar::mock::MockConfig;
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -162,9 +164,11 @@ where
 async fn demo_stack() -> Stack {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(cognito_sidecar::demo::app::serve(listener));
+    let emails = app::Emails::of(&MockConfig::demo().users);
+    tokio::spawn(app::serve(listener, emails));
     Stack::builder()
         .set("SIDECAR_UPSTREAM", format!("http://{addr}"))
+        .set("SIDECAR_SKIP_AUTH_ROUTES", app::SKIP_AUTH_ROUTES)
         .start()
         .await
 }
@@ -273,9 +277,14 @@ async fn sign_out_button_ends_the_session_and_the_deep_link_asks_for_a_password_
         assert_alice_on(&c, &stack, DEEP_LINK).await;
 
         wait_css(&c, "#sign-out").await.click().await.unwrap();
-        // Through the IdP's logout and back to `/`, which now needs a sign-in.
-        wait_sign_in_form(&c, &stack).await;
+        // Through the IdP's logout to the app's signed-out page, not the form.
+        assert_eq!(text_of(&c, "h1").await, "You are signed out");
+        assert_eq!(current(&c).await, stack.url(app::SIGNED_OUT_PATH));
         assert_eq!(stack.mock.counters().logouts, 1, "IdP logout visited");
+        screenshot(&c, "signed-out.png").await;
+        // Its button signs in again: the hosted form asks for the password.
+        wait_css(&c, "#sign-in").await.click().await.unwrap();
+        wait_sign_in_form(&c, &stack).await;
 
         c.goto(&stack.url(DEEP_LINK)).await.unwrap();
         wait_sign_in_form(&c, &stack).await;
@@ -423,6 +432,86 @@ async fn upstream_down_page_names_the_product_and_says_the_app_is_unreachable() 
         assert!(detail.contains("try again"), "{detail}");
         assert_eq!(text_of(&c, "#action").await, "Try again");
         screenshot(&c, "upstream-down.png").await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_wrong_client_secret_shows_the_misconfigured_page_with_a_request_id() {
+    let stack = Stack::builder()
+        .set("SIDECAR_CLIENT_SECRET", "not-the-client-secret")
+        .start()
+        .await;
+    with_browser(|c| async move {
+        c.goto(&stack.url(DEEP_LINK)).await.unwrap();
+        wait_sign_in_form(&c, &stack).await;
+        fill_in_and_submit(&c, "alice", "alice-password").await;
+        assert_eq!(text_of(&c, "h1").await, "Sign-in is misconfigured");
+        let body = text_of(&c, "body").await;
+        assert!(body.contains("request id"), "{body}");
+        assert!(!body.contains("temporary"), "{body}");
+        screenshot(&c, "misconfigured.png").await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_sign_in_started_on_another_host_gets_the_cookie_diagnosis_page() {
+    let stack = demo_stack().await;
+    let port = url::Url::parse(&stack.base).unwrap().port().unwrap();
+    with_browser(|c| async move {
+        // The redirect URL is on 127.0.0.1: the login cookie set on localhost never reaches it.
+        c.goto(&format!("http://localhost:{port}{DEEP_LINK}"))
+            .await
+            .unwrap();
+        wait_sign_in_form(&c, &stack).await;
+        fill_in_and_submit(&c, "alice", "alice-password").await;
+        assert_eq!(text_of(&c, "h1").await, "Sign-in could not finish");
+        let body = text_of(&c, "body").await;
+        assert!(body.contains("Sign-in started on localhost"), "{body}");
+        assert!(body.contains("cookie-domain"), "{body}");
+        screenshot(&c, "cookie-other-host.png").await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_browser_losing_its_session_after_each_sign_in_gets_the_loop_page() {
+    let stack = demo_stack().await;
+    with_browser(|c| async move {
+        for round in 0..3 {
+            c.goto(&stack.url(DEEP_LINK)).await.unwrap();
+            if round == 0 {
+                wait_sign_in_form(&c, &stack).await;
+                fill_in_and_submit(&c, "alice", "alice-password").await;
+            }
+            // Later rounds pass the hosted form on the IdP's own session.
+            assert_alice_on(&c, &stack, DEEP_LINK).await;
+            c.delete_cookie("_cognito_sidecar").await.unwrap();
+        }
+        c.goto(&stack.url(DEEP_LINK)).await.unwrap();
+        assert_eq!(text_of(&c, "h1").await, "Sign-in keeps starting over");
+        let body = text_of(&c, "body").await;
+        assert!(body.contains("3 times within a minute"), "{body}");
+        screenshot(&c, "sign-in-loop.png").await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_mock_refusing_a_sign_out_url_shows_cognitos_error_page() {
+    let stack = demo_stack().await;
+    with_browser(|c| async move {
+        let refused = format!(
+            "{}/logout?client_id={}&logout_uri=http%3A%2F%2Flocalhost%3A1%2Fnot-registered",
+            stack.mock.base_url(),
+            cognito_sidecar::mock::DEMO_CLIENT_ID
+        );
+        c.goto(&refused).await.unwrap();
+        assert!(current(&c).await.contains("/error?error=redirect_mismatch"));
+        let detail = text_of(&c, "#errorDetail").await;
+        assert_eq!(detail, "error: redirect_mismatch");
+        screenshot(&c, "mock-sign-out-refused.png").await;
     })
     .await;
 }

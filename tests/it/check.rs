@@ -245,7 +245,12 @@ async fn an_unregistered_sign_out_url_is_named() {
         &report,
         "sign-out-url",
         Some("sign-out-url"),
-        &[&url, "/logout?client_id=", "HTTP 400"],
+        &[
+            &url,
+            "/logout?client_id=",
+            "HTTP 302",
+            "error=redirect_mismatch",
+        ],
     );
 }
 

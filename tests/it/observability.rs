@@ -290,10 +290,16 @@ async fn logs_have_no_colour_codes_rounded_latency_the_user_and_the_urls_sent() 
             .unwrap();
         assert_eq!(r.status(), 302);
 
+        // Also where the request brought no session: the callback makes one,
+        // sign-out ends one.
+        for path in ["/oauth2/userinfo", "/oauth2/callback", "/oauth2/sign_out"] {
+            let path = format!("path=\"{path}\"");
+            let line = sidecar.wait_for_line(&["request", &path]).await;
+            assert!(line.contains("user=\"alice@example.com\""), "{line}");
+        }
         let line = sidecar
             .wait_for_line(&["request", "path=\"/oauth2/userinfo\""])
             .await;
-        assert!(line.contains("user=\"alice@example.com\""), "{line}");
         let latency = line
             .split("latency_ms=")
             .nth(1)

@@ -335,3 +335,17 @@ async fn with_the_idp_down_at_start_it_serves_and_becomes_ready_once_the_idp_is_
     assert!(location(&r).starts_with(&mock.base_url()));
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_misspelt_sidecar_variable_is_a_start_up_warning_naming_the_setting() {
+    use crate::misconfigured::{free_origin, Process};
+    let base = free_origin();
+    let mock = start_mock_for(MockConfig::demo(), &base).await;
+    let sidecar = Process::start(&mock, &base, &[("SIDECAR_COOKIE_DOMIAN", "example.com")]).await;
+    let line = sidecar.wait_for_line(&["SIDECAR_COOKIE_DOMIAN"]).await;
+    assert!(
+        line.contains("WARN")
+            && line.contains("did you mean SIDECAR_COOKIE_DOMAIN (cookie-domain)?"),
+        "{line}"
+    );
+}

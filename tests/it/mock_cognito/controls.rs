@@ -178,13 +178,27 @@ async fn logout_follows_cognitos_parameters() {
             .get(format!("{}/logout?{query}", mock.base_url()))
             .send()
     };
-    let bad: [&[(&str, &str)]; 5] = [
+    // A URL the client does not allow: Cognito's /error page, never the URL.
+    let unregistered = [
+        ("client_id", PUBLIC_ID),
+        ("logout_uri", "https://app.example.com/signed-out/"),
+    ];
+    let resp = logout(&unregistered).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    let to = location(&resp);
+    assert_eq!(
+        to,
+        format!(
+            "{}/error?error=redirect_mismatch&client_id={PUBLIC_ID}",
+            mock.base_url()
+        )
+    );
+    let page = browser.get(&to).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::BAD_REQUEST);
+    assert!(page.text().await.unwrap().contains("redirect_mismatch"));
+    let bad: [&[(&str, &str)]; 4] = [
         &[("logout_uri", APP_OUT)],
         &[("client_id", PUBLIC_ID)],
-        &[
-            ("client_id", PUBLIC_ID),
-            ("logout_uri", "https://app.example.com/signed-out/"),
-        ],
         &[("client_id", PUBLIC_ID), ("redirect_uri", APP_CB)],
         &[
             ("client_id", PUBLIC_ID),
