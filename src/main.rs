@@ -37,7 +37,7 @@ enum Command {
     /// endpoints; prints the sidecar command line that uses it.
     #[cfg(feature = "mock")]
     #[command(after_help = mock::cli::CONFIG_HELP)]
-    MockCognito(mock::cli::MockArgs),
+    MockCognito(Box<mock::cli::MockArgs>),
     /// GET the sidecar's /ping: exit 0 on 200, else 1 (a HEALTHCHECK without curl).
     Healthcheck(healthcheck::HealthcheckArgs),
     /// Try the run configuration (same flags, environment and file) against the
@@ -68,7 +68,7 @@ async fn main() -> ExitCode {
         #[cfg(feature = "mock")]
         Some(Command::MockCognito(args)) => {
             let _log = logging::init(LogFormat::Pretty);
-            mock::cli::run(args).await
+            mock::cli::run(*args).await
         }
         Some(Command::Healthcheck(args)) => healthcheck::run(args).await,
         Some(Command::Check(args)) => return check(*args).await,
