@@ -16,11 +16,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
 
+use crate::clock::Clock;
 use crate::flow::Flow;
 use crate::identity::Identity;
 use crate::secret::Secret;
 use crate::server::AppState;
-use crate::session::{now, Session, SessionId};
+use crate::session::{Session, SessionId};
 use crate::tokens::TokenSet;
 
 /// Token lengths as Cognito issues them (ID token with profile claims and two
@@ -90,7 +91,7 @@ fn token(len: usize) -> Secret<String> {
 
 /// The `i`-th seeded session: its own user, so the per-user cap never bites.
 fn session(i: usize) -> Session {
-    let at = now();
+    let at = Clock::default().now();
     Session {
         identity: Identity {
             sub: uuid::Uuid::new_v4().to_string(),

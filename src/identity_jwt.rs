@@ -8,8 +8,6 @@
 //! `jsonwebtoken::encode`, which would re-parse (and re-check) the key for
 //! every request.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -18,6 +16,7 @@ use http::HeaderValue;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::clock::Clock;
 use crate::config::{Config, IdentityJwtConfig};
 use crate::identity::Identity;
 
@@ -63,6 +62,7 @@ pub struct IdentitySigner {
     issuer: String,
     audience: String,
     ttl_secs: u64,
+    clock: Clock,
 }
 
 impl std::fmt::Debug for IdentitySigner {
@@ -81,7 +81,10 @@ impl IdentitySigner {
         let Some(settings) = &config.identity_jwt else {
             return Ok(None);
         };
-        let signer = Self::new(settings)?;
+        let signer = Self {
+            clock: config.clock.clone(),
+            ..Self::new(settings)?
+        };
         if settings.key.is_none() {
             tracing::warn!(
                 kid = %signer.kid,
@@ -119,16 +122,14 @@ impl IdentitySigner {
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
             ttl_secs: settings.ttl.as_secs(),
+            clock: Clock::default(),
         })
     }
 
     /// The token for `who`, valid from now for the configured ttl, as a header
     /// value marked sensitive. `None` only if signing fails (logged).
     pub fn sign(&self, who: &Identity) -> Option<HeaderValue> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let token = self.sign_at(who, now)?;
+        let token = self.sign_at(who, self.clock.now())?;
         let mut value = HeaderValue::from_str(&token).ok()?;
         value.set_sensitive(true);
         Some(value)
@@ -178,7 +179,7 @@ impl IdentitySigner {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
 

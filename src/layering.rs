@@ -14,6 +14,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("pem", 0),
     ("metrics", 0),
     ("tokens", 0),
+    ("clock", 0),
     ("config", 1),
     ("provider", 2),
     ("session", 2),

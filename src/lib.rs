@@ -3,7 +3,7 @@
 //!
 //! Layers, each importing only from the ones above it (checked by a unit test,
 //! `layering.rs`, which holds the same table):
-//! 0. leaves: [`secret`], [`body`], [`identity`], [`authz`], [`pem`], [`metrics`], [`tokens`]
+//! 0. leaves: [`secret`], [`body`], [`identity`], [`authz`], [`pem`], [`metrics`], [`tokens`], [`clock`]
 //! 1. [`config`]
 //! 2. provider and session (siblings that never import each other), [`identity_jwt`], [`logging`]
 //! 3. flow: the login state machine, and the one decision per request
@@ -21,6 +21,7 @@ pub mod authz;
 pub mod bench_seed;
 pub mod body;
 pub mod check;
+pub mod clock;
 pub mod config;
 #[cfg(feature = "mock")]
 pub mod demo;

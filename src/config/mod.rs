@@ -311,4 +311,7 @@ pub struct Config {
     pub limits: Limits,
     /// Start-up warnings (unknown `SIDECAR_*` variables), for the log.
     pub warnings: Vec<String>,
+    /// Where every part built from this config reads the time: the system's
+    /// (not a setting; tests hand in one they move).
+    pub clock: crate::clock::Clock,
 }

@@ -78,6 +78,7 @@ pub fn validate(s: &Settings) -> Result<Config, Vec<Problem>> {
                 timeouts,
                 limits,
                 warnings: Vec::new(),
+                clock: crate::clock::Clock::default(),
             })
         }
         _ => Err(c.problems),

@@ -11,7 +11,7 @@ use crate::identity::LoggedUser;
 use crate::provider::{ConfigProblem, ProviderError};
 use crate::secret::ct_eq;
 use crate::session::cookie::request_cookies;
-use crate::session::{now, Session, SessionId};
+use crate::session::{Session, SessionId};
 
 /// Longest callback query read; anything longer is not from a real IdP.
 const MAX_QUERY_LEN: usize = 16 * 1024;
@@ -94,7 +94,8 @@ impl Flow {
         let Some(provider) = self.providers.named(&login.provider) else {
             return Err(FlowError::StateMismatch { retry });
         };
-        let (loops, since) = diagnose::loop_count(request, &self.loop_cookie_name());
+        let (loops, since) =
+            diagnose::loop_count(request, &self.loop_cookie_name(), self.clock.now());
         if diagnose::is_loop(loops) && matches!(self.authenticate(request).await, Ok(None)) {
             return Err(diagnosed(Diagnosis::Loop { count: loops }, retry));
         }
@@ -120,7 +121,7 @@ impl Flow {
             .await
             .unwrap_or(Err(ProviderError::Timeout))
             .map_err(|e| FlowError::from_provider(e, retry.clone()))?;
-        let created_at = now();
+        let created_at = self.clock.now();
         let session = Session {
             identity: sign_in.identity,
             tokens: sign_in.tokens,
@@ -173,7 +174,7 @@ impl Flow {
     }
 
     fn loop_cookie(&self, count: u32, since: u64) -> String {
-        let (value, max_age) = diagnose::next_loop_value(count, since);
+        let (value, max_age) = diagnose::next_loop_value(count, since, self.clock.now());
         self.cookies
             .set_cookie(&self.loop_cookie_name(), value, max_age)
     }

@@ -10,7 +10,6 @@ use url::Url;
 
 use crate::config::Config;
 use crate::session::cookie::request_cookies;
-use crate::session::now;
 
 /// Sign-ins started on another host remembered, to explain a missing cookie.
 const MAX_REMEMBERED_STARTS: usize = 1024;
@@ -205,9 +204,8 @@ impl Diagnoser {
     }
 }
 
-/// Completed sign-ins of this browser in the current window: `count.since`.
-pub fn loop_count(request: &http::HeaderMap, name: &str) -> (u32, u64) {
-    let now = now();
+/// Completed sign-ins of this browser in the window ending `now`: `count.since`.
+pub fn loop_count(request: &http::HeaderMap, name: &str, now: u64) -> (u32, u64) {
     request_cookies(request)
         .filter(|(n, _)| *n == name)
         .find_map(|(_, v)| {
@@ -224,9 +222,9 @@ pub fn is_loop(count: u32) -> bool {
 }
 
 /// The counter's value after one more completed sign-in, and its lifetime.
-pub fn next_loop_value(count: u32, since: u64) -> (String, i64) {
+pub fn next_loop_value(count: u32, since: u64, now: u64) -> (String, i64) {
     let left = LOOP_WINDOW_SECS
-        .saturating_sub(now().saturating_sub(since))
+        .saturating_sub(now.saturating_sub(since))
         .max(1);
     (
         format!("{}.{since}", count.saturating_add(1)),

@@ -9,10 +9,10 @@ use sha2::{Digest, Sha256};
 
 use super::{Flow, FlowError};
 use crate::body::{self, Body};
+use crate::clock::Clock;
 use crate::provider::{AuthRequest, Provider};
 use crate::secret::{random_token, Secret};
 use crate::session::cookie::{request_cookies, CookieCodec};
-use crate::session::now;
 
 /// How long a browser may stay at the IdP's sign-in form.
 pub const LOGIN_TTL_SECS: i64 = 600;
@@ -42,12 +42,6 @@ pub(super) struct PendingLogin {
 
 fn default_provider() -> String {
     crate::config::DEFAULT_PROVIDER.to_string()
-}
-
-fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 pub(super) fn pkce_challenge(verifier: &str) -> String {
@@ -82,8 +76,8 @@ impl Flow {
             nonce: random_token(32),
             verifier: random_token(32),
             rd,
-            created_at: now(),
-            created_ns: now_ns(),
+            created_at: self.clock.now(),
+            created_ns: u64::try_from(self.clock.now_ns()).unwrap_or(u64::MAX),
             provider: provider.name().to_string(),
         };
         let url = provider
@@ -139,22 +133,23 @@ impl Flow {
     }
 
     pub(super) fn open_login(&self, name: &str, sealed: &str) -> Option<PendingLogin> {
-        open_pending(&self.cookies, name, sealed)
+        open_pending(&self.cookies, name, sealed, self.clock.now())
     }
 }
 
-/// Opens, parses and age-checks one login cookie; `None` for anything else.
-fn open_pending(cookies: &CookieCodec, name: &str, sealed: &str) -> Option<PendingLogin> {
+/// Opens, parses and age-checks (at `now`) one login cookie; `None` for anything else.
+fn open_pending(cookies: &CookieCodec, name: &str, sealed: &str, now: u64) -> Option<PendingLogin> {
     let opened = cookies.open(name, sealed)?;
     let login: PendingLogin = serde_json::from_str(&opened.value).ok()?;
-    let age = now().saturating_sub(login.created_at);
+    let age = now.saturating_sub(login.created_at);
     (age <= LOGIN_TTL_SECS as u64).then_some(login)
 }
 
 /// The `rd` of a login cookie, opened exactly as the callback opens it. Public
 /// so the fuzz targets reach the cookie parsing a browser can feed.
+/// At the system's time.
 pub fn open_login_cookie(cookies: &CookieCodec, name: &str, sealed: &str) -> Option<String> {
-    open_pending(cookies, name, sealed).map(|login| login.rd)
+    open_pending(cookies, name, sealed, Clock::default().now()).map(|login| login.rd)
 }
 
 #[cfg(test)]

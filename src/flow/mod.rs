@@ -128,6 +128,7 @@ pub struct Flow {
     diagnoser: diagnose::Diagnoser,
     /// `alb-headers`: keep each session's userInfo answer (sign-in and refresh).
     read_userinfo: bool,
+    clock: crate::clock::Clock,
 }
 
 /// The longest a browser waits at the callback for the IdP by default: a
@@ -142,6 +143,7 @@ impl Flow {
                 sessions.clone(),
                 config.session.refresh_interval,
                 config.alb.is_some(),
+                config.clock.clone(),
             ),
             providers,
             sessions,
@@ -156,6 +158,7 @@ impl Flow {
             callback_deadline: CALLBACK_DEADLINE.min(config.timeouts.idp_total),
             diagnoser: diagnose::Diagnoser::new(config),
             read_userinfo: config.alb.is_some(),
+            clock: config.clock.clone(),
         }
     }
 

@@ -14,9 +14,10 @@ use std::time::Duration;
 
 use moka::future::Cache;
 
+use crate::clock::Clock;
 use crate::identity::{Identity, UserInfoClaims};
 use crate::provider::{Provider, ProviderError, Providers, SignIn};
-use crate::session::{now, Session, SessionId, SessionStore};
+use crate::session::{Session, SessionId, SessionStore};
 
 /// After an attempt, the same session is not refreshed again for this long.
 const RETRY_AFTER: Duration = Duration::from_secs(15);
@@ -33,6 +34,7 @@ pub struct Refresher {
     interval_secs: u64,
     /// `alb-headers`: read userInfo again with the new tokens.
     read_userinfo: bool,
+    clock: Clock,
 }
 
 /// Whether the session's tokens should be refreshed now: in the last quarter of
@@ -56,6 +58,7 @@ impl Refresher {
         sessions: SessionStore,
         interval: Duration,
         read_userinfo: bool,
+        clock: Clock,
     ) -> Self {
         let attempts = Cache::builder()
             .max_capacity(1_000_000)
@@ -67,12 +70,13 @@ impl Refresher {
             attempts,
             interval_secs: interval.as_secs().max(1),
             read_userinfo,
+            clock,
         }
     }
 
     /// Starts a refresh for this session unless one ran recently.
     pub async fn refresh_if_due(&self, id: &SessionId, session: &Arc<Session>) {
-        if !due(session, now(), self.interval_secs) {
+        if !due(session, self.clock.now(), self.interval_secs) {
             return;
         }
         // `or_insert_with` coalesces racing callers (plain `or_insert` is a
@@ -101,7 +105,7 @@ impl Refresher {
             }
         }
         let current = match self.sessions.get(&id).await {
-            Ok(Some(current)) if due(&current, now(), self.interval_secs) => current,
+            Ok(Some(current)) if due(&current, self.clock.now(), self.interval_secs) => current,
             // Signed out, or refreshed by another replica meanwhile.
             Ok(_) => return self.unlock(&id).await,
             Err(error) => {
@@ -152,7 +156,7 @@ impl Refresher {
                 let updated = Session {
                     identity: fresh.identity,
                     tokens: fresh.tokens,
-                    tokens_at: now(),
+                    tokens_at: self.clock.now(),
                     id_token_expires_at: fresh.id_token_expires_at,
                     userinfo,
                     ..(*session).clone()

@@ -32,9 +32,10 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::clock::Clock;
 use crate::config::{AlbConfig, Config};
 use crate::identity::UserInfoClaims;
-use crate::session::{now, Session, SessionId};
+use crate::session::{Session, SessionId};
 
 pub const X_AMZN_OIDC_DATA: HeaderName = HeaderName::from_static("x-amzn-oidc-data");
 pub const X_AMZN_OIDC_IDENTITY: HeaderName = HeaderName::from_static("x-amzn-oidc-identity");
@@ -102,6 +103,7 @@ pub struct AlbSigner {
     signer: String,
     providers: HashMap<String, Audience>,
     cache: moka::sync::Cache<SessionId, Arc<Signed>>,
+    clock: Clock,
 }
 
 impl std::fmt::Debug for AlbSigner {
@@ -125,7 +127,10 @@ impl AlbSigner {
             let iss = crate::provider::issuer_string(&p.issuer);
             (p.name.clone(), (iss, p.client_id.clone()))
         });
-        let signer = Self::new(alb, audiences)?;
+        let signer = Self {
+            clock: config.clock.clone(),
+            ..Self::new(alb, audiences)?
+        };
         if alb.key.is_none() {
             tracing::warn!(kid = %signer.kid, "{GENERATED_KEY_WARNING}");
         }
@@ -167,6 +172,7 @@ impl AlbSigner {
                 .max_capacity(CACHE_ENTRIES)
                 .time_to_live(RESIGN_AFTER)
                 .build(),
+            clock: Clock::default(),
         })
     }
 
@@ -207,7 +213,7 @@ impl AlbSigner {
             }
         }
         let claims = session.userinfo.as_ref()?;
-        let token = self.sign_at(&session.provider, claims, now())?;
+        let token = self.sign_at(&session.provider, claims, self.clock.now())?;
         let mut data = HeaderValue::from_str(&token).ok()?;
         data.set_sensitive(true);
         let signed = Signed {
@@ -355,7 +361,7 @@ mod tests {
     #[test]
     fn tokens_have_albs_layout_and_verify_with_the_published_pem() {
         let s = signer(None);
-        let at = now();
+        let at = Clock::default().now();
         let token = s.sign_at("default", &claims(), at).unwrap();
         let parts: Vec<&str> = token.split('.').collect();
         assert_eq!(parts.len(), 3);

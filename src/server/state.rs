@@ -27,7 +27,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: Config) -> anyhow::Result<Arc<Self>> {
         let providers = Providers::new(&config)?;
-        let sessions = SessionStore::new(&config.session, &config.cookie)?;
+        let sessions = SessionStore::new(&config.session, &config.cookie, config.clock.clone())?;
         let flow = Flow::new(&config, providers, sessions);
         let signer = IdentitySigner::from_config(&config)?.map(Arc::new);
         let alb = AlbSigner::from_config(&config)?.map(Arc::new);

@@ -5,8 +5,15 @@
 
 use std::time::Duration;
 
-use super::{now, Session, SessionId, SessionStore};
+use super::{Session, SessionId, SessionStore};
+use crate::clock::Clock;
 use crate::config::{SessionBackend, SessionConfig};
+
+/// The time the contract dates its sessions by: a store under test runs on
+/// the system's clock.
+pub fn now() -> u64 {
+    Clock::default().now()
+}
 
 /// The settings a store under test must be built with: a 1 s idle timeout and
 /// three sessions per user.

@@ -12,6 +12,7 @@ use moka::policy::EvictionPolicy;
 use moka::Expiry;
 
 use super::{Session, SessionId};
+use crate::clock::Clock;
 use crate::config::SessionConfig;
 
 type Ids = Arc<Mutex<VecDeque<SessionId>>>;
@@ -24,6 +25,8 @@ pub struct MemoryStore {
     /// What back-channel logout needs (boxed: the store is passed by value).
     logout: Arc<LogoutState>,
     max_per_user: usize,
+    /// Ends sessions at `expires_at` (moka's own expiry runs on real time).
+    clock: Clock,
 }
 
 struct LogoutState {
@@ -48,7 +51,7 @@ fn sid_key(provider: &str, sid: &str) -> String {
 }
 
 impl MemoryStore {
-    pub fn new(config: &SessionConfig) -> Self {
+    pub fn new(config: &SessionConfig, clock: Clock) -> Self {
         let sessions = Cache::builder()
             // LRU: when full, the session used least recently ends. moka's
             // default (TinyLFU) may refuse to admit a new entry that is less
@@ -77,13 +80,14 @@ impl MemoryStore {
                 seen,
             }),
             max_per_user: config.max_per_user.max(1),
+            clock,
         }
     }
 
     /// A live session, or `None` (unknown, expired, evicted or past `expires_at`).
     pub async fn get(&self, id: &SessionId) -> Option<Arc<Session>> {
         let session = self.sessions.get(id).await?;
-        if session.expires_at <= super::now() {
+        if session.expires_at <= self.clock.now() {
             self.sessions.invalidate(id).await;
             return None;
         }
@@ -209,15 +213,15 @@ mod tests {
 
     #[tokio::test]
     async fn the_memory_store_meets_the_contract() {
-        let store = SessionStore::Memory(MemoryStore::new(&contract::config()));
+        let store = SessionStore::Memory(MemoryStore::new(&contract::config(), Clock::default()));
         contract::contract(&store).await.unwrap();
     }
 
     #[tokio::test]
     async fn past_absolute_expiry_is_gone_from_the_cache() {
-        let store = MemoryStore::new(&contract::config());
+        let store = MemoryStore::new(&contract::config(), Clock::default());
         let id = SessionId::generate();
-        let s = contract::session("a", super::super::now() - 1).unwrap();
+        let s = contract::session("a", contract::now() - 1).unwrap();
         store.insert(id.clone(), s).await;
         assert!(store.get(&id).await.is_none());
         assert_eq!(store.count().await, 0, "invalidated on read");
@@ -229,19 +233,22 @@ mod tests {
     /// user would sign in and at once be signed out).
     #[tokio::test]
     async fn a_full_store_keeps_the_new_session_and_drops_the_least_recent() {
-        let one = contract::session("u0", super::super::now() + 3600)
+        let one = contract::session("u0", contract::now() + 3600)
             .unwrap()
             .weight();
-        let store = MemoryStore::new(&SessionConfig {
-            max_bytes: u64::from(one) * 10,
-            idle_timeout: Duration::from_secs(3600),
-            max_per_user: 1,
-            ..contract::config()
-        });
+        let store = MemoryStore::new(
+            &SessionConfig {
+                max_bytes: u64::from(one) * 10,
+                idle_timeout: Duration::from_secs(3600),
+                max_per_user: 1,
+                ..contract::config()
+            },
+            Clock::default(),
+        );
         let mut ids = Vec::new();
         for i in 0..10 {
             let id = SessionId::generate();
-            let s = contract::session(&format!("u{i}"), super::super::now() + 3600).unwrap();
+            let s = contract::session(&format!("u{i}"), contract::now() + 3600).unwrap();
             store.insert(id.clone(), s).await;
             ids.push(id);
         }
@@ -253,7 +260,7 @@ mod tests {
         }
         store.sessions.run_pending_tasks().await;
         let newcomer = SessionId::generate();
-        let s = contract::session("new", super::super::now() + 3600).unwrap();
+        let s = contract::session("new", contract::now() + 3600).unwrap();
         store.insert(newcomer.clone(), s).await;
         store.sessions.run_pending_tasks().await;
         assert!(

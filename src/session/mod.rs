@@ -9,8 +9,6 @@ mod redis;
 mod sealed;
 mod store;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde::{Deserialize, Serialize};
 
 use crate::identity::{Identity, UserInfoClaims};
@@ -104,13 +102,6 @@ impl Session {
 
 fn default_provider() -> String {
     crate::config::DEFAULT_PROVIDER.to_string()
-}
-
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::memory::MemoryStore;
 use super::redis::RedisStore;
 use super::{Session, SessionId};
+use crate::clock::Clock;
 use crate::config::{CookieConfig, SessionBackend, SessionConfig};
 
 /// Why the store could not answer. Never holds the Redis URL (a password may be in it).
@@ -29,9 +30,14 @@ pub enum SessionStore {
 
 impl SessionStore {
     /// The configured backend; Redis connects lazily, so this never waits.
-    pub fn new(config: &SessionConfig, cookie: &CookieConfig) -> Result<Self, StoreError> {
+    /// Sessions end by `clock`.
+    pub fn new(
+        config: &SessionConfig,
+        cookie: &CookieConfig,
+        clock: Clock,
+    ) -> Result<Self, StoreError> {
         Ok(match &config.backend {
-            SessionBackend::Memory => Self::Memory(MemoryStore::new(config)),
+            SessionBackend::Memory => Self::Memory(MemoryStore::new(config, clock)),
             SessionBackend::Redis {
                 url,
                 prefix,
@@ -44,6 +50,7 @@ impl SessionStore {
                 sentinel_password.as_ref(),
                 config,
                 &cookie.secrets,
+                clock,
             )?),
         })
     }

@@ -24,7 +24,7 @@ use cognito_sidecar::identity::UserInfoClaims;
 use cognito_sidecar::mock::{MockConfig, DEMO_CLIENT_ID};
 use cognito_sidecar::proxy::alb::AlbSigner;
 use cognito_sidecar::secret::Secret;
-use cognito_sidecar::session::now;
+use cognito_sidecar::session::contract::now;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
@@ -448,7 +448,7 @@ async fn after_a_refresh_the_headers_carry_the_new_access_token_and_claims() {
             1,
             "no IdP call per request"
         );
-        tokio::time::sleep(Duration::from_millis(3100)).await;
+        alb.stack.advance(3);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         let refreshed = loop {
             let seen = alb.request("/app").await;

@@ -520,7 +520,7 @@ async fn a_cluster_spreads_sessions_follows_redirects_and_survives_a_master_fail
 
         // One refresh grant across both replicas, the lock in the cluster.
         let refreshed = sign_in(a, "alice").await;
-        tokio::time::sleep(Duration::from_millis(3200)).await;
+        a.advance(3);
         let before = mock.counters().refresh_grants;
         let requests = (0..16).map(|i| whoami(&stacks[i % 2], &refreshed));
         let statuses = futures_util::future::join_all(requests).await;

@@ -62,7 +62,7 @@ async fn a_group_removed_at_the_idp_disappears_after_one_refresh() {
     );
 
     stack.mock.set_user_groups("alice", vec!["staff".into()]);
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    stack.advance(3);
     assert!(wait_for_groups(&stack, &client, Some("staff"), Duration::from_secs(3)).await);
     assert_eq!(
         stack.mock.counters().refresh_grants,
@@ -71,7 +71,7 @@ async fn a_group_removed_at_the_idp_disappears_after_one_refresh() {
     );
 
     stack.mock.set_user_groups("alice", vec![]);
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    stack.advance(3);
     assert!(
         wait_for_groups(&stack, &client, Some(""), Duration::from_secs(3)).await,
         "no groups: an empty header"
@@ -83,7 +83,7 @@ async fn a_group_removed_at_the_idp_disappears_after_one_refresh() {
 async fn concurrent_requests_trigger_a_single_refresh() {
     let stack = Stack::builder().mock(short_lived()).start().await;
     let client = signed_in(&stack).await;
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    stack.advance(3);
     let requests = (0..20).map(|_| client.get(stack.url("/x")).send());
     for r in futures_util::future::join_all(requests).await {
         assert_eq!(r.unwrap().status(), 200);
@@ -99,7 +99,7 @@ async fn an_idp_failing_at_refresh_keeps_the_session_on_its_claims() {
     stack
         .mock
         .set_fault(MockEndpoint::Token, Some(Fault::Status500));
-    tokio::time::sleep(Duration::from_millis(4500)).await;
+    stack.advance(5);
     for _ in 0..5 {
         assert_eq!(
             groups_seen(&stack, &client).await.as_deref(),
@@ -206,7 +206,7 @@ async fn a_revoked_refresh_token_ends_the_session_within_the_refresh_interval() 
     assert_eq!(r.status(), 200, "within the interval: no refresh yet");
     assert_eq!(stack.mock.counters().refresh_grants, 0);
 
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    stack.advance(2);
     assert_eq!(
         status_once_refreshed(&stack, &client).await,
         401,
@@ -220,7 +220,7 @@ async fn a_revoked_refresh_token_ends_the_session_and_the_next_navigation_signs_
     let client = browser();
     revoke_after_sign_in(&stack, &client).await;
 
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    stack.advance(3);
     assert_eq!(
         status_once_refreshed(&stack, &client).await,
         401,
@@ -265,7 +265,7 @@ async fn a_refresh_answer_for_another_subject_ends_the_session() {
         .header("x-user-sub")
         .map(str::to_string);
     stack.mock.set_user_sub("alice", "someone-else");
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    stack.advance(3);
     let before = stack.upstream.count();
     let status = status_once_refreshed(&stack, &client).await;
     assert_eq!(status, 401, "the session ended");

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use cognito_sidecar::body::{self, Body};
+use cognito_sidecar::clock::Clock;
 use cognito_sidecar::config::{Config, MapSource, RunArgs};
 use cognito_sidecar::mock::{
     MockCognito, MockConfig, MockHandle, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
@@ -120,6 +121,8 @@ pub struct Stack {
     pub sidecar: Running,
     /// `http://127.0.0.1:PORT` of the sidecar.
     pub base: String,
+    /// The sidecar's clock (shared by replicas started together).
+    pub clock: Clock,
 }
 
 /// Settings for a stack; `env` entries override the defaults (keys `SIDECAR_*`).
@@ -146,6 +149,16 @@ impl StackBuilder {
         let base = format!("http://{addr}");
         let mock = start_mock_for(self.mock.unwrap_or_else(MockConfig::demo), &base).await;
         start_sidecar_with(&mock, listener, &base, &self.env).await
+    }
+}
+
+impl Stack {
+    /// Moves time `secs` seconds ahead for the sidecar (and every replica
+    /// started with it) and the mock, in step: expiry without waiting.
+    pub fn advance(&self, secs: u64) {
+        self.clock.advance(std::time::Duration::from_secs(secs));
+        let offset = i64::try_from(self.clock.offset().as_secs()).unwrap();
+        self.mock.set_clock_offset(offset);
     }
 }
 
@@ -465,12 +478,14 @@ impl StackBuilder {
         let mock = start_mock_for(self.mock.unwrap_or_else(MockConfig::demo), public).await;
         let upstream = RecordingUpstream::start().await;
         let config = sidecar_config(public, &mock, &upstream, &self.env);
+        let clock = config.clock.clone();
         let sidecar = server::start_on(config, vec![listener]).unwrap();
         let stack = Stack {
             mock,
             upstream,
             sidecar,
             base: direct.clone(),
+            clock,
         };
         stack.wait_ready().await;
         Stack {
@@ -504,9 +519,12 @@ impl StackBuilder {
         let mock = MockCognito::start(pool, "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
+        let clock = Clock::default();
         let mut stacks = Vec::new();
         for (listener, base) in listeners.into_iter().zip(bases) {
-            stacks.push(start_sidecar_with(&mock, listener, &base, &self.env).await);
+            let stack = start_sidecar_on(&mock, listener, &base, &self.env, clock.clone()).await;
+            stack.wait_ready().await;
+            stacks.push(stack);
         }
         stacks
     }
@@ -533,13 +551,26 @@ pub async fn start_sidecar_unready(
     base: &str,
     env: &[(String, String)],
 ) -> Stack {
+    start_sidecar_on(mock, listener, base, env, Clock::default()).await
+}
+
+/// A sidecar reading the time from `clock`, not waiting for `/ready`.
+async fn start_sidecar_on(
+    mock: &MockHandle,
+    listener: TcpListener,
+    base: &str,
+    env: &[(String, String)],
+    clock: Clock,
+) -> Stack {
     let upstream = RecordingUpstream::start().await;
-    let config = sidecar_config(base, mock, &upstream, env);
+    let mut config = sidecar_config(base, mock, &upstream, env);
+    config.clock = clock.clone();
     let sidecar = server::start_on(config, vec![listener]).unwrap();
     Stack {
         mock: mock.clone(),
         upstream,
         sidecar,
         base: base.to_string(),
+        clock,
     }
 }

@@ -22,12 +22,13 @@ mod scan;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use self::connect::{Conn, Link};
 use self::keys::{hashed, Keys};
 use super::sealed::Sealer;
 use super::{Session, SessionId, StoreError};
+use crate::clock::Clock;
 use crate::config::SessionConfig;
 use crate::secret::Secret;
 
@@ -54,12 +55,8 @@ pub struct RedisStore {
     ttl_ms: u64,
     max_per_user: usize,
     sealer: Arc<Sealer>,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    /// Ends sessions at `expires_at`; Redis's own key expiry runs on its clock.
+    clock: Clock,
 }
 
 fn millis(d: Duration) -> u64 {
@@ -81,6 +78,7 @@ impl RedisStore {
         sentinel_password: Option<&Secret<String>>,
         config: &SessionConfig,
         secrets: &[Secret<Vec<u8>>],
+        clock: Clock,
     ) -> Result<Self, StoreError> {
         let link = Link::open(url, ca_file, sentinel_password)?;
         let sealer = Sealer::new(secrets);
@@ -94,6 +92,7 @@ impl RedisStore {
             ttl_ms: millis(config.ttl),
             max_per_user: config.max_per_user.max(1),
             sealer: Arc::new(sealer),
+            clock,
         })
     }
 
@@ -128,7 +127,7 @@ impl RedisStore {
         let left = session
             .expires_at
             .saturating_mul(1000)
-            .saturating_sub(now_ms());
+            .saturating_sub(self.clock.now_ms());
         self.idle_ms.min(left).max(1)
     }
 
@@ -166,7 +165,7 @@ impl RedisStore {
             return Ok(None);
         };
         let left = self.ttl_for(&session);
-        if session.expires_at <= super::now() {
+        if session.expires_at <= self.clock.now() {
             self.del(key).await?;
             return Ok(None);
         }
