@@ -407,6 +407,16 @@ pub fn query_map(url: &str) -> HashMap<String, String> {
     map
 }
 
+/// The fragment parameters of a URL (an implicit-flow answer; first value wins).
+pub fn fragment_map(url: &str) -> HashMap<String, String> {
+    let parsed = url::Url::parse(url).unwrap();
+    let mut map = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(parsed.fragment().unwrap_or_default().as_bytes()) {
+        map.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+    }
+    map
+}
+
 /// The sidecar's cookie sealer for [`COOKIE_SECRET`], to open or forge cookies.
 pub fn test_codec(secure: bool) -> cognito_sidecar::session::cookie::CookieCodec {
     use cognito_sidecar::config::CookieConfig;

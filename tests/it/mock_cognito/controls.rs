@@ -25,7 +25,7 @@ async fn every_tweak_is_rejected_by_a_relying_party() {
     // Through a real code exchange: the next grant carries the tweaked ID token.
     for tweak in [TokenTweak::NoTweak].into_iter().chain(tweaks) {
         mock.next_id_token_tweak(tweak);
-        let code = demo_code(&http(false), &mock, "n-42").await;
+        let code = demo_code(&plain_client(), &mock, "n-42").await;
         let (status, _, body) = exchange_demo(&mock, &code).await;
         assert_eq!(status, StatusCode::OK, "{tweak:?}");
         let id = body["id_token"].as_str().unwrap();
@@ -73,7 +73,7 @@ async fn every_tweak_is_rejected_by_a_relying_party() {
 async fn key_rotation_drops_old_keys() {
     let mock = start(pool()).await;
     let old = mock.mint_id_token(TokenTweak::NoTweak);
-    let before: Value = http(false)
+    let before: Value = plain_client()
         .get(mock.jwks_url())
         .send()
         .await
@@ -82,7 +82,7 @@ async fn key_rotation_drops_old_keys() {
         .await
         .unwrap();
     mock.rotate_keys();
-    let after: Value = http(false)
+    let after: Value = plain_client()
         .get(mock.jwks_url())
         .send()
         .await
@@ -116,7 +116,7 @@ async fn key_rotation_drops_old_keys() {
 #[tokio::test]
 async fn faults_misbehave_until_cleared() {
     let mock = start(pool()).await;
-    let get = |url: String| async move { http(false).get(url).send().await.unwrap() };
+    let get = |url: String| async move { plain_client().get(url).send().await.unwrap() };
     mock.set_fault(MockEndpoint::Jwks, Some(Fault::Status500));
     assert_eq!(
         get(mock.jwks_url()).await.status(),
@@ -149,7 +149,7 @@ async fn faults_misbehave_until_cleared() {
         .is_ok());
 
     mock.set_fault(MockEndpoint::Token, Some(Fault::MissingIdToken));
-    let code = demo_code(&http(false), &mock, "n").await;
+    let code = demo_code(&plain_client(), &mock, "n").await;
     let (status, _, body) = exchange_demo(&mock, &code).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.get("id_token").is_none() && body.get("access_token").is_some());
@@ -168,7 +168,7 @@ async fn faults_misbehave_until_cleared() {
 #[tokio::test]
 async fn logout_follows_cognitos_parameters() {
     let mock = start(pool()).await;
-    let browser = http(true);
+    let browser = browser();
     let _ = code_for(&browser, &mock, PUBLIC_ID, APP_CB, "n").await;
     let logout = |q: &[(&str, &str)]| {
         let query = url::form_urlencoded::Serializer::new(String::new())
@@ -243,8 +243,7 @@ async fn logout_follows_cognitos_parameters() {
     let resp = logout(&q).await.unwrap();
     let loc = location(&resp);
     assert!(
-        loc.starts_with(&format!("{}/login?", mock.base_url()))
-            && params_of(&loc, false)["state"] == "s"
+        loc.starts_with(&format!("{}/login?", mock.base_url())) && query_map(&loc)["state"] == "s"
     );
 }
 
@@ -258,10 +257,10 @@ async fn implicit_rotation_and_client_credentials() {
         ("state", "s"),
         ("nonce", "nn"),
     ];
-    let resp = sign_in(&http(false), &mock, &params, "bob", "bob-password").await;
+    let resp = sign_in(&plain_client(), &mock, &params, "bob", "bob-password").await;
     let loc = location(&resp);
     assert!(loc.starts_with(&format!("{APP_CB}#")), "{loc}");
-    let frag = params_of(&loc, true);
+    let frag = fragment_map(&loc);
     assert_eq!(
         (
             frag["token_type"].as_str(),
@@ -282,8 +281,8 @@ async fn implicit_rotation_and_client_credentials() {
         ("client_id", ROTATING_ID),
         ("redirect_uri", APP_CB),
     ];
-    let resp = sign_in(&http(false), &mock, &params, "alice", "alice-password").await;
-    let code = params_of(&location(&resp), false)["code"].clone();
+    let resp = sign_in(&plain_client(), &mock, &params, "alice", "alice-password").await;
+    let code = query_map(&location(&resp))["code"].clone();
     let basic = Some((ROTATING_ID, ROTATING_SECRET));
     let form = [
         ("grant_type", "authorization_code"),
@@ -372,8 +371,8 @@ async fn shutdown_stops_the_server() {
     let mock = start(pool()).await;
     let url = mock.discovery_url();
     let clone = mock.clone();
-    assert!(http(false).get(&url).send().await.is_ok());
+    assert!(plain_client().get(&url).send().await.is_ok());
     mock.shutdown().await;
-    assert!(http(false).get(&url).send().await.is_err());
+    assert!(plain_client().get(&url).send().await.is_err());
     drop(clone);
 }

@@ -122,7 +122,7 @@ async fn authorize_errors_table() {
             Some("login_required"),
         ),
     ];
-    let http = http(false);
+    let http = plain_client();
     for case in cases {
         let resp = http
             .get(authorize_url(&mock, &case.params))
@@ -151,7 +151,7 @@ async fn authorize_errors_table() {
                     "{}: {loc}",
                     case.name
                 );
-                let p = params_of(&loc, false);
+                let p = query_map(&loc);
                 assert_eq!(p["error"], error, "{}", case.name);
                 assert_eq!(p["state"], "xyz", "{}", case.name);
                 assert!(!p.contains_key("code"), "{}", case.name);
@@ -186,12 +186,12 @@ async fn error_redirects_can_omit_state_and_loopback_ip_is_a_choice() {
     config.omit_state_on_error = true;
     let mock = start(config).await;
     let params = authz("x", &[("response_type", "")], None).params;
-    let resp = http(false)
+    let resp = plain_client()
         .get(authorize_url(&mock, &params))
         .send()
         .await
         .unwrap();
-    let p = params_of(&location(&resp), false);
+    let p = query_map(&location(&resp));
     assert_eq!(p["error"], "invalid_request");
     assert!(!p.contains_key("state"));
 
@@ -212,7 +212,7 @@ async fn error_redirects_can_omit_state_and_loopback_ip_is_a_choice() {
         ("redirect_uri", "http://127.0.0.1:4180/cb"),
         ("response_type", "code"),
     ];
-    let resp = http(false)
+    let resp = plain_client()
         .get(authorize_url(&mock, &params))
         .send()
         .await
@@ -380,7 +380,7 @@ async fn token_errors_table() {
         assert_eq!(headers["access-control-allow-origin"], "*", "{name}");
     }
     let url = format!("{}/oauth2/token", mock.base_url());
-    let json = http(false)
+    let json = plain_client()
         .post(&url)
         .json(&serde_json::json!({"grant_type": "client_credentials"}))
         .send()
@@ -392,7 +392,7 @@ async fn token_errors_table() {
         "invalid_request"
     );
     assert_eq!(
-        http(false).get(&url).send().await.unwrap().status(),
+        plain_client().get(&url).send().await.unwrap().status(),
         StatusCode::METHOD_NOT_ALLOWED
     );
 }
@@ -400,7 +400,7 @@ async fn token_errors_table() {
 #[tokio::test]
 async fn code_checks_single_use_redirect_pkce_client_expiry() {
     let mock = start(pool()).await;
-    let browser = &http(false);
+    let browser = &plain_client();
     let code = code_for(browser, &mock, PUBLIC_ID, APP_CB, "n1").await;
     assert!(uuid::Uuid::parse_str(&code).is_ok(), "codes are UUIDs");
     let (status, _, _) = exchange_public(&mock, &code).await;
@@ -483,13 +483,13 @@ async fn code_checks_single_use_redirect_pkce_client_expiry() {
 async fn userinfo_errors() {
     let mock = start(pool()).await;
     let url = format!("{}/oauth2/userInfo", mock.base_url());
-    let none = http(false).get(&url).send().await.unwrap();
+    let none = plain_client().get(&url).send().await.unwrap();
     assert_eq!(none.status(), StatusCode::BAD_REQUEST);
     assert!(none.headers()["www-authenticate"]
         .to_str()
         .unwrap()
         .starts_with("error=\"invalid_request\""));
-    let code = demo_code(&http(true), &mock, "n").await;
+    let code = demo_code(&browser(), &mock, "n").await;
     let (_, _, tokens) = exchange_demo(&mock, &code).await;
     let bad = [
         "garbage",
@@ -497,7 +497,7 @@ async fn userinfo_errors() {
         &mock.mint_id_token(TokenTweak::NoTweak),
     ];
     for token in bad {
-        let resp = http(false)
+        let resp = plain_client()
             .get(&url)
             .bearer_auth(token)
             .send()
@@ -512,7 +512,7 @@ async fn userinfo_errors() {
     let access = tokens["access_token"].as_str().unwrap();
     mock.set_clock_offset(3600);
     assert_eq!(
-        http(false)
+        plain_client()
             .get(&url)
             .bearer_auth(access)
             .send()
@@ -525,7 +525,7 @@ async fn userinfo_errors() {
     mock.set_clock_offset(0);
     mock.rotate_keys();
     assert_eq!(
-        http(false)
+        plain_client()
             .get(&url)
             .bearer_auth(access)
             .send()

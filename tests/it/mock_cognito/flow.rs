@@ -9,7 +9,11 @@ use super::support::*;
 #[tokio::test]
 async fn discovery_and_jwks_have_cognitos_shape() {
     let mock = start(pool()).await;
-    let resp = http(false).get(mock.discovery_url()).send().await.unwrap();
+    let resp = plain_client()
+        .get(mock.discovery_url())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let doc: Value = resp.json().await.unwrap();
     let mut keys: Vec<&str> = doc
@@ -52,7 +56,7 @@ async fn discovery_and_jwks_have_cognitos_shape() {
         serde_json::json!(["client_secret_basic", "client_secret_post"])
     );
 
-    let jwks: Value = http(false)
+    let jwks: Value = plain_client()
         .get(mock.jwks_url())
         .send()
         .await
@@ -82,7 +86,7 @@ async fn discovery_and_jwks_have_cognitos_shape() {
     let local = start(config).await;
     let under_issuer = format!("{}/.well-known/openid-configuration", local.issuer());
     assert_eq!(under_issuer, local.discovery_url());
-    let doc: Value = http(false)
+    let doc: Value = plain_client()
         .get(&under_issuer)
         .send()
         .await
@@ -92,7 +96,7 @@ async fn discovery_and_jwks_have_cognitos_shape() {
         .unwrap();
     assert_eq!(doc["issuer"], local.issuer());
     assert!(doc.get("end_session_endpoint").is_none());
-    let other = http(false)
+    let other = plain_client()
         .get(format!(
             "{}/us-east-1_Other/.well-known/jwks.json",
             local.base_url()
@@ -106,7 +110,7 @@ async fn discovery_and_jwks_have_cognitos_shape() {
 #[tokio::test]
 async fn full_code_flow_with_pkce_and_independent_verification() {
     let mock = start(pool()).await;
-    let browser = http(true);
+    let browser = browser();
     let code = code_for(&browser, &mock, PUBLIC_ID, APP_CB, "nonce-1").await;
     let (status, headers, body) = exchange_public(&mock, &code).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -194,7 +198,7 @@ async fn full_code_flow_with_pkce_and_independent_verification() {
         .send()
         .await
         .unwrap();
-    let p = params_of(&location(&resp), false);
+    let p = query_map(&location(&resp));
     assert!(location(&resp).starts_with(APP_CB) && p.contains_key("code"));
     assert_eq!(p["state"], "a b&c=d", "state comes back verbatim");
     let forced = [params.as_slice(), &[("prompt", "login")]].concat();
@@ -232,14 +236,14 @@ async fn wrong_password_shows_the_form_again() {
         ("redirect_uri", APP_CB),
         ("state", "s"),
     ];
-    let resp = sign_in(&http(true), &mock, &params, "alice", "wrong").await;
+    let resp = sign_in(&browser(), &mock, &params, "alice", "wrong").await;
     assert_eq!(resp.status(), StatusCode::OK);
     let html = resp.text().await.unwrap();
     assert!(
         html.contains("Incorrect username or password.") && html.contains("<title>Sign in</title>")
     );
-    assert!(hidden_fields(&html).contains(&("state".into(), "s".into())));
-    let resp = sign_in(&http(true), &mock, &params, "nobody", "x").await;
+    assert!(form_fields(&html).contains(&("state".into(), "s".into())));
+    let resp = sign_in(&browser(), &mock, &params, "nobody", "x").await;
     assert!(resp
         .text()
         .await
@@ -251,7 +255,7 @@ async fn wrong_password_shows_the_form_again() {
 #[tokio::test]
 async fn refresh_revoke_and_userinfo() {
     let mock = start(pool()).await;
-    let code = demo_code(&http(true), &mock, "n-1").await;
+    let code = demo_code(&browser(), &mock, "n-1").await;
     let (_, _, first) = exchange_demo(&mock, &code).await;
     let refresh = first["refresh_token"].as_str().unwrap().to_string();
     let access = first["access_token"].as_str().unwrap().to_string();
@@ -264,7 +268,7 @@ async fn refresh_revoke_and_userinfo() {
     .await
     .unwrap();
 
-    let info = http(false)
+    let info = plain_client()
         .get(format!("{}/oauth2/userInfo", mock.base_url()))
         .bearer_auth(&access)
         .send()
@@ -308,7 +312,7 @@ async fn refresh_revoke_and_userinfo() {
     assert_ne!(claims["iat"], first_id["iat"]);
 
     let revoke = |token: String, basic: bool| {
-        let req = http(false)
+        let req = plain_client()
             .post(format!("{}/oauth2/revoke", mock.base_url()))
             .form(&[("token", token)]);
         let req = if basic {
@@ -343,7 +347,7 @@ async fn refresh_revoke_and_userinfo() {
             .2["error"],
         "invalid_grant"
     );
-    let info = http(false)
+    let info = plain_client()
         .get(format!("{}/oauth2/userInfo", mock.base_url()))
         .bearer_auth(&access)
         .send()

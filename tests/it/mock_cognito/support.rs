@@ -15,9 +15,11 @@ use jwt_simple::prelude::{
     Duration as JwtDuration, RS256PublicKey, RSAPublicKeyLike, Token, VerificationOptions,
 };
 use reqwest::header::HeaderMap;
-use reqwest::{redirect, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+
+pub use crate::support::{browser, form_fields, fragment_map, location, plain_client, query_map};
 
 pub const APP_CB: &str = "https://app.example.com/oauth2/callback";
 pub const APP_OUT: &str = "https://app.example.com/signed-out";
@@ -71,45 +73,6 @@ pub async fn start(config: MockConfig) -> MockHandle {
         .unwrap()
 }
 
-/// A client that never follows redirects, with or without a cookie jar.
-pub fn http(cookies: bool) -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(redirect::Policy::none())
-        .cookie_store(cookies)
-        .build()
-        .unwrap()
-}
-
-pub fn location(resp: &reqwest::Response) -> String {
-    resp.headers()["location"].to_str().unwrap().to_string()
-}
-
-/// Query (or fragment) parameters of a URL as a map.
-pub fn params_of(url: &str, fragment: bool) -> std::collections::HashMap<String, String> {
-    let parsed = url::Url::parse(url).unwrap();
-    let raw = if fragment {
-        parsed.fragment().unwrap_or_default().to_string()
-    } else {
-        parsed.query().unwrap_or_default().to_string()
-    };
-    url::form_urlencoded::parse(raw.as_bytes())
-        .into_owned()
-        .collect()
-}
-
-/// `<input type="hidden" name=… value=…>` pairs of the sign-in form.
-pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
-    let between = |s: &str, start: &str| -> Option<String> {
-        let from = s.find(start)? + start.len();
-        let len = s[from..].find('"')?;
-        Some(html_escape::decode_html_entities(&s[from..from + len]).into_owned())
-    };
-    html.split("<input type=\"hidden\" ")
-        .skip(1)
-        .filter_map(|rest| Some((between(rest, "name=\"")?, between(rest, "value=\"")?)))
-        .collect()
-}
-
 pub fn authorize_url(mock: &MockHandle, params: &[(&str, &str)]) -> String {
     let query = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params)
@@ -141,7 +104,7 @@ pub async fn sign_in(
             && html.contains("name=\"password\"")
             && html.contains("id=\"signin\"")
     );
-    let mut form = hidden_fields(&html);
+    let mut form = form_fields(&html);
     form.push(("username".into(), user.into()));
     form.push(("password".into(), password.into()));
     http.post(format!("{}/login", mock.base_url()))
@@ -172,7 +135,7 @@ pub async fn code_for(
     ];
     let resp = sign_in(http, mock, &params, "alice", "alice-password").await;
     assert_eq!(resp.status(), StatusCode::FOUND);
-    params_of(&location(&resp), false)["code"].clone()
+    query_map(&location(&resp))["code"].clone()
 }
 
 /// POSTs a form to `/oauth2/token`, optionally with Basic client auth.
@@ -181,7 +144,7 @@ pub async fn token_call(
     form: &[(&str, &str)],
     basic: Option<(&str, &str)>,
 ) -> (StatusCode, HeaderMap, Value) {
-    let mut req = http(false)
+    let mut req = plain_client()
         .post(format!("{}/oauth2/token", mock.base_url()))
         .form(form);
     if let Some((id, secret)) = basic {
@@ -220,7 +183,7 @@ pub async fn demo_code(http: &reqwest::Client, mock: &MockHandle, nonce: &str) -
         ("nonce", nonce),
     ];
     let resp = sign_in(http, mock, &params, "alice", "alice-password").await;
-    params_of(&location(&resp), false)["code"].clone()
+    query_map(&location(&resp))["code"].clone()
 }
 
 pub async fn exchange_demo(mock: &MockHandle, code: &str) -> (StatusCode, HeaderMap, Value) {
@@ -248,7 +211,7 @@ pub async fn verify(
     aud: Option<&str>,
     nonce: Option<&str>,
 ) -> Result<Map<String, Value>, String> {
-    let jwks: Value = http(false)
+    let jwks: Value = plain_client()
         .get(mock.jwks_url())
         .send()
         .await
