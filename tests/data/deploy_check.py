@@ -1,5 +1,5 @@
 """Offline checks of the deployment artefacts (docker/, deploy/), run by
-tests/it/deploy_manifests.rs as `python3 tests/data/deploy_check.py CHECK`.
+tests/it/deploy_manifests.rs as `target/deploy-venv/bin/python tests/data/deploy_check.py CHECK`.
 
 Exit 0 when the check passes; 1 with one line per problem; 3 when a tool is
 missing (run scripts/install-test-deps.sh). The `env` check prints JSON: the
@@ -45,7 +45,10 @@ def need(module):
 
 
 def tool(name):
-    path = shutil.which(name) or os.path.join(sysconfig.get_path("scripts"), name)
+    # The virtualenv's own copy first (scripts/install-test-deps.sh), then PATH.
+    path = os.path.join(sysconfig.get_path("scripts"), name)
+    if not os.access(path, os.X_OK):
+        path = shutil.which(name) or path
     if not os.access(path, os.X_OK):
         raise Missing(f"{name} is not installed: run scripts/install-test-deps.sh")
     return path

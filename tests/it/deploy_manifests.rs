@@ -19,13 +19,29 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The python of the validators' virtualenv (never the system's), installed
+/// from tests/data/deploy-requirements.txt by scripts/install-test-deps.sh.
+fn python() -> PathBuf {
+    let venv = root().join("target/deploy-venv");
+    let wanted = std::fs::read(root().join("tests/data/deploy-requirements.txt")).unwrap();
+    let installed = std::fs::read(venv.join(".installed-requirements.txt")).ok();
+    assert!(
+        installed.as_deref() == Some(wanted.as_slice()),
+        "the deploy validators' virtualenv is missing or out of date at {}: run scripts/install-test-deps.sh",
+        venv.display()
+    );
+    venv.join("bin/python")
+}
+
 /// Runs one check of deploy_check.py; its stdout on success.
 fn check(name: &str) -> String {
-    let out = Command::new("python3")
+    let out = Command::new(python())
         .arg(root().join("tests/data/deploy_check.py"))
         .arg(name)
         .output()
-        .unwrap_or_else(|e| panic!("python3 is needed ({e}): run scripts/install-test-deps.sh"));
+        .unwrap_or_else(|e| {
+            panic!("the deploy venv's python ({e}): run scripts/install-test-deps.sh")
+        });
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     match out.status.code() {

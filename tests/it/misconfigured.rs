@@ -362,7 +362,10 @@ async fn cookie_secure_on_plain_http_gets_a_diagnosis_page_naming_cookie_secure(
         let page = r.text().await.unwrap();
         assert!(page.contains("Sign-in could not finish"), "{page}");
         assert!(page.contains("you reached it over plain http"), "{page}");
-        assert!(page.contains("set `cookie-secure` to false"), "{page}");
+        assert!(
+            page.contains("set <code>cookie-secure</code> to false"),
+            "{page}"
+        );
         assert_eq!(stack.mock.counters().token_requests, 0);
     })
     .await;
@@ -381,7 +384,7 @@ async fn a_sign_in_started_on_another_host_names_both_hosts_and_cookie_domain() 
             page.contains("Sign-in started on other.test but returned to 127.0.0.1"),
             "{page}"
         );
-        assert!(page.contains("set `cookie-domain`"), "{page}");
+        assert!(page.contains("set <code>cookie-domain</code>"), "{page}");
     })
     .await;
 }
@@ -403,7 +406,7 @@ async fn a_browser_that_keeps_coming_back_without_a_session_gets_the_loop_page()
         let page = r.text().await.unwrap();
         assert!(page.contains("Sign-in keeps starting over"), "{page}");
         assert!(page.contains("signed in 3 times within a minute"), "{page}");
-        assert!(page.contains("`session-store`"), "{page}");
+        assert!(page.contains("<code>session-store</code>"), "{page}");
     })
     .await;
 }
