@@ -102,7 +102,7 @@ fn render_with(page: &Page, extra: &str) -> String {
 /// HTML-escaped, so only the tags added here are markup.
 fn with_code(escaped: &str) -> String {
     let parts: Vec<&str> = escaped.split('`').collect();
-    if parts.len() % 2 == 0 {
+    if parts.len().is_multiple_of(2) {
         // An unpaired backtick: leave the text as it is.
         return escaped.to_string();
     }
