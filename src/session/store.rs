@@ -20,6 +20,13 @@ pub enum StoreError {
     Backend(String),
     #[error("the session store is misconfigured: {0}")]
     Config(&'static str),
+    /// Redis's TLS certificate was refused: a setting to fix, not an outage.
+    #[error(
+        "the session store is misconfigured: Redis's TLS certificate was refused ({0}); set \
+         redis-ca-file to the PEM of the CA that signed it, and reach Redis by a name or address \
+         the certificate lists"
+    )]
+    UntrustedCertificate(String),
 }
 
 #[derive(Clone)]

@@ -3,8 +3,11 @@
 //! ephemeral ports and killed on drop: a master, a replica and three sentinels
 //! through a failover; a three-master cluster with a replica each through
 //! spreading, sign-out, one refresh across replicas, a slot migration (ASK,
-//! then MOVED) and a master's failover.
+//! then MOVED) and a master's failover. The same over TLS with a private CA
+//! in [`tls`].
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod tls;
 
 use crate::support;
 
@@ -13,7 +16,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cognito_sidecar::mock::MockConfig;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
 use sha2::{Digest, Sha256};
 use support::*;
 
@@ -61,9 +63,29 @@ fn free_port() -> u16 {
 
 /// A redis-server on a fresh port, in its own directory, nothing persisted.
 async fn redis_server(extra: &[&str], password: Option<&str>) -> Proc {
+    redis_server_via(Via::Plain, &[], extra, password).await
+}
+
+/// With `tls` settings (`--tls-cert-file`, ...) its port is TLS-only,
+/// reached `via` TLS; without, plain.
+async fn redis_server_via(
+    via: Via<'_>,
+    tls: &[String],
+    extra: &[&str],
+    password: Option<&str>,
+) -> Proc {
     let (port, dir) = (free_port(), tempfile::tempdir().unwrap());
+    let listen = match tls.is_empty() {
+        true => vec!["--port".to_string(), port.to_string()],
+        false => ["--port", "0", "--tls-port", &port.to_string()]
+            .map(String::from)
+            .into_iter()
+            .chain(tls.iter().cloned())
+            .collect(),
+    };
     let child = Command::new(binary("redis-server"))
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(listen)
+        .args(["--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no"])
         .arg("--dir")
         .arg(dir.path())
@@ -80,7 +102,11 @@ async fn redis_server(extra: &[&str], password: Option<&str>) -> Proc {
     wait_for(
         "redis-server to answer",
         Duration::from_secs(10),
-        || async { query::<String>(port, password, &["PING"]).await.is_ok() },
+        || async {
+            query_via::<String>(via, port, password, &["PING"])
+                .await
+                .is_ok()
+        },
     )
     .await;
     node
@@ -88,10 +114,25 @@ async fn redis_server(extra: &[&str], password: Option<&str>) -> Proc {
 
 /// A redis-sentinel watching `mymaster` at `master`, deciding within ~1 s.
 async fn sentinel(master: u16, master_password: &str, password: &str) -> Proc {
+    sentinel_via(Via::Plain, "", master, master_password, password).await
+}
+
+/// With `tls` configuration lines its port is TLS-only, reached `via` TLS.
+async fn sentinel_via(
+    via: Via<'_>,
+    tls: &str,
+    master: u16,
+    master_password: &str,
+    password: &str,
+) -> Proc {
     let (port, dir) = (free_port(), tempfile::tempdir().unwrap());
     let conf = dir.path().join("sentinel.conf");
+    let listen = match tls.is_empty() {
+        true => format!("port {port}\n"),
+        false => format!("port 0\ntls-port {port}\n{tls}"),
+    };
     let text = format!(
-        "port {port}\nbind 127.0.0.1\ndir {dir}\nrequirepass {password}\n\
+        "{listen}bind 127.0.0.1\ndir {dir}\nrequirepass {password}\n\
          sentinel sentinel-pass {password}\n\
          sentinel monitor mymaster 127.0.0.1 {master} 2\n\
          sentinel auth-pass mymaster {master_password}\n\
@@ -116,7 +157,7 @@ async fn sentinel(master: u16, master_password: &str, password: &str) -> Proc {
         "redis-sentinel to answer",
         Duration::from_secs(10),
         || async {
-            query::<String>(port, Some(password), &["PING"])
+            query_via::<String>(via, port, Some(password), &["PING"])
                 .await
                 .is_ok()
         },
@@ -127,17 +168,21 @@ async fn sentinel(master: u16, master_password: &str, password: &str) -> Proc {
 
 /// Until every sentinel knows the two others and the replica, so a vote can
 /// happen (they find each other through the master every 2 s).
-async fn sentinels_agree(sentinels: &[Proc], password: &str) {
+async fn sentinels_agree(via: Via<'_>, sentinels: &[Proc], password: &str) {
     for s in sentinels {
         let port = s.port;
         wait_for(
             "sentinels to find each other",
             Duration::from_secs(20),
             || async move {
-                let fields: Vec<String> =
-                    query(port, Some(password), &["SENTINEL", "MASTER", "mymaster"])
-                        .await
-                        .unwrap_or_default();
+                let fields: Vec<String> = query_via(
+                    via,
+                    port,
+                    Some(password),
+                    &["SENTINEL", "MASTER", "mymaster"],
+                )
+                .await
+                .unwrap_or_default();
                 let field = |name: &str| {
                     let at = fields.iter().position(|f| f == name)?;
                     fields.get(at + 1).cloned()
@@ -150,14 +195,39 @@ async fn sentinels_agree(sentinels: &[Proc], password: &str) {
     }
 }
 
+/// How the tests reach a node: in plain text, or over TLS trusting a CA (PEM).
+#[derive(Clone, Copy)]
+enum Via<'a> {
+    Plain,
+    Tls(&'a [u8]),
+}
+
 /// One command to the node at `port` (no cluster redirects followed).
 async fn query<T: redis::FromRedisValue>(
     port: u16,
     password: Option<&str>,
     args: &[&str],
 ) -> redis::RedisResult<T> {
+    query_via(Via::Plain, port, password, args).await
+}
+
+async fn query_via<T: redis::FromRedisValue>(
+    via: Via<'_>,
+    port: u16,
+    password: Option<&str>,
+    args: &[&str],
+) -> redis::RedisResult<T> {
     let auth = password.map_or(String::new(), |p| format!(":{p}@"));
-    let client = redis::Client::open(format!("redis://{auth}127.0.0.1:{port}/"))?;
+    let client = match via {
+        Via::Plain => redis::Client::open(format!("redis://{auth}127.0.0.1:{port}/"))?,
+        Via::Tls(ca) => redis::Client::build_with_tls(
+            format!("rediss://{auth}127.0.0.1:{port}/"),
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(ca.to_vec()),
+            },
+        )?,
+    };
     let config = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(1)))
         .set_response_timeout(Some(Duration::from_secs(2)));
@@ -188,12 +258,12 @@ where
 
 /// Until the master's replica has acknowledged everything the master has
 /// (its offset caught up with the master's), so nothing written is lost.
-async fn replicated(master: u16, password: Option<&str>) {
+async fn replicated(via: Via<'_>, master: u16, password: Option<&str>) {
     wait_for(
         "the replica to catch up",
         Duration::from_secs(10),
         || async {
-            let info: String = query(master, password, &["INFO", "replication"])
+            let info: String = query_via(via, master, password, &["INFO", "replication"])
                 .await
                 .unwrap();
             let field = |name: &str| {
@@ -300,7 +370,7 @@ async fn a_sentinel_failover_keeps_replicated_sessions_and_answers_503_at_worst(
             sentinel(master.port, mp, sp).await,
             sentinel(master.port, mp, sp).await,
         ];
-        sentinels_agree(&sentinels, sp).await;
+        sentinels_agree(Via::Plain, &sentinels, sp).await;
         let hosts: Vec<String> = sentinels
             .iter()
             .map(|s| format!("127.0.0.1:{}", s.port))
@@ -314,7 +384,7 @@ async fn a_sentinel_failover_keeps_replicated_sessions_and_answers_503_at_worst(
         let (a, b) = (&stacks[0], &stacks[1]);
         let cookie = sign_in(a, "alice").await;
         assert_eq!(whoami(b, &cookie).await, 200);
-        replicated(master.port, Some(mp)).await;
+        replicated(Via::Plain, master.port, Some(mp)).await;
 
         master.kill();
         let outage = outage_until_served(&[a, b], &cookie, SENTINEL_FAILOVER_BOUND).await;
@@ -562,7 +632,7 @@ async fn a_cluster_spreads_sessions_follows_redirects_and_survives_a_master_fail
         // A master dies after its replica caught up: its sessions survive.
         let victim_cookie = cookies[1].clone();
         let victim = cluster.master_of(&session_key(&victim_cookie)).await;
-        replicated(victim, None).await;
+        replicated(Via::Plain, victim, None).await;
         cluster.kill(victim);
         let outage = outage_until_served(&[a, b], &victim_cookie, CLUSTER_FAILOVER_BOUND).await;
         println!("cluster failover: service back after {outage:?}");
@@ -587,114 +657,4 @@ async fn a_cluster_spreads_sessions_follows_redirects_and_survives_a_master_fail
     })
     .await
     .expect("the cluster test did not finish within 90 s");
-}
-
-/// A CA and a certificate for 127.0.0.1 it signed, in `dir`: `ca.pem`,
-/// `cert.pem`, `key.pem`.
-fn write_pki(dir: &std::path::Path) {
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    // Names of their own: OpenSSL (redis-cli) takes a leaf named like its issuer for self-signed.
-    ca.distinguished_name
-        .push(DnType::CommonName, "redis-ha test CA");
-    let ca_key = KeyPair::generate().unwrap();
-    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut leaf = CertificateParams::new(Vec::<String>::new()).unwrap();
-    leaf.subject_alt_names = vec![SanType::IpAddress([127, 0, 0, 1].into())];
-    leaf.distinguished_name
-        .push(DnType::CommonName, "127.0.0.1");
-    let leaf = leaf.signed_by(&key, &issuer).unwrap();
-    std::fs::write(dir.join("ca.pem"), ca_pem).unwrap();
-    std::fs::write(dir.join("cert.pem"), leaf.pem()).unwrap();
-    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
-}
-
-#[tokio::test]
-async fn a_tls_cluster_with_a_private_ca_shares_sessions_and_sign_out() {
-    tokio::time::timeout(Duration::from_secs(60), async {
-        let pki = tempfile::tempdir().unwrap();
-        write_pki(pki.path());
-        let file = |name: &str| pki.path().join(name).to_str().unwrap().to_string();
-        let (ca, cert, key) = (file("ca.pem"), file("cert.pem"), file("key.pem"));
-        let mut nodes = Vec::new();
-        let mut tls_ports = Vec::new();
-        for _ in 0..3 {
-            let tls_port = free_port().to_string();
-            let args = [
-                "--tls-port",
-                &tls_port,
-                "--tls-cert-file",
-                &cert,
-                "--tls-key-file",
-                &key,
-                "--tls-ca-cert-file",
-                &ca,
-                "--tls-auth-clients",
-                "no",
-                "--tls-cluster",
-                "yes",
-                "--tls-replication",
-                "yes",
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                "nodes.conf",
-                "--cluster-node-timeout",
-                "1000",
-            ];
-            nodes.push(redis_server(&args, None).await);
-            tls_ports.push(format!("127.0.0.1:{tls_port}"));
-        }
-        let created = tokio::process::Command::new(binary("redis-cli"))
-            .args(["--tls", "--cacert", &ca, "--cluster", "create"])
-            .args(&tls_ports)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
-            .output();
-        let created = tokio::time::timeout(Duration::from_secs(30), created)
-            .await
-            .expect("redis-cli --cluster create within 30 s")
-            .unwrap();
-        assert!(
-            created.status.success(),
-            "redis-cli --tls --cluster create: {} {}",
-            String::from_utf8_lossy(&created.stdout),
-            String::from_utf8_lossy(&created.stderr)
-        );
-        for n in &nodes {
-            let port = n.port;
-            wait_for("cluster_state:ok", Duration::from_secs(15), || async move {
-                let info: String = query(port, None, &["CLUSTER", "INFO"]).await.unwrap();
-                info.contains("cluster_state:ok")
-            })
-            .await;
-        }
-        let stacks = Stack::builder()
-            .set(
-                "SIDECAR_REDIS_URL",
-                format!("rediss+cluster://{}", tls_ports[0]),
-            )
-            .set("SIDECAR_REDIS_CA_FILE", ca.clone())
-            .start_replicas(2)
-            .await;
-        let (a, b) = (&stacks[0], &stacks[1]);
-        let cookie = sign_in(a, "alice").await;
-        assert_eq!(
-            whoami(b, &cookie).await,
-            200,
-            "over TLS, on the other replica"
-        );
-        let r = plain_client()
-            .get(b.url("/oauth2/sign_out"))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 302);
-        assert_eq!(whoami(a, &cookie).await, 401, "signed out everywhere");
-        never_as_nobody(a);
-    })
-    .await
-    .expect("the TLS cluster test did not finish within 60 s");
 }

@@ -70,6 +70,21 @@ impl ConnectionLike for Conn {
     }
 }
 
+/// A Redis failure, without the URL (it may hold a password). A refused
+/// certificate names `redis-ca-file`: rustls's text is matched, because the
+/// cluster client keeps only the text of a connection error.
+pub(super) fn failed(error: &redis::RedisError) -> StoreError {
+    let text = error.to_string();
+    match text.find("invalid peer certificate: ") {
+        Some(at) => {
+            let cause = &text[at + "invalid peer certificate: ".len()..];
+            let cause = cause.split_whitespace().next().unwrap_or_default();
+            StoreError::UntrustedCertificate(cause.to_string())
+        }
+        None => StoreError::Backend(text),
+    }
+}
+
 /// The master as the sentinels name it, remembered until a call fails.
 pub(super) struct Sentinel {
     client: Mutex<SentinelClient>,
@@ -274,4 +289,21 @@ fn cluster(endpoint: &RedisEndpoint, certs: Option<Vec<u8>>) -> Result<Link, Sto
         client,
         conn: OnceCell::new(),
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// rustls's wording is what `failed` recognises: this breaks if it changes.
+    #[test]
+    fn a_refused_certificate_names_redis_ca_file() {
+        let refused = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, refused);
+        let error = failed(&redis::RedisError::from(io));
+        assert!(matches!(&error, StoreError::UntrustedCertificate(c) if c == "UnknownIssuer"));
+        assert!(error.to_string().contains("set redis-ca-file"), "{error}");
+        let refused = redis::RedisError::from((redis::ErrorKind::Io, "Connection refused"));
+        assert!(matches!(failed(&refused), StoreError::Backend(_)));
+    }
 }

@@ -24,7 +24,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use self::connect::{Conn, Link};
+use self::connect::{failed, Conn, Link};
 use self::keys::{hashed, Keys};
 use super::sealed::Sealer;
 use super::{Session, SessionId, StoreError};
@@ -61,11 +61,6 @@ pub struct RedisStore {
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
-}
-
-/// A Redis failure, without the URL (it may hold a password).
-fn failed(error: &redis::RedisError) -> StoreError {
-    StoreError::Backend(error.to_string())
 }
 
 impl RedisStore {
