@@ -240,7 +240,12 @@ async fn store_for(env: &[(&str, String)]) -> cognito_sidecar::session::SessionS
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect();
     let config = sidecar_config("http://127.0.0.1:9", &mock, &upstream, &env);
-    cognito_sidecar::session::SessionStore::new(&config.session, &config.cookie).unwrap()
+    cognito_sidecar::session::SessionStore::new(
+        &config.session,
+        &config.cookie,
+        config.clock.clone(),
+    )
+    .unwrap()
 }
 
 /// Without `redis-ca-file`, a private CA's certificate is refused with an
