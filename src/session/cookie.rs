@@ -2,22 +2,17 @@
 //! derived from the cookie secrets by HKDF. The first secret seals, all of them
 //! open, so secrets rotate without signing everyone out. The cookie name is
 //! bound into the seal, so one cookie's value cannot be replayed as another's.
-//!
-//! Opening, on every request, uses each key's AES-GCM cipher prepared once
-//! (the private jar expands the key again for every cookie); the format is
-//! the jar's: standard base64 of nonce, ciphertext and tag, the name as AAD.
+//! Sealing and opening are both the private jar's: one format, one crate.
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
-use base64::Engine;
 use cookie::{Cookie, CookieJar, Key, SameSite};
 use hkdf::Hkdf;
 use sha2::Sha256;
 
 use crate::config::CookieConfig;
 
-/// The private jar's nonce length (AES-GCM's 96 bits).
-const NONCE_LEN: usize = 12;
+/// Longer sealed values are refused before any decoding: no cookie the
+/// sidecar sets comes near it, and garbage costs no more than a lookup.
+const MAX_SEALED_LEN: usize = 8192;
 
 /// What an opened cookie says, and whether it should be re-sealed with the
 /// current key.
@@ -30,8 +25,6 @@ pub struct Opened {
 #[derive(Clone)]
 pub struct CookieCodec {
     keys: Vec<Key>,
-    /// One cipher per key, in the same order, for [`CookieCodec::open`].
-    openers: Vec<Aes256Gcm>,
     base_name: String,
     /// The session cookie's full name, looked for on every request.
     session_name: String,
@@ -62,13 +55,8 @@ impl CookieCodec {
             .iter()
             .filter_map(|s| derive_key(s.expose()))
             .collect();
-        let openers = keys
-            .iter()
-            .filter_map(|k| Aes256Gcm::new_from_slice(k.encryption()).ok())
-            .collect();
         let mut codec = Self {
             keys,
-            openers,
             base_name: config.name.clone(),
             session_name: String::new(),
             secure: config.secure,
@@ -105,24 +93,15 @@ impl CookieCodec {
     /// Opens a sealed value with any configured key; `None` for anything forged,
     /// tampered with, sealed for another name, or sealed with a retired key.
     pub fn open(&self, name: &str, sealed: &str) -> Option<Opened> {
-        if sealed.len() > 8192 {
+        if sealed.len() > MAX_SEALED_LEN {
             return None;
         }
-        let data = base64::engine::general_purpose::STANDARD
-            .decode(sealed)
-            .ok()?;
-        if data.len() <= NONCE_LEN {
-            return None;
-        }
-        let (nonce, ciphertext) = data.split_at(NONCE_LEN);
-        self.openers.iter().enumerate().find_map(|(i, cipher)| {
-            let payload = Payload {
-                msg: ciphertext,
-                aad: name.as_bytes(),
-            };
-            let plain = cipher.decrypt(Nonce::from_slice(nonce), payload).ok()?;
+        let jar = CookieJar::new();
+        self.keys.iter().enumerate().find_map(|(i, key)| {
+            let cookie = Cookie::new(name.to_string(), sealed.to_string());
+            let opened = jar.private(key).decrypt(cookie)?;
             Some(Opened {
-                value: String::from_utf8(plain).ok()?,
+                value: opened.value().to_string(),
                 stale_key: i > 0,
             })
         })
@@ -207,9 +186,16 @@ mod tests {
     fn tampered_or_garbage_values_do_not_open() {
         let c = codec(&[A], true);
         let sealed = c.seal("n", "hello").unwrap();
-        let mut bytes = sealed.into_bytes();
-        bytes[10] = if bytes[10] == b'A' { b'B' } else { b'A' };
-        assert!(c.open("n", &String::from_utf8(bytes).unwrap()).is_none());
+        // In the nonce, the ciphertext and the tag.
+        for at in [10, 17, sealed.len() - 4] {
+            let mut bytes = sealed.clone().into_bytes();
+            bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+            let tampered = String::from_utf8(bytes).unwrap();
+            assert!(c.open("n", &tampered).is_none(), "flipped at {at}");
+        }
+        assert!(c.open("n", &format!("{sealed}AAAA")).is_none(), "extended");
+        assert!(c.open("n", &sealed[..sealed.len() - 4]).is_none(), "cut");
+        assert!(c.open("n", &format!("\"{sealed}\"")).is_none(), "quoted");
         for junk in ["", "x", "====", "%00", &"A".repeat(10_000)] {
             assert!(c.open("n", junk).is_none());
         }
