@@ -4,6 +4,7 @@
 //! tests bind `127.0.0.1:0` and talk over real sockets.
 
 mod connection;
+mod error;
 pub mod framing;
 mod metrics_listener;
 mod router;
@@ -28,6 +29,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
 use crate::proxy::Upstream;
+pub use error::StartError;
 pub use state::AppState;
 
 /// A started sidecar: its addresses, and a handle to stop it.
@@ -75,7 +77,7 @@ impl Running {
 
 /// Binds each address in order; an address that fails is skipped when another
 /// bound (the default `[::]:4180` falls back to `0.0.0.0:4180` without IPv6).
-async fn bind_all(addrs: &[SocketAddr]) -> anyhow::Result<Vec<TcpListener>> {
+async fn bind_all(addrs: &[SocketAddr]) -> Result<Vec<TcpListener>, StartError> {
     let mut listeners = Vec::new();
     let mut errors = Vec::new();
     for addr in addrs {
@@ -85,7 +87,7 @@ async fn bind_all(addrs: &[SocketAddr]) -> anyhow::Result<Vec<TcpListener>> {
         }
     }
     if listeners.is_empty() {
-        anyhow::bail!("cannot listen on any address: {}", errors.join("; "));
+        return Err(StartError::Bind(errors.join("; ")));
     }
     for e in errors {
         tracing::info!("not listening on {e}");
@@ -94,13 +96,13 @@ async fn bind_all(addrs: &[SocketAddr]) -> anyhow::Result<Vec<TcpListener>> {
 }
 
 /// Starts the sidecar on `config.listen`.
-pub async fn start(config: Config) -> anyhow::Result<Running> {
+pub async fn start(config: Config) -> Result<Running, StartError> {
     let listeners = bind_all(&config.listen).await?;
     start_on(config, listeners)
 }
 
 /// Starts the sidecar on listeners the caller bound.
-pub fn start_on(config: Config, listeners: Vec<TcpListener>) -> anyhow::Result<Running> {
+pub fn start_on(config: Config, listeners: Vec<TcpListener>) -> Result<Running, StartError> {
     crate::check::warn_at_startup(&config);
     let state = AppState::new(config)?;
     let loaders = state.flow.providers().spawn_loaders();

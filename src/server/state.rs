@@ -25,7 +25,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config) -> anyhow::Result<Arc<Self>> {
+    pub fn new(config: Config) -> Result<Arc<Self>, super::StartError> {
         let providers = Providers::new(&config)?;
         let sessions = SessionStore::new(&config.session, &config.cookie, config.clock.clone())?;
         let flow = Flow::new(&config, providers, sessions);

@@ -34,9 +34,9 @@ impl ResolvesServerCert for Reloading {
 
 /// The acceptor for every listener; also starts the file watcher, which ends
 /// once the acceptor and every connection made with it are gone.
-pub fn acceptor(files: &TlsFiles) -> anyhow::Result<TlsAcceptor> {
-    let key =
-        load_certified_key(&files.cert, &files.key).map_err(|p| anyhow::anyhow!(describe(&p)))?;
+pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, super::StartError> {
+    let key = load_certified_key(&files.cert, &files.key)
+        .map_err(|p| super::StartError::TlsFiles(describe(&p)))?;
     let resolver = Arc::new(Reloading {
         current: ArcSwap::from_pointee(key),
     });

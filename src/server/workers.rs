@@ -35,7 +35,7 @@ pub(super) fn spawn<F, Fut>(
     count: usize,
     listeners: Vec<std::net::TcpListener>,
     serve: F,
-) -> anyhow::Result<Workers>
+) -> std::io::Result<Workers>
 where
     F: Fn(usize, Vec<TcpListener>) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = ()> + 'static,
