@@ -57,12 +57,14 @@ pub(crate) fn describe(handle: &MockHandle, config: &MockConfig, args: &MockArgs
             (Some(e), false) => format!("{e}, not verified"),
             (None, _) => "no email".into(),
         };
+        let groups = match user.groups.is_empty() {
+            true => "none".to_string(),
+            false => user.groups.join(" | "),
+        };
         let _ = writeln!(
             out,
-            "  user:          {} / {}   ({email}; groups: {})",
-            user.username,
-            user.password,
-            user.groups.join(" | ")
+            "  user:          {} / {}   ({email}; groups: {groups})",
+            user.username, user.password,
         );
     }
     if let Some(command) = sidecar_command(handle, config, args) {

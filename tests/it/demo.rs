@@ -244,6 +244,60 @@ fn printed_command(lines: &std::sync::mpsc::Receiver<String>) -> (Vec<String>, S
     panic!("mock-cognito printed no sidecar command:\n{all}");
 }
 
+/// The sidecar command of the README's "Your own app against the mock Cognito", as words.
+fn readme_sidecar_command() -> Vec<String> {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("### Your own app against the mock Cognito")
+        .nth(1)
+        .expect("the README's mock section");
+    assert!(section.contains("target/release/cognito-sidecar mock-cognito "));
+    let start = section
+        .find("target/release/cognito-sidecar \\\n")
+        .expect("the README's sidecar command");
+    let mut words = Vec::new();
+    for line in section[start..].lines() {
+        words.extend(
+            line.split_whitespace()
+                .filter(|w| *w != "\\")
+                .map(String::from),
+        );
+        if !line.trim_end().ends_with('\\') {
+            break;
+        }
+    }
+    words
+}
+
+/// Flags and values without what differs from run to run: the program's
+/// path, ports, the upstream and the fresh cookie secret.
+fn comparable(words: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut skip_value = false;
+    for word in &words[1..] {
+        if skip_value {
+            skip_value = false;
+            out.push("VALUE".into());
+            continue;
+        }
+        skip_value = word == "--cookie-secret" || word == "--upstream";
+        let mut word = word.clone();
+        for host in ["127.0.0.1:", "localhost:"] {
+            if let Some(at) = word.find(host) {
+                let from = at + host.len();
+                let digits = word[from..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .count();
+                word.replace_range(from..from + digits, "PORT");
+            }
+        }
+        out.push(word);
+    }
+    out
+}
+
 #[tokio::test]
 async fn mock_cognito_prints_a_sidecar_command_that_signs_in_and_out_when_pasted() {
     let upstream = RecordingUpstream::start().await;
@@ -274,7 +328,11 @@ async fn mock_cognito_prints_a_sidecar_command_that_signs_in_and_out_when_pasted
         assert!(printed.contains(needed), "{needed} in:\n{printed}");
     }
     assert!(words[0].ends_with("cognito-sidecar"), "{words:?}");
-    assert!(words.contains(&"--discovery-url".to_string()), "{words:?}");
+    assert_eq!(
+        comparable(&words),
+        comparable(&readme_sidecar_command()),
+        "the README's sidecar command is the one mock-cognito prints"
+    );
     let _sidecar = Running(
         Command::new(&words[0])
             .args(&words[1..])
