@@ -31,7 +31,6 @@ mod observability;
 mod oidc_harness;
 mod oidc_provider;
 mod open_redirects;
-mod proxy;
 mod proxying;
 mod redis_ha;
 mod redis_sessions;

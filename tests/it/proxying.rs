@@ -1,5 +1,6 @@
 //! Proxying through the whole sidecar (mock Cognito + sidecar + a real
-//! upstream): header hygiene, failures on either side, streaming, WebSockets
+//! upstream): header hygiene (identity, forwarding, hop-by-hop, cookies both
+//! ways), failures on either side, streaming with back-pressure, WebSockets
 //! and header limits.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -323,13 +324,127 @@ async fn the_sidecars_cookies_stay_with_the_sidecar_and_others_pass() {
     );
     let r = client
         .get(stack.url("/c"))
-        .header("cookie", session)
+        .header("cookie", &session)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(stack.upstream.count(), 2);
     assert_eq!(stack.upstream.last().header("cookie"), None);
+    // Two Cookie headers, the `__Host-` spelling and a quoted value, kept byte for byte.
+    let headers = [
+        (
+            "Cookie".to_string(),
+            format!("{session}; app=1; __Host-_cognito_sidecar=S2;theme=\"dark blue\""),
+        ),
+        (
+            "Cookie".to_string(),
+            "_cognito_sidecar_login_abc=L; _cognito_sidecar_rd=/x".to_string(),
+        ),
+    ];
+    let raw = raw_request(stack.sidecar.addr(), "/c", &headers).await;
+    assert_eq!(status_of(&raw), 200, "{raw}");
+    let seen = stack.upstream.last();
+    let cookies: Vec<&str> = seen
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "cookie")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(cookies, ["app=1; theme=\"dark blue\""]);
+}
+
+/// An upstream answering with hop-by-hop headers and cookies named like the
+/// sidecar's; records the request headers it got.
+async fn hop_upstream() -> (
+    SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<http::HeaderMap>>>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let record = record.clone();
+            let service =
+                hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    record.lock().unwrap().push(req.headers().clone());
+                    let response = http::Response::builder()
+                        .header("connection", "x-hop")
+                        .header("x-hop", "1")
+                        .header("keep-alive", "timeout=5")
+                        .header("proxy-authenticate", "Basic")
+                        .header("set-cookie", "_cognito_sidecar=evil; Path=/")
+                        .header("set-cookie", "__Host-_cognito_sidecar=evil; Secure")
+                        .header("set-cookie", "_cognito_sidecar_rd=/x")
+                        .header("set-cookie", "app=1; HttpOnly")
+                        .header("x-app", "kept")
+                        .body(http_body_util::Full::new(bytes::Bytes::from("hello")));
+                    async move { response }
+                });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+            );
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test]
+async fn hop_by_hop_headers_go_both_ways_and_sidecar_cookies_cannot_be_set() {
+    let (upstream, seen) = hop_upstream().await;
+    let stack = Stack::builder()
+        .set("SIDECAR_UPSTREAM", format!("http://{upstream}"))
+        .start()
+        .await;
+    let mut headers: Vec<(String, String)> = [
+        ("Connection", "x-drop"),
+        ("x-drop", "1"),
+        ("keep-alive", "300"),
+        ("proxy-connection", "keep-alive"),
+        ("proxy-authorization", "Basic cHJveHk6cHc="),
+        ("authorization", "Bearer app-token"),
+        ("te", "trailers"),
+        ("trailer", "x-t"),
+    ]
+    .iter()
+    .map(|(n, v)| (n.to_string(), v.to_string()))
+    .collect();
+    headers.push(("Cookie".into(), session_cookie(&stack).await));
+    let raw = raw_request(stack.sidecar.addr(), "/", &headers).await;
+    assert_eq!(status_of(&raw), 200, "{raw}");
+    let h = seen.lock().unwrap().last().cloned().unwrap();
+    for gone in [
+        "x-drop",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authorization",
+        "trailer",
+    ] {
+        assert!(h.get(gone).is_none(), "{gone} reached the upstream");
+    }
+    assert_eq!(h["authorization"], "Bearer app-token");
+    assert_eq!(h["te"], "trailers");
+
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let answer: Vec<(String, &str)> = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim()))
+        .collect();
+    let values = |name: &str| -> Vec<&str> {
+        let named = answer.iter().filter(|(n, _)| n == name);
+        named.map(|(_, v)| *v).collect()
+    };
+    for gone in ["x-hop", "keep-alive", "proxy-authenticate"] {
+        assert!(values(gone).is_empty(), "{gone} reached the client: {head}");
+    }
+    assert_eq!(values("x-app"), ["kept"]);
+    assert_eq!(values("set-cookie"), ["app=1; HttpOnly"]);
+    assert!(body.ends_with("hello"), "{body}");
 }
 
 /// A loopback port nothing listens on (bound, then released).
@@ -542,23 +657,30 @@ async fn peak_growth<T>(work: impl std::future::Future<Output = T>) -> (T, u64) 
 }
 
 /// An upstream that counts an uploaded body (`POST /upload`, reporting its
-/// first bytes on `first`) or streams 50 MB of generated chunks (`GET /download`).
-async fn streaming_upstream(first: tokio::sync::mpsc::Sender<()>) -> SocketAddr {
+/// first bytes on `first`) or streams 50 MB of generated chunks (`GET /download`,
+/// counting the bytes it has produced so far).
+async fn streaming_upstream(
+    first: tokio::sync::mpsc::Sender<()>,
+) -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicU64>) {
     use http_body_util::{BodyExt, StreamBody};
     use hyper::body::Frame;
 
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let produced = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = produced.clone();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            let first = first.clone();
+            let (first, counter) = (first.clone(), counter.clone());
             let service =
                 hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                    let first = first.clone();
+                    let (first, counter) = (first.clone(), counter.clone());
                     async move {
                         if req.uri().path() == "/download" {
                             let chunk = bytes::Bytes::from(vec![b'd'; CHUNK]);
                             let frames = futures_util::stream::iter((0..CHUNKS).map(move |_| {
+                                counter
+                                    .fetch_add(CHUNK as u64, std::sync::atomic::Ordering::SeqCst);
                                 Ok::<_, std::convert::Infallible>(Frame::data(chunk.clone()))
                             }));
                             return Ok::<_, hyper::Error>(http::Response::new(
@@ -586,7 +708,7 @@ async fn streaming_upstream(first: tokio::sync::mpsc::Sender<()>) -> SocketAddr 
             );
         }
     });
-    addr
+    (addr, produced)
 }
 
 type Frames = http_body_util::StreamBody<
@@ -628,7 +750,7 @@ async fn a_50_mb_upload_streams_to_the_upstream_with_bounded_memory() {
     use http_body_util::BodyExt;
     let _serial = MEMORY.lock().await;
     let (first_tx, first_rx) = tokio::sync::mpsc::channel(1);
-    let upstream = streaming_upstream(first_tx).await;
+    let (upstream, _) = streaming_upstream(first_tx).await;
     let stack = Stack::builder()
         .set("SIDECAR_UPSTREAM", format!("http://{upstream}"))
         .start()
@@ -669,7 +791,7 @@ async fn a_50_mb_upload_streams_to_the_upstream_with_bounded_memory() {
 async fn a_50_mb_download_streams_to_the_client_with_bounded_memory() {
     let _serial = MEMORY.lock().await;
     let (first_tx, _first_rx) = tokio::sync::mpsc::channel(1);
-    let upstream = streaming_upstream(first_tx).await;
+    let (upstream, _) = streaming_upstream(first_tx).await;
     let stack = Stack::builder()
         .set("SIDECAR_UPSTREAM", format!("http://{upstream}"))
         .start()
@@ -695,6 +817,35 @@ async fn a_50_mb_download_streams_to_the_client_with_bounded_memory() {
     assert_eq!(total, FIFTY_MB);
     assert!(chunks > 100, "arrived in {chunks} chunks");
     assert!(grown < 20 << 20, "resident memory grew by {grown} bytes");
+}
+
+#[tokio::test]
+async fn a_download_the_client_does_not_read_holds_the_upstream_back() {
+    let (first_tx, _first_rx) = tokio::sync::mpsc::channel(1);
+    let (upstream, produced) = streaming_upstream(first_tx).await;
+    let stack = Stack::builder()
+        .set("SIDECAR_UPSTREAM", format!("http://{upstream}"))
+        .start()
+        .await;
+    let mut r = plain_client()
+        .get(stack.url("/download"))
+        .header("cookie", session_cookie(&stack).await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut total = r.chunk().await.unwrap().unwrap().len() as u64;
+    // Buffers fill within this; without back-pressure all 50 MB would be produced.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let held_back = produced.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        held_back < FIFTY_MB / 2,
+        "the upstream wrote {held_back} bytes while the client read nothing"
+    );
+    while let Some(chunk) = r.chunk().await.unwrap() {
+        total += chunk.len() as u64;
+    }
+    assert_eq!(total, FIFTY_MB);
 }
 
 /// An upstream WebSocket echo server; records each handshake's headers.
@@ -792,6 +943,11 @@ async fn a_websocket_echoes_through_the_sidecar_for_a_signed_in_user_only() {
             .unwrap();
         assert_eq!(echoed.into_text().unwrap().as_str(), text);
     }
+    let blob = vec![7u8; 200_000];
+    ws.send(Message::binary(blob.clone())).await.unwrap();
+    let echoed = timeout(Duration::from_secs(10), ws.next()).await;
+    let echoed = echoed.expect("the echo arrives").unwrap().unwrap();
+    assert_eq!(echoed, Message::binary(blob), "a large binary frame");
     ws.close(None).await.unwrap();
     let seen = handshakes.lock().unwrap().clone();
     assert_eq!(seen.len(), 1);
