@@ -11,6 +11,7 @@
 //! request must satisfy the deciding route of every reading. Skip-auth is
 //! decided on the method and path exactly as sent.
 
+pub mod authority;
 mod path;
 mod rules;
 
@@ -82,9 +83,15 @@ impl Target {
     }
 }
 
-/// `Host`-style `name[:port]` or `[v6]:port` -> the lower-case name.
+/// `Host`-style `name[:port]` or `[v6]:port` -> the lower-case name; `None`
+/// for anything else [`authority::is_valid`] refuses (`user@host` would
+/// otherwise be read as `host`).
 fn host_name(host: &str) -> Option<String> {
-    let authority: http::uri::Authority = host.trim().parse().ok()?;
+    let host = host.trim();
+    if !authority::is_valid(host.as_bytes()) {
+        return None;
+    }
+    let authority: http::uri::Authority = host.parse().ok()?;
     let name = authority.host().trim_end_matches('.').to_ascii_lowercase();
     (!name.is_empty()).then_some(name)
 }

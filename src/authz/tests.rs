@@ -278,3 +278,22 @@ fn methods_are_read_without_case_and_head_as_get() {
     assert!(allows(b"HEAD", "/reports", &["ops"]));
     assert!(allows(b"POST", "/reports", &[]));
 }
+
+#[test]
+fn a_host_with_userinfo_or_any_other_extra_is_no_host() {
+    let host = |h: &str| Target::new(&Method::GET, Some(h), "/").host;
+    assert_eq!(
+        host(" App.Example.COM.:8443 ").as_deref(),
+        Some("app.example.com")
+    );
+    assert_eq!(host("[::1]:4180").as_deref(), Some("[::1]"));
+    for bad in [
+        "admin.example.com@public.example.com",
+        "user@admin.example.com",
+        "user:pw@admin.example.com:443",
+        "admin.example.com,public.example.com",
+        "admin.example.com/x",
+    ] {
+        assert_eq!(host(bad), None, "{bad}");
+    }
+}

@@ -1,5 +1,6 @@
 //! What the sidecar itself answers: pages for people, JSON for programs.
 
-pub mod authority;
+/// Host validity lives with authorization, which decides by host.
+pub use crate::authz::authority;
 pub mod pages;
 pub mod respond;

@@ -39,7 +39,6 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
 /// Why a request could not be forwarded.
 #[derive(Debug, thiserror::Error)]
@@ -283,9 +282,6 @@ impl Inner {
         headers::strip_identity_headers(headers, &self.identity_headers);
         headers::filter_cookies(headers, &self.cookie_name);
         let peer_trusted = trusted(ctx.client_addr.ip(), &self.trusted_proxies);
-        if !peer_trusted {
-            headers::strip_routing_headers(headers);
-        }
         set_forwarded(headers, ctx, peer_trusted);
         if let (false, Ok(target)) = (self.pass_host_header, &self.target) {
             // After set_forwarded, so X-Forwarded-Host still names the client's host.
@@ -360,8 +356,9 @@ pub fn trusted(peer: IpAddr, proxies: &[IpNet]) -> bool {
     proxies.iter().any(|net| net.contains(&peer))
 }
 
-/// Sets `X-Forwarded-For/-Proto/-Host`: appended to / kept for trusted peers,
-/// replaced by our own view (and `Forwarded`, `X-Real-IP` dropped) otherwise.
+/// Sets `X-Forwarded-For/-Proto/-Host`: appended to / kept for trusted peers;
+/// otherwise every routing header (`Forwarded`, `X-Real-IP`, `X-Original-URL`,
+/// ...) goes and the three are our own view.
 fn set_forwarded(headers: &mut HeaderMap, ctx: &ForwardContext<'_>, peer_trusted: bool) {
     let peer = ctx.client_addr.ip().to_canonical().to_string();
     let proto = HeaderValue::from_static(if ctx.tls { "https" } else { "http" });
@@ -384,14 +381,13 @@ fn set_forwarded(headers: &mut HeaderMap, ctx: &ForwardContext<'_>, peer_trusted
         }
         return;
     }
-    headers.remove(header::FORWARDED);
-    headers.remove(X_REAL_IP);
+    // Forwarded, X-Real-IP, X-Forwarded-* and the other routing headers.
+    headers::strip_routing_headers(headers);
     insert_str(headers, X_FORWARDED_FOR, &peer);
     headers.insert(X_FORWARDED_PROTO, proto);
-    match host {
-        Some(host) => headers.insert(X_FORWARDED_HOST, host),
-        None => headers.remove(X_FORWARDED_HOST),
-    };
+    if let Some(host) = host {
+        headers.insert(X_FORWARDED_HOST, host);
+    }
 }
 
 /// Inserts a value we built; one that is not a valid header value removes the header.
@@ -500,6 +496,8 @@ pub(crate) mod tests {
         assert!(!trusted("10.0.0.1".parse().unwrap(), &[]));
     }
 
+    const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+
     fn spoofed() -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, HeaderValue::from_static("app.example.com"));
@@ -523,11 +521,26 @@ pub(crate) mod tests {
     #[test]
     fn untrusted_peers_get_our_view() {
         let mut h = spoofed();
+        h.insert("x-original-url", HeaderValue::from_static("/admin"));
+        h.insert("X_Forwarded_Prefix", HeaderValue::from_static("/evil"));
         set_forwarded(&mut h, &ctx("[::ffff:192.0.2.7]:5000"), false);
         assert_eq!(h[&X_FORWARDED_FOR], "192.0.2.7");
         assert_eq!(h[&X_FORWARDED_PROTO], "http");
         assert_eq!(h[&X_FORWARDED_HOST], "app.example.com");
-        assert!(h.get(header::FORWARDED).is_none() && h.get(X_REAL_IP).is_none());
+        let ours = [X_FORWARDED_FOR, X_FORWARDED_PROTO, X_FORWARDED_HOST];
+        let others: Vec<&HeaderName> = h
+            .keys()
+            .filter(|n| *n != header::HOST && !ours.contains(n))
+            .collect();
+        assert!(others.is_empty(), "every routing header went: {others:?}");
+
+        let mut hostless = spoofed();
+        hostless.remove(header::HOST);
+        set_forwarded(&mut hostless, &ctx("192.0.2.7:1"), false);
+        assert!(
+            hostless.get(X_FORWARDED_HOST).is_none(),
+            "never the client's"
+        );
     }
 
     #[test]
@@ -539,6 +552,10 @@ pub(crate) mod tests {
         assert_eq!(h[&X_FORWARDED_PROTO], "https");
         assert_eq!(h[&X_FORWARDED_HOST], "evil.example");
         assert_eq!(h[header::FORWARDED], "for=6.6.6.6");
+        assert_eq!(
+            h[X_REAL_IP], "6.6.6.6",
+            "a trusted proxy's routing headers stay"
+        );
 
         let mut bare = HeaderMap::new();
         bare.insert(header::HOST, HeaderValue::from_static("h"));
