@@ -77,39 +77,32 @@ fn write_pki(dir: &std::path::Path) {
 #[tokio::test]
 async fn a_tls_cluster_with_a_private_ca_shares_sessions_and_sign_out() {
     tokio::time::timeout(Duration::from_secs(60), async {
-        let pki = tempfile::tempdir().unwrap();
-        write_pki(pki.path());
-        let file = |name: &str| pki.path().join(name).to_str().unwrap().to_string();
-        let (ca, cert, key) = (file("ca.pem"), file("cert.pem"), file("key.pem"));
+        let pki = Pki::new();
+        let (via, tls, ca) = (pki.via(), pki.server_args(), pki.file("ca.pem"));
+        let cluster = [
+            "--tls-cluster",
+            "yes",
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--cluster-node-timeout",
+            "1000",
+        ];
         let mut nodes = Vec::new();
-        let mut tls_ports = Vec::new();
         for _ in 0..3 {
-            let tls_port = free_port().to_string();
-            let args = [
-                "--tls-port",
-                &tls_port,
-                "--tls-cert-file",
-                &cert,
-                "--tls-key-file",
-                &key,
-                "--tls-ca-cert-file",
-                &ca,
-                "--tls-auth-clients",
-                "no",
-                "--tls-cluster",
-                "yes",
-                "--tls-replication",
-                "yes",
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                "nodes.conf",
-                "--cluster-node-timeout",
-                "1000",
-            ];
-            nodes.push(redis_server(&args, None).await);
-            tls_ports.push(format!("127.0.0.1:{tls_port}"));
+            nodes.push(redis_server_via(via, &tls, &cluster, None).await);
         }
+        let tls_ports: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        assert!(
+            query::<String>(nodes[0].port, None, &["PING"])
+                .await
+                .is_err(),
+            "TLS only"
+        );
         let created = tokio::process::Command::new(binary("redis-cli"))
             .args(["--tls", "--cacert", &ca, "--cluster", "create"])
             .args(&tls_ports)
@@ -128,7 +121,9 @@ async fn a_tls_cluster_with_a_private_ca_shares_sessions_and_sign_out() {
         for n in &nodes {
             let port = n.port;
             wait_for("cluster_state:ok", Duration::from_secs(15), || async move {
-                let info: String = query(port, None, &["CLUSTER", "INFO"]).await.unwrap();
+                let info: String = query_via(via, port, None, &["CLUSTER", "INFO"])
+                    .await
+                    .unwrap();
                 info.contains("cluster_state:ok")
             })
             .await;
