@@ -10,9 +10,9 @@ use http::{HeaderMap, HeaderName, Method, Response};
 use crate::authz::Target;
 use crate::body::{self, Body};
 use crate::config::{Config, ForwardAuthIngress};
-use crate::flow::Flow;
-use crate::http::authority;
-use crate::http::respond::{no_store, ClientKind, Reject};
+use crate::flow::{Asked, ClientKind, Decision, Flow, Principal, ReturnTo};
+use crate::http::respond::{self, no_store, Reject};
+use crate::http::{authority, RequestContext};
 use crate::identity_jwt::IdentitySigner;
 use crate::proxy::alb::AlbSigner;
 use crate::proxy::headers::set_identity_headers;
@@ -195,46 +195,63 @@ pub struct Signers<'a> {
     pub alb: Option<&'a AlbSigner>,
 }
 
+/// The answer to one auth request: the flow's decision, rendered for an
+/// ingress (an identity-carrying 2xx, a sign-in, or 401/403).
 pub async fn check(
     flow: &Flow,
     config: &Config,
     signers: Signers<'_>,
     req: &AuthRequest<'_>,
+    ctx: &mut RequestContext,
 ) -> Result<Response<Body>, Reject> {
     let original = original(config, req)?;
-    let target = original.as_ref().map(Original::target);
+    let reported = original.as_ref().map(Original::target);
     // Without a trusted original URL only unrestricted providers count.
-    let choices = match &target {
-        Some(target) => flow.providers().choices(target),
-        None => flow
-            .providers()
-            .choices(&Target::new(req.method, None, "/")),
-    };
-    let principal = flow
-        .principal(req.headers, &choices)
-        .await
-        .map_err(Reject::from)?;
-    let Some(principal) = principal else {
-        let (method, rd) = match &original {
-            Some(o) => (&o.method, o.url.clone()),
-            None => (req.method, "/".to_string()),
-        };
-        let navigation = ClientKind::of(method, req.headers) == ClientKind::Navigation;
-        if config.forward_auth.redirect_browsers && navigation {
-            return Ok(flow.begin(&choices, &rd, req.headers)?);
+    let unreported;
+    let target = match &reported {
+        Some(target) => target,
+        None => {
+            unreported = Target::new(req.method, None, "/");
+            &unreported
         }
-        return Err(Reject::NeedsLogin {
-            start: flow.start_href(&rd),
-        });
     };
+    let query_rules = Rules::from_query(req.query);
+    let access = config
+        .authz
+        .forward_auth_access(reported.as_ref())
+        .and(&query_rules);
+    let (method, rd) = match &original {
+        Some(o) => (&o.method, o.url.as_str()),
+        None => (req.method, "/"),
+    };
+    let asked = Asked {
+        headers: req.headers,
+        target,
+        kind: ClientKind::of(method, req.headers),
+        return_to: ReturnTo::Url(rd),
+        redirect_navigation: config.forward_auth.redirect_browsers,
+    };
+    let principal = match flow.decide(&asked, &access).await? {
+        Decision::User(principal) => principal,
+        // Forward-auth never skips sign-in; an anonymous answer is a 401.
+        Decision::Anonymous => {
+            return Err(Reject::NeedsLogin {
+                start: flow.start_href(rd),
+            })
+        }
+        Decision::NeedsSignIn(sign_in) => return respond::sign_in(sign_in),
+        Decision::Forbidden(forbidden) => {
+            ctx.set_forbidden_user(&forbidden);
+            return Err(Reject::Forbidden(forbidden));
+        }
+    };
+    ctx.set_user(principal.identity());
+    Ok(no_store(identity_answer(config, signers, principal)))
+}
+
+/// `ok-status` with the identity headers, the oauth2-proxy names too.
+fn identity_answer(config: &Config, signers: Signers<'_>, principal: Principal) -> Response<Body> {
     let who = principal.identity();
-    let access = config.authz.forward_auth_access(target.as_ref());
-    if !(Rules::from_query(req.query).allow(who) && access.allows(who)) {
-        return Err(Reject::Forbidden {
-            who: who.email.clone().unwrap_or_else(|| who.username.clone()),
-            sign_out: format!("{}/sign_out", config.proxy_prefix),
-        });
-    }
     let mut response = Response::new(body::empty());
     *response.status_mut() = config.forward_auth.ok_status;
     let h = response.headers_mut();
@@ -259,11 +276,9 @@ pub async fn check(
         }
     }
     if let Some(cookie) = principal.reseal().and_then(|c| c.parse().ok()) {
-        response
-            .headers_mut()
-            .append(http::header::SET_COOKIE, cookie);
+        h.append(http::header::SET_COOKIE, cookie);
     }
-    Ok(no_store(response))
+    response
 }
 
 #[cfg(test)]

@@ -39,11 +39,6 @@ impl Identity {
     }
 }
 
-/// A response extension: the user a sidecar endpoint signed in or out, for
-/// the access line (the request itself carried no session, or no longer has one).
-#[derive(Clone, Debug)]
-pub struct LoggedUser(pub String);
-
 /// The one form emails are stored and compared in: ASCII letters lower-cased,
 /// everything else kept byte for byte. Mail systems treat ASCII case alike in
 /// practice (Cognito too); Unicode case mapping is not used because it merges

@@ -54,6 +54,8 @@ pub struct Metrics {
     pub config_errors: Family<ReasonLabel, Counter>,
     /// Sign-ins that could not work in this browser, by likely cause.
     pub diagnoses: Family<ReasonLabel, Counter>,
+    /// Requests answered 500 for a fault inside the sidecar.
+    pub internal_errors: Counter,
 }
 
 /// Status classes, in the order of `Metrics::by_class`.
@@ -81,6 +83,7 @@ impl Metrics {
             log_lines_dropped: Counter::default(),
             config_errors: Family::default(),
             diagnoses: Family::default(),
+            internal_errors: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -133,6 +136,12 @@ impl Metrics {
             "sign_in_diagnoses",
             "Diagnosis pages shown instead of a sign-in loop, by likely cause",
             m.diagnoses.clone(),
+        );
+        registry.register(
+            "internal_errors",
+            "Requests answered 500 for a fault inside the sidecar (a cookie that cannot be \
+             sealed, a response that cannot be built)",
+            m.internal_errors.clone(),
         );
         Metrics { registry, ..m }
     }

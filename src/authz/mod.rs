@@ -103,9 +103,15 @@ pub struct Access<'a> {
     rules: Vec<&'a Rules>,
 }
 
-impl Access<'_> {
+impl<'a> Access<'a> {
     pub fn allows(&self, who: &crate::identity::Identity) -> bool {
         self.rules.iter().all(|r| r.allow(who))
+    }
+
+    /// The same access, with `rules` to pass as well (forward-auth's query).
+    pub fn and(mut self, rules: &'a Rules) -> Self {
+        self.rules.push(rules);
+        self
     }
 }
 

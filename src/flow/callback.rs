@@ -1,13 +1,9 @@
 //! The IdP's redirect back: state checked against this browser's pending login
 //! (constant time), code exchanged, ID token verified, then a brand-new session.
 
-use http::{header, Response, StatusCode};
-
 use super::diagnose::{self, Diagnosis};
 use super::login::PendingLogin;
-use super::{Flow, FlowError};
-use crate::body::{self, Body};
-use crate::identity::LoggedUser;
+use super::{Flow, FlowError, Redirect};
 use crate::provider::{ConfigProblem, ProviderError};
 use crate::secret::ct_eq;
 use crate::session::cookie::request_cookies;
@@ -53,7 +49,7 @@ impl Flow {
         &self,
         query: &str,
         request: &http::HeaderMap,
-    ) -> Result<Response<Body>, FlowError> {
+    ) -> Result<Redirect, FlowError> {
         let q = CallbackQuery::parse(query);
         let pending = q
             .state
@@ -134,24 +130,26 @@ impl Flow {
             userinfo,
         };
         tracing::info!(sub = %session.identity.sub, "signed in");
-        let who = LoggedUser(session.identity.log_name());
+        let user = session.identity.log_name();
         // Never reuse an id the browser brought: a fresh one defeats fixation.
         let id = SessionId::generate();
         self.sessions
             .insert(id.clone(), session)
             .await
             .map_err(|error| FlowError::SessionStore { error, retry })?;
-        let set_session = self.session_cookie(&id).ok_or(FlowError::NotReady)?;
-        Response::builder()
-            .status(StatusCode::FOUND)
-            .header(header::LOCATION, self.safe_redirect(&login.rd))
-            .header(header::CACHE_CONTROL, "no-store")
-            .header(header::SET_COOKIE, set_session)
-            .header(header::SET_COOKIE, self.cookies.clear_cookie(&cookie_name))
-            .header(header::SET_COOKIE, self.loop_cookie(loops, since))
-            .extension(who)
-            .body(body::empty())
-            .map_err(|_| FlowError::NotReady)
+        let set_session = self.session_cookie(&id).ok_or(FlowError::Internal(
+            "the session cookie could not be sealed",
+        ))?;
+        Ok(Redirect {
+            // Checked again: the policy may have changed since the login started.
+            location: self.safe_redirect(&login.rd).into_string(),
+            cookies: vec![
+                set_session,
+                self.cookies.clear_cookie(&cookie_name),
+                self.loop_cookie(loops, since),
+            ],
+            user: Some(user),
+        })
     }
 
     /// A callback whose state opens no login cookie of this browser: with a

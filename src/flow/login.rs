@@ -3,12 +3,10 @@
 //! other's), then the browser goes to the IdP.
 
 use base64::Engine;
-use http::{header, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{Flow, FlowError};
-use crate::body::{self, Body};
+use super::{Flow, FlowError, Redirect, SafeRedirect};
 use crate::clock::Clock;
 use crate::provider::{AuthRequest, Provider};
 use crate::secret::{random_token, Secret};
@@ -64,13 +62,13 @@ impl Flow {
     pub fn start(
         &self,
         provider: &Provider,
-        rd: &str,
+        rd: &SafeRedirect,
         request: &http::HeaderMap,
-    ) -> Result<Response<Body>, FlowError> {
-        let mut rd = self.safe_redirect(rd);
-        if rd.len() > MAX_RD_LEN {
-            rd = "/".into();
-        }
+    ) -> Result<Redirect, FlowError> {
+        let rd = match rd.as_str() {
+            rd if rd.len() > MAX_RD_LEN => "/".to_string(),
+            rd => rd.to_string(),
+        };
         let login = PendingLogin {
             state: random_token(32),
             nonce: random_token(32),
@@ -89,23 +87,21 @@ impl Flow {
             .map_err(|e| FlowError::from_provider(e, String::new()))?;
         let name = self.login_cookie_name(login.state.expose());
         self.diagnoser.note_start(login.state.expose(), request);
-        let payload = serde_json::to_string(&login).map_err(|_| FlowError::NotReady)?;
+        let payload = serde_json::to_string(&login)
+            .map_err(|_| FlowError::Internal("a login could not be serialized"))?;
         let sealed = self
             .cookies
             .seal(&name, &payload)
-            .ok_or(FlowError::NotReady)?;
-        let mut builder = Response::builder()
-            .status(StatusCode::FOUND)
-            .header(header::LOCATION, url.as_str())
-            .header(header::CACHE_CONTROL, "no-store")
-            .header(
-                header::SET_COOKIE,
-                self.cookies.set_cookie(&name, sealed, LOGIN_TTL_SECS),
-            );
+            .ok_or(FlowError::Internal("a login cookie could not be sealed"))?;
+        let mut cookies = vec![self.cookies.set_cookie(&name, sealed, LOGIN_TTL_SECS)];
         for stale in self.logins_to_evict(request) {
-            builder = builder.header(header::SET_COOKIE, self.cookies.clear_cookie(&stale));
+            cookies.push(self.cookies.clear_cookie(&stale));
         }
-        builder.body(body::empty()).map_err(|_| FlowError::NotReady)
+        Ok(Redirect {
+            location: url.to_string(),
+            cookies,
+            user: None,
+        })
     }
 
     /// Pending logins beyond the bound, oldest (or unreadable) first, so piled-up

@@ -1,11 +1,9 @@
 //! Sign-out: the session ends server-side, the cookie is cleared, and the
 //! browser goes through the IdP's logout, then to `signed_out`, then to `rd`.
 
-use http::{header, HeaderMap, Response, StatusCode};
+use http::{header, HeaderMap};
 
-use super::{Flow, FlowError};
-use crate::body::{self, Body};
-use crate::identity::LoggedUser;
+use super::{Flow, FlowError, Redirect};
 use crate::session::cookie::request_cookies;
 
 const RD_TTL_SECS: i64 = 300;
@@ -41,11 +39,7 @@ pub fn is_cross_site(headers: &HeaderMap, own_origin: &url::Url, siblings_share:
 }
 
 impl Flow {
-    pub async fn sign_out(
-        &self,
-        rd: &str,
-        request: &HeaderMap,
-    ) -> Result<Response<Body>, FlowError> {
+    pub async fn sign_out(&self, rd: &str, request: &HeaderMap) -> Result<Redirect, FlowError> {
         let authenticated = self.authenticate(request).await?;
         let id_token = authenticated
             .as_ref()
@@ -65,29 +59,20 @@ impl Flow {
         let location = provider
             .logout_url(id_token.as_ref())
             .map_or(signed_out, |u| u.to_string());
-        let mut builder = Response::builder()
-            .status(StatusCode::FOUND)
-            .header(header::LOCATION, location)
-            .header(header::CACHE_CONTROL, "no-store")
-            .header(
-                header::SET_COOKIE,
-                self.cookies.clear_cookie(&self.cookies.name("")),
-            )
+        let mut cookies = vec![
+            self.cookies.clear_cookie(&self.cookies.name("")),
             // Signing out and in again is no loop.
-            .header(
-                header::SET_COOKIE,
-                self.cookies.clear_cookie(&self.loop_cookie_name()),
-            );
-        if let Some(a) = &authenticated {
-            builder = builder.extension(LoggedUser(a.session.identity.log_name()));
+            self.cookies.clear_cookie(&self.loop_cookie_name()),
+        ];
+        if let Some(sealed) = self.cookies.seal(&rd_name, rd.as_str()) {
+            cookies.push(self.cookies.set_cookie(&rd_name, sealed, RD_TTL_SECS));
         }
-        if let Some(sealed) = self.cookies.seal(&rd_name, &rd) {
-            builder = builder.header(
-                header::SET_COOKIE,
-                self.cookies.set_cookie(&rd_name, sealed, RD_TTL_SECS),
-            );
-        }
-        builder.body(body::empty()).map_err(|_| FlowError::NotReady)
+        let user = authenticated.map(|a| a.session.identity.log_name());
+        Ok(Redirect {
+            location,
+            cookies,
+            user,
+        })
     }
 
     /// Revokes the refresh token without making the browser wait for the IdP.
@@ -111,7 +96,7 @@ impl Flow {
         let rd = request_cookies(request)
             .filter(|(n, _)| *n == rd_name)
             .find_map(|(_, v)| self.cookies.open(&rd_name, v))
-            .map(|opened| self.safe_redirect(&opened.value));
+            .map(|opened| self.safe_redirect(&opened.value).into_string());
         (rd, self.cookies.clear_cookie(&rd_name))
     }
 }

@@ -1,10 +1,12 @@
-//! The login state machine: start, callback, sign-out, and finding the session
-//! of a request. Successful steps answer with redirects; failures are
+//! The login state machine: start, callback, sign-out, finding the session of
+//! a request, and the one decision per request ([`Flow::decide`]). It answers
+//! with values: [`Redirect`]s and [`Decision`]s that the HTTP layer renders, and
 //! [`FlowError`]s that `http::respond` turns into pages.
 
 mod authn;
 mod backchannel;
 mod callback;
+mod decide;
 pub mod diagnose;
 mod login;
 mod logout;
@@ -23,6 +25,7 @@ use crate::session::{SessionStore, StoreError};
 pub use authn::{Authenticated, Principal, PrincipalError};
 pub use backchannel::{BackchannelError, LoggedOut};
 pub use callback::CallbackQuery;
+pub use decide::{Asked, ClientKind, DecideError, Decision, Forbidden, ReturnTo, SignIn};
 pub use login::open_login_cookie;
 pub use logout::is_cross_site;
 use redirect::RedirectPolicy;
@@ -32,6 +35,10 @@ use redirect::RedirectPolicy;
 pub enum FlowError {
     #[error("the identity provider is not ready")]
     NotReady,
+    /// A fault inside the sidecar (a cookie that cannot be sealed): a 500,
+    /// counted as internal, never blamed on the identity provider.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
     #[error("callback without code and state")]
     BadCallback { retry: String },
     /// The `state` matches no login this browser started (forged, replayed or expired).
@@ -88,6 +95,7 @@ impl FlowError {
     pub fn reason(&self) -> &'static str {
         match self {
             FlowError::NotReady => "idp_not_ready",
+            FlowError::Internal(_) => "internal",
             FlowError::BadCallback { .. } => "bad_callback",
             FlowError::StateMismatch { .. } => "state_mismatch",
             FlowError::Diagnosed { diagnosis, .. } => diagnosis.reason(),
@@ -114,12 +122,40 @@ impl FlowError {
     }
 }
 
+/// Where a login step sends the browser, and the cookies it sets on the way.
+#[derive(Debug)]
+pub struct Redirect {
+    pub location: String,
+    /// Whole `Set-Cookie` values.
+    pub cookies: Vec<String>,
+    /// Who the access line names: the user this step signed in or out (the
+    /// request itself carried no session, or no longer has one).
+    pub user: Option<String>,
+}
+
+/// A return address made safe by the redirect policy: only the flow makes
+/// one, so a path or URL is checked once per request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SafeRedirect(String);
+
+impl SafeRedirect {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
 pub struct Flow {
     providers: Providers,
     sessions: SessionStore,
     refresher: refresh::Refresher,
     cookies: CookieCodec,
     redirects: RedirectPolicy,
+    /// The sidecar's public origin, from the registered callback URL.
+    own_origin: Url,
     prefix: String,
     session_ttl: Duration,
     max_pending_logins: usize,
@@ -152,6 +188,7 @@ impl Flow {
                 &own_origin(&config.provider.redirect_url),
                 &config.allowed_redirect_domains,
             ),
+            own_origin: own_origin(&config.provider.redirect_url),
             prefix: config.proxy_prefix.clone(),
             session_ttl: config.session.ttl,
             max_pending_logins: config.limits.max_pending_logins.max(1),
@@ -180,8 +217,13 @@ impl Flow {
     }
 
     /// `rd` made safe: a local path or a URL on an allowed host, else `/`.
-    pub fn safe_redirect(&self, rd: &str) -> String {
-        self.redirects.sanitize(rd)
+    pub fn safe_redirect(&self, rd: &str) -> SafeRedirect {
+        SafeRedirect(self.redirects.sanitize(rd))
+    }
+
+    /// The sidecar's public origin (scheme, host, port; path `/`).
+    pub fn own_origin(&self) -> &Url {
+        &self.own_origin
     }
 
     /// Signs in with the one provider serving the page, or lets the person
@@ -189,21 +231,17 @@ impl Flow {
     pub fn begin(
         &self,
         choices: &[&std::sync::Arc<Provider>],
-        rd: &str,
+        rd: &SafeRedirect,
         request: &http::HeaderMap,
-    ) -> Result<http::Response<crate::body::Body>, FlowError> {
+    ) -> Result<Redirect, FlowError> {
         match choices {
             [] => Err(FlowError::NoProvider),
             [one] => self.start(one, rd, request),
-            _ => http::Response::builder()
-                .status(http::StatusCode::FOUND)
-                .header(
-                    http::header::LOCATION,
-                    format!("{}/sign_in?rd={}", self.prefix, query_value(rd)),
-                )
-                .header(http::header::CACHE_CONTROL, "no-store")
-                .body(crate::body::empty())
-                .map_err(|_| FlowError::NotReady),
+            _ => Ok(Redirect {
+                location: format!("{}/sign_in?rd={}", self.prefix, query_value(rd.as_str())),
+                cookies: Vec::new(),
+                user: None,
+            }),
         }
     }
 

@@ -350,6 +350,21 @@ pub fn session_store_unavailable(retry_href: &str) -> String {
     })
 }
 
+/// A fault inside the sidecar (500): nothing the person did; the request id
+/// lets the operator find the log line.
+pub fn internal_error(request_id: &str) -> String {
+    let detail = format!(
+        "If this keeps happening, tell the site's administrator, quoting request id {}.",
+        truncate(request_id, MAX_CODE_CHARS * 2)
+    );
+    render(&Page {
+        title: "Something went wrong",
+        message: "The sign-in service met an internal error.",
+        detail: Some(&detail),
+        action: get("Try again", ""),
+    })
+}
+
 /// No such page on the sidecar's own endpoints.
 pub fn not_found() -> String {
     render(&Page {

@@ -2,41 +2,15 @@
 //! for browsers, a small JSON object for API clients, `Cache-Control: no-store`
 //! always, and exactly one log line without secrets.
 
-use http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
+use http::{header, HeaderValue, Response, StatusCode};
 
 use super::pages;
 use crate::body::{self, Body};
-use crate::flow::{FlowError, PrincipalError};
+pub use crate::flow::ClientKind;
+use crate::flow::{DecideError, FlowError, Forbidden, PrincipalError, Redirect, SignIn};
+use crate::metrics::metrics;
 use crate::provider::ProviderError;
 use crate::proxy::ProxyError;
-
-/// Decided once per request: who is asking, so the answer fits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClientKind {
-    /// A navigation: GET/HEAD that accepts HTML.
-    Navigation,
-    /// Another browser request that accepts HTML (a form POST).
-    Browser,
-    Api,
-}
-
-impl ClientKind {
-    pub fn of(method: &Method, headers: &HeaderMap) -> Self {
-        let accept = headers
-            .get_all(header::ACCEPT)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|v| v.contains("text/html"));
-        if !accept {
-            return ClientKind::Api;
-        }
-        if method == Method::GET || method == Method::HEAD {
-            ClientKind::Navigation
-        } else {
-            ClientKind::Browser
-        }
-    }
-}
 
 /// Every way a request can fail before or while reaching the upstream.
 #[derive(Debug)]
@@ -49,12 +23,11 @@ pub enum Reject {
     Proxy(ProxyError),
     /// An `Authorization: Bearer` token that is not valid here.
     BadBearer(ProviderError),
-    /// Signed in, but the rules do not allow this user here; `sign_out` is
-    /// where the page's sign-out form posts.
-    Forbidden {
-        who: String,
-        sign_out: String,
-    },
+    /// Signed in, but the rules do not allow this user here.
+    Forbidden(Forbidden),
+    /// A fault inside the sidecar (a cookie that cannot be sealed, a response
+    /// that cannot be built): a 500, counted as internal.
+    Internal(&'static str),
     HeadersTooLarge,
     /// The request's target host is ambiguous (see `server::framing`).
     BadRequest(&'static str),
@@ -64,7 +37,19 @@ pub enum Reject {
 
 impl From<FlowError> for Reject {
     fn from(e: FlowError) -> Self {
-        Reject::Flow(e)
+        match e {
+            FlowError::Internal(what) => Reject::Internal(what),
+            e => Reject::Flow(e),
+        }
+    }
+}
+
+impl From<DecideError> for Reject {
+    fn from(e: DecideError) -> Self {
+        match e {
+            DecideError::Principal(e) => e.into(),
+            DecideError::Flow(e) => e.into(),
+        }
     }
 }
 
@@ -108,6 +93,7 @@ fn flow_answer(error: &FlowError, ctx: &Context) -> Answer {
             "Sign-in is not available yet: the identity provider has not been reached.",
             pages::idp_unavailable(""),
         ),
+        Internal(_) => internal_answer(ctx),
         BadCallback { retry } => {
             let msg = "The sign-in callback is missing its code or state.";
             answer(
@@ -204,6 +190,16 @@ fn flow_answer(error: &FlowError, ctx: &Context) -> Answer {
     }
 }
 
+fn internal_answer(ctx: &Context) -> Answer {
+    answer(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Something went wrong inside the sidecar. Try again; if it persists, \
+         quote the request id to the operator.",
+        pages::internal_error(ctx.request_id),
+    )
+}
+
 fn describe(reject: &Reject, ctx: &Context) -> Answer {
     match reject {
         Reject::NeedsLogin { start } => answer(
@@ -237,12 +233,13 @@ fn describe(reject: &Reject, ctx: &Context) -> Answer {
             "The bearer token is not valid here.",
             pages::bad_request("The bearer token is not valid here."),
         ),
-        Reject::Forbidden { who, sign_out } => answer(
+        Reject::Forbidden(Forbidden { who, sign_out, .. }) => answer(
             StatusCode::FORBIDDEN,
             "forbidden",
             "You are signed in, but not allowed to see this.",
             pages::forbidden(who, sign_out),
         ),
+        Reject::Internal(_) => internal_answer(ctx),
         Reject::HeadersTooLarge => {
             let msg = "The request headers are too large.";
             answer(
@@ -279,6 +276,10 @@ fn describe(reject: &Reject, ctx: &Context) -> Answer {
 fn log(reject: &Reject, status: StatusCode, ctx: &Context) {
     match reject {
         Reject::NeedsLogin { .. } | Reject::NotFound => tracing::debug!(%status, "rejected"),
+        Reject::Internal(what) | Reject::Flow(FlowError::Internal(what)) => {
+            metrics().internal_errors.inc();
+            tracing::error!(%status, request_id = ctx.request_id, "internal error: {what}")
+        }
         Reject::Flow(FlowError::Misconfigured { problem, .. }) => tracing::error!(
             %status,
             reason = problem.reason,
@@ -309,6 +310,7 @@ fn log(reject: &Reject, status: StatusCode, ctx: &Context) {
         Reject::Proxy(e) => {
             tracing::warn!(%status, error = %e, upstream = ctx.upstream, "upstream failed")
         }
+
         other => tracing::info!(%status, reject = ?other, "rejected"),
     }
 }
@@ -365,6 +367,28 @@ pub fn respond(kind: ClientKind, reject: Reject, ctx: &Context) -> Response<Body
     no_store(response)
 }
 
+/// A login step's redirect: `302`, never cached, with its cookies.
+pub fn redirect(redirect: Redirect) -> Result<Response<Body>, Reject> {
+    let mut builder = Response::builder()
+        .status(StatusCode::FOUND)
+        .header(header::LOCATION, redirect.location)
+        .header(header::CACHE_CONTROL, "no-store");
+    for cookie in redirect.cookies {
+        builder = builder.header(header::SET_COOKIE, cookie);
+    }
+    builder
+        .body(body::empty())
+        .map_err(|_| Reject::Internal("a redirect could not be built"))
+}
+
+/// A request that must sign in first: straight to sign-in, or the page / 401.
+pub fn sign_in(sign_in: SignIn) -> Result<Response<Body>, Reject> {
+    match sign_in {
+        SignIn::Redirect(r) => redirect(r),
+        SignIn::Required { start } => Err(Reject::NeedsLogin { start }),
+    }
+}
+
 /// Marks a response of the sidecar's own as never cacheable.
 pub fn no_store(mut response: Response<Body>) -> Response<Body> {
     response
@@ -399,27 +423,6 @@ pub fn html(status: StatusCode, page: String) -> Response<Body> {
 mod tests {
     use super::*;
 
-    fn accept(v: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::ACCEPT, v.parse().unwrap());
-        h
-    }
-
-    #[test]
-    fn client_kind_follows_method_and_accept() {
-        let html = accept("text/html,application/xhtml+xml");
-        assert_eq!(ClientKind::of(&Method::GET, &html), ClientKind::Navigation);
-        assert_eq!(ClientKind::of(&Method::POST, &html), ClientKind::Browser);
-        assert_eq!(
-            ClientKind::of(&Method::GET, &accept("application/json")),
-            ClientKind::Api
-        );
-        assert_eq!(
-            ClientKind::of(&Method::GET, &HeaderMap::new()),
-            ClientKind::Api
-        );
-    }
-
     #[test]
     fn answers_carry_status_type_and_no_store() {
         let ctx = Context::default();
@@ -449,5 +452,19 @@ mod tests {
             &ctx,
         );
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn internal_faults_are_500_not_the_idp() {
+        let ctx = Context::default();
+        let reject = Reject::from(FlowError::Internal("a cookie could not be sealed"));
+        let r = respond(ClientKind::Api, reject, &ctx);
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let bad = Redirect {
+            location: "/\n".into(),
+            cookies: Vec::new(),
+            user: None,
+        };
+        assert!(matches!(redirect(bad), Err(Reject::Internal(_))));
     }
 }

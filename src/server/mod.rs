@@ -4,9 +4,12 @@
 //! tests bind `127.0.0.1:0` and talk over real sockets.
 
 mod connection;
+mod endpoints;
 mod error;
 pub mod framing;
+mod keys;
 mod metrics_listener;
+mod proxied;
 mod router;
 mod state;
 mod tls;
