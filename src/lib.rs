@@ -16,6 +16,10 @@
 //! [`mock`] (the `mock-cognito` crate, behind the default `mock` feature) and [`demo`] stand
 //! beside the stack: the mock Cognito shares no code with it.
 
+// The request future nests router -> proxied -> flow::decide -> session store;
+// nightly (the fuzz build) computes its layout past the default depth of 128.
+#![recursion_limit = "256"]
+
 pub mod authz;
 #[cfg(feature = "bench-seed")]
 pub mod bench_seed;
