@@ -19,8 +19,8 @@ The pool file (--config FILE, TOML; JSON when the name ends in .json):
   [[users]]    username, password, sub, email, email_verified, name,
                given_name, family_name, groups, custom = { key = \"value\" },
                identity_provider (a federated user)
-Unknown keys are errors. `mock-cognito --print-config > pool.toml` writes the
-built-in demo pool, with a comment on every key, as a file to start from.
+Unknown keys are errors. `cognito-sidecar mock-cognito --print-config > pool.toml`
+writes the built-in demo pool, commented, as a file to start from.
 
 On start it prints the client id and secret, the users and their passwords,
 and a sidecar command line to paste. The sidecar's default sign-out URL

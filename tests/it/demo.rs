@@ -368,3 +368,30 @@ async fn mock_cognito_prints_a_sidecar_command_that_signs_in_and_out_when_pasted
     let r = navigate(&client, &format!("{base}/app")).await;
     assert_eq!(r.status(), 302, "signed out: the app asks for a sign-in");
 }
+
+#[test]
+fn mock_cognito_help_documents_its_pool_file_and_prints_one_to_start_from() {
+    let help = Command::new(BIN)
+        .args(["mock-cognito", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for needed in [
+        "[[clients]]",
+        "[[users]]",
+        "email_verified",
+        "--print-config",
+    ] {
+        assert!(help.contains(needed), "{needed} in:\n{help}");
+    }
+    let file = Command::new(BIN)
+        .args(["mock-cognito", "--print-config"])
+        .output()
+        .unwrap();
+    assert!(file.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pool.toml");
+    std::fs::write(&path, &file.stdout).unwrap();
+    let pool = cognito_sidecar::mock::MockConfig::from_file(&path).unwrap();
+    assert_eq!(pool.users.len(), 3);
+}
