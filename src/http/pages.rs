@@ -350,6 +350,23 @@ pub fn session_store_unavailable(retry_href: &str) -> String {
     })
 }
 
+/// The session store refuses this sidecar's settings (503): only the operator
+/// can fix it, so the page says so instead of "try again in a moment".
+pub fn session_store_misconfigured(request_id: &str, retry_href: &str) -> String {
+    let detail = format!(
+        "Please tell the site's administrator, quoting request id {}. \
+         (Reason: the session store's settings are wrong; the sidecar's log names the setting.)",
+        truncate(request_id, MAX_CODE_CHARS * 2)
+    );
+    render(&Page {
+        title: "Sign-in is misconfigured",
+        message: "This site cannot check sessions until its administrator fixes the session \
+                  store's configuration.",
+        detail: Some(&detail),
+        action: get("Try again", retry_href),
+    })
+}
+
 /// A fault inside the sidecar (500): nothing the person did; the request id
 /// lets the operator find the log line.
 pub fn internal_error(request_id: &str) -> String {

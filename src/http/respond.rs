@@ -168,6 +168,13 @@ fn flow_answer(error: &FlowError, ctx: &Context) -> Answer {
                 "The identity provider could not be reached or answered something unexpected.";
             answer(status, code, msg, pages::idp_unavailable(retry))
         }
+        SessionStore { error, retry } if error.is_misconfiguration() => answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "session_store_misconfigured",
+            "Sessions cannot be checked: the session store is misconfigured. \
+             The operator must change its settings; quote the request id.",
+            pages::session_store_misconfigured(ctx.request_id, retry),
+        ),
         SessionStore { retry, .. } => answer(
             StatusCode::SERVICE_UNAVAILABLE,
             "session_store_unavailable",
@@ -303,6 +310,9 @@ fn log(reject: &Reject, status: StatusCode, ctx: &Context) {
             diagnosis.message(),
             diagnosis.fix()
         ),
+        Reject::Flow(e @ FlowError::SessionStore { error, .. }) if error.is_misconfiguration() => {
+            tracing::error!(%status, error = %e, request_id = ctx.request_id, "session store misconfigured")
+        }
         Reject::Flow(e @ FlowError::SessionStore { .. }) => {
             tracing::warn!(%status, error = %e, "session store unavailable")
         }
@@ -452,6 +462,26 @@ mod tests {
             &ctx,
         );
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn a_misconfigured_session_store_is_not_called_temporary() {
+        use crate::session::StoreError;
+        let ctx = Context::default();
+        let store = |error| FlowError::SessionStore {
+            error,
+            retry: "/".into(),
+        };
+        let refused = flow_answer(&store(StoreError::UntrustedCertificate("x".into())), &ctx);
+        assert_eq!(refused.code, "session_store_misconfigured");
+        assert!(refused.html.contains("misconfigured"), "{}", refused.html);
+        assert!(!refused.html.contains("temporary"), "{}", refused.html);
+        let down = flow_answer(
+            &store(StoreError::Timeout(std::time::Duration::from_secs(1))),
+            &ctx,
+        );
+        assert_eq!(down.code, "session_store_unavailable");
+        assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
     }
 
     #[test]

@@ -29,6 +29,13 @@ pub enum StoreError {
     UntrustedCertificate(String),
 }
 
+impl StoreError {
+    /// A setting is wrong: retrying will not help until the operator acts.
+    pub fn is_misconfiguration(&self) -> bool {
+        matches!(self, Self::Config(_) | Self::UntrustedCertificate(_))
+    }
+}
+
 #[derive(Clone)]
 pub enum SessionStore {
     Memory(MemoryStore),

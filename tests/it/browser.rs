@@ -278,12 +278,15 @@ async fn sign_out_button_ends_the_session_and_the_deep_link_asks_for_a_password_
 
         wait_css(&c, "#sign-out").await.click().await.unwrap();
         // Through the IdP's logout to the app's signed-out page, not the form.
+        // Its sign-in button exists on no earlier page: once it is there, the
+        // navigation is over and `h1` is not the signed-in page's (stale) one.
+        let sign_in = wait_css(&c, "#sign-in").await;
         assert_eq!(text_of(&c, "h1").await, "You are signed out");
         assert_eq!(current(&c).await, stack.url(app::SIGNED_OUT_PATH));
         assert_eq!(stack.mock.counters().logouts, 1, "IdP logout visited");
         screenshot(&c, "signed-out.png").await;
         // Its button signs in again: the hosted form asks for the password.
-        wait_css(&c, "#sign-in").await.click().await.unwrap();
+        sign_in.click().await.unwrap();
         wait_sign_in_form(&c, &stack).await;
 
         c.goto(&stack.url(DEEP_LINK)).await.unwrap();
