@@ -57,6 +57,36 @@ impl Config {
     }
 }
 
+impl Settings {
+    /// The TOML file at `path` over the defaults, checked like `--config`
+    /// (unknown keys, bad values): for programs and tests that then set more
+    /// in code before [`validate`](super::validate).
+    pub fn from_file(path: &std::path::Path) -> Result<Settings, ConfigError> {
+        let mut problems = Vec::new();
+        let file = file::read(path, &setting_names(), &mut problems)
+            .ok_or_else(|| ConfigError(problems.clone()))?;
+        let layers = [
+            ("the config file", file.settings),
+            ("", Table::new()),
+            ("", Table::new()),
+        ];
+        let merged = merge(layers, &mut problems);
+        let settings = Value::Table(merged).try_into::<Settings>();
+        match settings {
+            Ok(settings) if problems.is_empty() => Ok(Settings {
+                providers: file.providers.unwrap_or_default(),
+                routes: file.routes.unwrap_or_default(),
+                ..settings
+            }),
+            Ok(_) => Err(ConfigError(problems)),
+            Err(e) => {
+                problems.push(Problem::new("config", e.message().to_string(), None));
+                Err(ConfigError(problems))
+            }
+        }
+    }
+}
+
 /// The layers, lowest first, highest winning. A blank value means "unset":
 /// it clears what lower layers gave, and the default applies.
 fn merge(layers: [(&str, Table); 3], problems: &mut Vec<Problem>) -> Table {

@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support;
+use cognito_sidecar::config::Settings;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -92,26 +93,24 @@ struct AlbStack {
 }
 
 impl AlbStack {
-    async fn start(mock: MockConfig, extra: &[(&str, &str)]) -> Self {
+    async fn start(mock: MockConfig, extra: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (key, key_der) = p256_key(dir.path());
         let (ca, cert, tls_key) = tls_files(dir.path());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("https://{}", listener.local_addr().unwrap());
         let mock = start_mock_for(mock, &base).await;
-        let mut env: Vec<(String, String)> = [
-            ("SIDECAR_COOKIE_SECURE", "true".to_string()),
-            ("SIDECAR_TLS_CERT_FILE", cert.display().to_string()),
-            ("SIDECAR_TLS_KEY_FILE", tls_key.display().to_string()),
-            ("SIDECAR_ALB_HEADERS", "true".into()),
-            ("SIDECAR_ALB_SIGNER", ARN.into()),
-            ("SIDECAR_ALB_KEY_FILE", key.display().to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let stack = start_sidecar_unready(&mock, listener, &base, &env).await;
+        let mut settings = Settings {
+            cookie_secure: "true".into(),
+            tls_cert_file: Some(cert.display().to_string()),
+            tls_key_file: Some(tls_key.display().to_string()),
+            alb_headers: "true".into(),
+            alb_signer: Some(ARN.into()),
+            alb_key_file: Some(key.display().to_string()),
+            ..test_settings()
+        };
+        extra(&mut settings);
+        let stack = start_sidecar_unready(&mock, listener, &base, &settings).await;
         let ca_cert = reqwest::Certificate::from_pem(&std::fs::read(&ca).unwrap()).unwrap();
         let client = reqwest::Client::builder()
             .cookie_store(true)
@@ -169,7 +168,7 @@ fn member_order(json: &str) -> Vec<String> {
 #[tokio::test]
 async fn a_sign_in_sends_albs_three_headers_in_albs_format() {
     bounded(async {
-        let alb = AlbStack::start(MockConfig::demo(), &[]).await;
+        let alb = AlbStack::start(MockConfig::demo(), |_| {}).await;
         let seen = alb.signed_in_headers().await;
         let alice = MockConfig::demo()
             .users
@@ -364,7 +363,7 @@ fn python() -> PathBuf {
 #[tokio::test]
 async fn the_albs_documented_verifiers_accept_it_and_refuse_forgeries() {
     bounded(async {
-        let alb = AlbStack::start(MockConfig::demo(), &[]).await;
+        let alb = AlbStack::start(MockConfig::demo(), |_| {}).await;
         let seen = alb.signed_in_headers().await;
         let sub = seen.header("x-amzn-oidc-identity").unwrap().to_string();
         let real = seen.header("x-amzn-oidc-data").unwrap().to_string();
@@ -430,7 +429,7 @@ async fn after_a_refresh_the_headers_carry_the_new_access_token_and_claims() {
             access_token_ttl: Duration::from_secs(4),
             ..MockConfig::demo()
         };
-        let alb = AlbStack::start(short, &[]).await;
+        let alb = AlbStack::start(short, |_| {}).await;
         let first = alb.signed_in_headers().await;
         assert_eq!(
             alb.stack.mock.counters().userinfo,
@@ -486,7 +485,7 @@ async fn client_sent_alb_headers_are_stripped_in_every_mode() {
         };
         // Off: signed in, and anonymous on a skip-auth route.
         let off = Stack::builder()
-            .set("SIDECAR_SKIP_AUTH_ROUTES", "GET /public")
+            .with(|s| s.skip_auth_routes = support::list("GET /public"))
             .start()
             .await;
         let client = signed_in(&off).await;
@@ -503,10 +502,9 @@ async fn client_sent_alb_headers_are_stripped_in_every_mode() {
             );
         }
         // On: the app sees only the sidecar's values, once each.
-        let alb = AlbStack::start(
-            MockConfig::demo(),
-            &[("SIDECAR_SKIP_AUTH_ROUTES", "GET /public")],
-        )
+        let alb = AlbStack::start(MockConfig::demo(), |s| {
+            s.skip_auth_routes = vec!["GET /public".into()]
+        })
         .await;
         let ours = alb.signed_in_headers().await;
         let r = spoof(alb.client.get(alb.stack.url("/app")))
@@ -556,7 +554,7 @@ async fn client_sent_alb_headers_are_stripped_in_every_mode() {
 #[tokio::test]
 async fn forward_auth_answers_with_the_headers_the_upstream_gets() {
     bounded(async {
-        let alb = AlbStack::start(MockConfig::demo(), &[]).await;
+        let alb = AlbStack::start(MockConfig::demo(), |_| {}).await;
         let upstream = alb.signed_in_headers().await;
         let r = alb
             .client

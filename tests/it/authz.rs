@@ -71,7 +71,8 @@ async fn get_as(stack: &Stack, user: &str, path: &str) -> u16 {
 #[tokio::test]
 async fn global_groups_let_members_in_and_refuse_others_with_403_json() {
     bounded(async {
-        let stack = start(Stack::builder().set("SIDECAR_ALLOWED_GROUPS", "admins,ops")).await;
+        let stack =
+            start(Stack::builder().with(|s| s.allowed_groups = support::list("admins,ops"))).await;
         assert_eq!(get_as(&stack, "alice", "/app").await, 200);
         assert_eq!(stack.upstream.count(), 1);
         let r = support::plain_client()
@@ -95,8 +96,10 @@ async fn global_groups_let_members_in_and_refuse_others_with_403_json() {
 #[tokio::test]
 async fn email_domains_match_exactly_or_as_dot_subdomains_and_never_with_two_ats() {
     bounded(async {
-        let stack =
-            start(Stack::builder().set("SIDECAR_ALLOWED_EMAIL_DOMAINS", "example.com")).await;
+        let stack = start(
+            Stack::builder().with(|s| s.allowed_email_domains = support::words("example.com")),
+        )
+        .await;
         assert_eq!(get_as(&stack, "alice", "/").await, 200);
         assert_eq!(
             get_as(&stack, "erin", "/").await,
@@ -115,8 +118,10 @@ async fn email_domains_match_exactly_or_as_dot_subdomains_and_never_with_two_ats
         );
         assert_eq!(get_as(&stack, "bob", "/").await, 403, "unverified email");
 
-        let stack =
-            start(Stack::builder().set("SIDECAR_ALLOWED_EMAIL_DOMAINS", ".example.com")).await;
+        let stack = start(
+            Stack::builder().with(|s| s.allowed_email_domains = support::words(".example.com")),
+        )
+        .await;
         assert_eq!(get_as(&stack, "dave", "/").await, 200);
         assert_eq!(
             get_as(&stack, "alice", "/").await,
@@ -131,10 +136,9 @@ async fn email_domains_match_exactly_or_as_dot_subdomains_and_never_with_two_ats
 #[tokio::test]
 async fn allowed_emails_compare_lower_cased_verified_addresses() {
     bounded(async {
-        let stack = start(Stack::builder().set(
-            "SIDECAR_ALLOWED_EMAILS",
-            "ALICE@example.com,erin@example.com,bob@example.com",
-        ))
+        let stack = start(Stack::builder().with(|s| {
+            s.allowed_emails = support::words("ALICE@example.com,erin@example.com,bob@example.com")
+        }))
         .await;
         assert_eq!(get_as(&stack, "alice", "/").await, 200);
         assert_eq!(get_as(&stack, "erin", "/").await, 200);
@@ -153,15 +157,15 @@ async fn unverified_email_in_the_headers_is_still_refused_by_email_rules() {
     bounded(async {
         let file = toml_file(
             r#"
-            allowed_email_domains = ["example.com"]
             [[route]]
             path_prefix = "/open"
             "#,
         );
         let stack = start(
             Stack::builder()
-                .set("SIDECAR_CONFIG", file.path().to_str().unwrap())
-                .set("SIDECAR_ALLOW_UNVERIFIED_EMAIL", "true"),
+                .with(|s| support::config_file(s, file.path()))
+                .with(|s| s.allowed_email_domains = vec!["example.com".into()])
+                .with(|s| s.provider.allow_unverified_email = "true".into()),
         )
         .await;
         assert_eq!(
@@ -189,8 +193,6 @@ async fn routes_are_tried_in_order_and_the_first_match_decides() {
     bounded(async {
         let file = toml_file(
             r#"
-            allowed_groups = ["nobody"]
-
             [[route]]
             path_prefix = "/admin"
             methods = ["POST"]
@@ -209,8 +211,11 @@ async fn routes_are_tried_in_order_and_the_first_match_decides() {
             allowed_email_domains = ["eu.example.com"]
             "#,
         );
-        let stack =
-            start(Stack::builder().set("SIDECAR_CONFIG", file.path().to_str().unwrap())).await;
+        let stack = start(Stack::builder().with(|s| {
+            s.allowed_groups = vec!["nobody".into()];
+            support::config_file(s, file.path());
+        }))
+        .await;
         assert_eq!(get_as(&stack, "alice", "/admin/users").await, 200);
         assert_eq!(get_as(&stack, "alice", "/admin").await, 200);
         assert_eq!(
@@ -248,8 +253,8 @@ async fn a_configured_groups_claim_feeds_rules_and_headers() {
     bounded(async {
         let stack = start(
             Stack::builder()
-                .set("SIDECAR_GROUPS_CLAIM", "custom:department")
-                .set("SIDECAR_ALLOWED_GROUPS", "R&D"),
+                .with(|s| s.provider.groups_claim = Some("custom:department".into()))
+                .with(|s| s.allowed_groups = support::list("R&D")),
         )
         .await;
         assert_eq!(get_as(&stack, "alice", "/").await, 200);
@@ -262,7 +267,9 @@ async fn a_configured_groups_claim_feeds_rules_and_headers() {
 #[tokio::test]
 async fn a_refused_browser_sees_who_it_is_and_a_sign_out_form() {
     bounded(async {
-        let stack = start(Stack::builder().set("SIDECAR_ALLOWED_EMAILS", "erin@example.com")).await;
+        let stack =
+            start(Stack::builder().with(|s| s.allowed_emails = support::words("erin@example.com")))
+                .await;
         let client = support::browser();
         let r = sign_in_as(&stack, &client, "/private", "alice", "alice-password").await;
         assert_eq!(r.status(), 302, "sign-in itself succeeds");
@@ -293,8 +300,8 @@ async fn the_403_page_posts_to_the_configured_prefix() {
     bounded(async {
         let stack = start(
             Stack::builder()
-                .set("SIDECAR_PROXY_PREFIX", "/_auth")
-                .set("SIDECAR_ALLOWED_GROUPS", "nobody"),
+                .with(|s| s.proxy_prefix = "/_auth".into())
+                .with(|s| s.allowed_groups = support::list("nobody")),
         )
         .await;
         let r = support::plain_client()
@@ -333,7 +340,6 @@ async fn forward_auth_query_rules_are_anded_with_the_configured_rules() {
     bounded(async {
         let file = toml_file(
             r#"
-            allowed_email_domains = ["example.com"]
             [[route]]
             path_prefix = "/admin"
             allowed_groups = ["admins"]
@@ -341,9 +347,10 @@ async fn forward_auth_query_rules_are_anded_with_the_configured_rules() {
         );
         let stack = start(
             Stack::builder()
-                .set("SIDECAR_CONFIG", file.path().to_str().unwrap())
-                .set("SIDECAR_FORWARD_AUTH_INGRESS", "traefik")
-                .set("SIDECAR_TRUSTED_PROXIES", "127.0.0.1/32"),
+                .with(|s| support::config_file(s, file.path()))
+                .with(|s| s.allowed_email_domains = vec!["example.com".into()])
+                .with(|s| s.forward_auth_ingress = "traefik".into())
+                .with(|s| s.trusted_proxies = support::words("127.0.0.1/32")),
         )
         .await;
         let page = Some("/page");
@@ -401,8 +408,7 @@ async fn an_untrusted_peer_cannot_pick_the_route_with_x_forwarded_uri() {
             allowed_groups = ["admins"]
             "#,
         );
-        let stack =
-            start(Stack::builder().set("SIDECAR_CONFIG", file.path().to_str().unwrap())).await;
+        let stack = start(Stack::builder().with(|s| support::config_file(s, file.path()))).await;
         assert_eq!(auth_check(&stack, "alice", "", Some("/page")).await, 202);
         assert_eq!(
             auth_check(&stack, "erin", "", Some("/page")).await,
@@ -480,8 +486,7 @@ async fn a_route_restricts_every_case_suffix_and_method_spelling() {
             allowed_groups = ["admins"]
             "#,
         );
-        let stack =
-            start(Stack::builder().set("SIDECAR_CONFIG", file.path().to_str().unwrap())).await;
+        let stack = start(Stack::builder().with(|s| support::config_file(s, file.path()))).await;
         for path in [
             "/ADMIN/x",
             "/Admin",
@@ -521,9 +526,12 @@ async fn a_route_restricts_every_case_suffix_and_method_spelling() {
 #[tokio::test]
 async fn identity_values_never_collapse_into_another_users() {
     bounded(async {
-        let stack = start(Stack::builder().set("SIDECAR_ALLOWED_EMAILS", "kate@example.com")).await;
+        let stack =
+            start(Stack::builder().with(|s| s.allowed_emails = support::words("kate@example.com")))
+                .await;
         assert_eq!(get_as(&stack, "kelvin", "/x").await, 403);
-        let stack = start(Stack::builder().set("SIDECAR_ALLOWED_GROUPS", "admins")).await;
+        let stack =
+            start(Stack::builder().with(|s| s.allowed_groups = support::list("admins"))).await;
         assert_eq!(get_as(&stack, "kelvin", "/x").await, 403);
         assert_eq!(get_as(&stack, "alice", "/x").await, 200);
         let stack = start(Stack::builder()).await;

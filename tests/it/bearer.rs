@@ -77,7 +77,7 @@ async fn an_id_token_authenticates_with_the_same_identity_headers() {
 #[tokio::test]
 async fn an_access_token_authenticates_by_client_id_and_scopes() {
     let stack = Stack::builder()
-        .set("SIDECAR_API_SCOPES", "openid")
+        .with(|s| s.provider.api_scopes = support::words("openid"))
         .start()
         .await;
     let token = access_token(&stack).await;
@@ -101,14 +101,14 @@ async fn an_access_token_authenticates_by_client_id_and_scopes() {
 #[tokio::test]
 async fn a_missing_scope_or_a_foreign_client_is_refused() {
     let stack = Stack::builder()
-        .set("SIDECAR_API_SCOPES", "orders/read")
+        .with(|s| s.provider.api_scopes = support::words("orders/read"))
         .start()
         .await;
     let token = access_token(&stack).await;
     assert_invalid(&call(&stack, &token).await);
 
     let stack = Stack::builder()
-        .set("SIDECAR_API_CLIENT_IDS", "another-client")
+        .with(|s| s.provider.api_client_ids = support::words("another-client"))
         .start()
         .await;
     let token = access_token(&stack).await;
@@ -150,7 +150,7 @@ async fn machine_tokens_of_the_client_are_accepted_with_their_custom_scope() {
     pool.clients[0].scopes.push("orders/read".into());
     let stack = Stack::builder()
         .mock(pool)
-        .set("SIDECAR_API_SCOPES", "orders/read")
+        .with(|s| s.provider.api_scopes = support::words("orders/read"))
         .start()
         .await;
     let r = plain_client()
@@ -173,7 +173,7 @@ async fn machine_tokens_of_the_client_are_accepted_with_their_custom_scope() {
 #[tokio::test]
 async fn bearer_tokens_can_be_turned_off() {
     let stack = Stack::builder()
-        .set("SIDECAR_BEARER_TOKENS", "false")
+        .with(|s| s.provider.bearer_tokens = "false".into())
         .start()
         .await;
     let r = call(&stack, &stack.mock.mint_id_token(TokenTweak::NoTweak)).await;

@@ -167,8 +167,8 @@ async fn demo_stack() -> Stack {
     let emails = app::Emails::of(&MockConfig::demo().users);
     tokio::spawn(app::serve(listener, emails));
     Stack::builder()
-        .set("SIDECAR_UPSTREAM", format!("http://{addr}"))
-        .set("SIDECAR_SKIP_AUTH_ROUTES", app::SKIP_AUTH_ROUTES)
+        .with(|s| s.upstream = Some(format!("http://{addr}")))
+        .with(|s| s.skip_auth_routes = support::list(app::SKIP_AUTH_ROUTES))
         .start()
         .await
 }
@@ -414,7 +414,7 @@ async fn upstream_down_page_names_the_product_and_says_the_app_is_unreachable() 
         listener.local_addr().unwrap()
     };
     let stack = Stack::builder()
-        .set("SIDECAR_UPSTREAM", format!("http://{closed}"))
+        .with(|s| s.upstream = Some(format!("http://{closed}")))
         .start()
         .await;
     let client = support::signed_in(&stack).await;
@@ -442,7 +442,7 @@ async fn upstream_down_page_names_the_product_and_says_the_app_is_unreachable() 
 #[tokio::test]
 async fn a_wrong_client_secret_shows_the_misconfigured_page_with_a_request_id() {
     let stack = Stack::builder()
-        .set("SIDECAR_CLIENT_SECRET", "not-the-client-secret")
+        .with(|s| s.provider.client_secret = Some(support::secret("not-the-client-secret")))
         .start()
         .await;
     with_browser(|c| async move {

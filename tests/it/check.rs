@@ -66,11 +66,10 @@ impl Setup {
     }
 
     async fn check(&self, overrides: &[(&str, &str)]) -> Report {
-        let overrides: Vec<(String, String)> = overrides
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let config = support::sidecar_config(BASE, &self.mock, &self.upstream, &overrides);
+        // Through the environment, as the `check` command reads it.
+        let env = cognito_sidecar::config::MapSource(self.env(overrides).into_iter().collect());
+        let config = cognito_sidecar::config::Config::load(&Default::default(), &env)
+            .unwrap_or_else(|e| panic!("test config: {e}"));
         bounded(check::run(&config)).await
     }
 }

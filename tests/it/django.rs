@@ -160,7 +160,7 @@ impl Django {
     /// The sidecar in front of this Django, with the mock Cognito.
     async fn behind_sidecar(&self) -> Stack {
         Stack::builder()
-            .set("SIDECAR_UPSTREAM", self.base.clone())
+            .with(|s| s.upstream = Some(self.base.clone()))
             .start()
             .await
     }

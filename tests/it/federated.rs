@@ -10,7 +10,7 @@ use support::*;
 #[tokio::test]
 async fn the_identity_provider_hint_signs_in_a_federated_user() {
     let stack = Stack::builder()
-        .set("SIDECAR_IDENTITY_PROVIDER", "Google")
+        .with(|s| s.provider.identity_provider = Some("Google".into()))
         .start()
         .await;
     let client = browser();
@@ -56,7 +56,7 @@ async fn the_identity_provider_hint_signs_in_a_federated_user() {
 #[tokio::test]
 async fn an_unknown_identity_provider_ends_on_a_clear_error_page() {
     let stack = Stack::builder()
-        .set("SIDECAR_IDENTITY_PROVIDER", "Okta")
+        .with(|s| s.provider.identity_provider = Some("Okta".into()))
         .start()
         .await;
     let client = browser();

@@ -73,7 +73,7 @@ async fn query_rules_answer_403_when_not_met() {
 #[tokio::test]
 async fn envoy_mode_answers_200() {
     let stack = Stack::builder()
-        .set("SIDECAR_FORWARD_AUTH_STATUS", "200")
+        .with(|s| s.forward_auth_status = Some("200".into()))
         .start()
         .await;
     let client = signed_in(&stack).await;
@@ -91,8 +91,8 @@ async fn envoy_mode_answers_200() {
 #[tokio::test]
 async fn traefik_mode_redirects_navigations_and_returns_to_the_original_url() {
     let stack = Stack::builder()
-        .set("SIDECAR_FORWARD_AUTH_INGRESS", "traefik")
-        .set("SIDECAR_TRUSTED_PROXIES", "127.0.0.1")
+        .with(|s| s.forward_auth_ingress = "traefik".into())
+        .with(|s| s.trusted_proxies = support::words("127.0.0.1"))
         .start()
         .await;
     let client = browser();
@@ -125,7 +125,7 @@ async fn traefik_mode_redirects_navigations_and_returns_to_the_original_url() {
 #[tokio::test]
 async fn forwarded_uri_from_an_untrusted_peer_is_ignored() {
     let stack = Stack::builder()
-        .set("SIDECAR_FORWARD_AUTH_REDIRECT", "true")
+        .with(|s| s.forward_auth_redirect = Some("true".into()))
         .start()
         .await;
     let client = browser();
@@ -146,7 +146,7 @@ async fn forwarded_uri_from_an_untrusted_peer_is_ignored() {
 #[tokio::test]
 async fn envoy_style_paths_under_the_auth_path_are_answered_too() {
     let stack = Stack::builder()
-        .set("SIDECAR_FORWARD_AUTH_STATUS", "200")
+        .with(|s| s.forward_auth_status = Some("200".into()))
         .start()
         .await;
     let client = signed_in(&stack).await;

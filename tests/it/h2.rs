@@ -9,6 +9,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use cognito_sidecar::config::Settings;
 use cognito_sidecar::mock::{MockConfig, MockHandle, MockUser, TokenTweak, DEMO_CLIENT_ID};
 use cognito_sidecar::pem::crypto_provider;
 use http::Request;
@@ -152,25 +153,25 @@ where
 
 /// A plain-HTTP sidecar with [`routes`]; the staff pool and the file live
 /// as long as the returned guard.
-async fn plain_stack(extra: &[(&str, &str)]) -> (Stack, (tempfile::NamedTempFile, MockHandle)) {
+async fn plain_stack(
+    extra: impl FnOnce(&mut Settings),
+) -> (Stack, (tempfile::NamedTempFile, MockHandle)) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let mock = start_mock_for(MockConfig::demo(), &base).await;
     let staff = start_mock_for(staff_pool(), &base).await;
     let file = routes(&staff.issuer(), &staff.discovery_url());
-    let mut env = vec![(
-        "SIDECAR_CONFIG".to_string(),
-        file.path().display().to_string(),
-    )];
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let stack = start_sidecar_with(&mock, listener, &base, &env).await;
+    let mut settings = crate::support::test_settings();
+    crate::support::config_file(&mut settings, file.path());
+    extra(&mut settings);
+    let stack = start_sidecar_with(&mock, listener, &base, &settings).await;
     (stack, (file, staff))
 }
 
 #[tokio::test]
 async fn h2c_authority_and_host_must_agree() {
     bounded(async {
-        let (stack, _guard) = plain_stack(&[("SIDECAR_H2C", "true")]).await;
+        let (stack, _guard) = plain_stack(|s| s.h2c = "true".into()).await;
         let addr = stack.sidecar.addr();
         attacks(
             &stack,
@@ -184,7 +185,7 @@ async fn h2c_authority_and_host_must_agree() {
 #[tokio::test]
 async fn h2c_is_off_unless_asked_for() {
     bounded(async {
-        let (stack, _guard) = plain_stack(&[]).await;
+        let (stack, _guard) = plain_stack(|_| {}).await;
         let io = TcpStream::connect(stack.sidecar.addr()).await.unwrap();
         let refused = async {
             let (client, conn) = h2::client::handshake(io).await?;
@@ -228,8 +229,7 @@ async fn over_tls_authority_and_host_must_agree() {
     bounded(async {
         let staff = start_mock_for(staff_pool(), "https://localhost").await;
         let file = routes(&staff.issuer(), &staff.discovery_url());
-        let config = file.path().display().to_string();
-        let tls = start_tls_stack_with(&[("SIDECAR_CONFIG", config)]).await;
+        let tls = start_tls_stack_with(|s| crate::support::config_file(s, file.path())).await;
         let (addr, tls) = (tls.addr, &tls);
         attacks(&tls.stack, || tls_connect(addr, tls)).await;
     })

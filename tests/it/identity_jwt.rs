@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support;
+use cognito_sidecar::config::Settings;
 
 use std::collections::HashSet;
 
@@ -28,12 +29,12 @@ struct Who {
     provider_iss: String,
 }
 
-async fn jwt_stack(extra: &[(&str, &str)]) -> Stack {
-    let mut builder = Stack::builder().set("SIDECAR_IDENTITY_JWT", "true");
-    for (k, v) in extra {
-        builder = builder.set(k, *v);
-    }
-    builder.start().await
+async fn jwt_stack(extra: impl FnOnce(&mut Settings)) -> Stack {
+    Stack::builder()
+        .with(|s| s.identity_jwt = "true".into())
+        .with(extra)
+        .start()
+        .await
 }
 
 /// `http://127.0.0.1:PORT` of the stack's upstream: the default audience.
@@ -115,7 +116,7 @@ async fn spoofed_request(stack: &Stack, client: &reqwest::Client, names: &[&str]
 #[tokio::test]
 async fn the_upstream_gets_a_token_the_published_key_verifies() {
     bounded(async {
-        let stack = jwt_stack(&[]).await;
+        let stack = jwt_stack(|_| {}).await;
         let client = signed_in(&stack).await;
         let spoofs = ["X-Sidecar-Identity", "X_Sidecar_Identity"];
         let seen = spoofed_request(&stack, &client, &spoofs).await;
@@ -187,10 +188,10 @@ async fn without_the_feature_spoofs_are_stripped_and_there_is_no_jwks() {
 async fn a_custom_header_and_audience_are_used_and_spoofs_of_both_names_stripped() {
     bounded(async {
         let audience = "https://app.internal";
-        let stack = jwt_stack(&[
-            ("SIDECAR_IDENTITY_JWT_HEADER", "X-App-Identity"),
-            ("SIDECAR_IDENTITY_JWT_AUDIENCE", audience),
-        ])
+        let stack = jwt_stack(|s| {
+            s.identity_jwt_header = "X-App-Identity".into();
+            s.identity_jwt_audience = Some(audience.into());
+        })
         .await;
         let client = signed_in(&stack).await;
         let spoofs = ["X-App-Identity", "X_App_Identity", "X-Sidecar-Identity"];
@@ -220,9 +221,9 @@ async fn replicas_sharing_a_key_file_publish_one_kid_and_verify_each_others_toke
         let path = dir.path().join("identity-jwt.pem");
         std::fs::write(&path, pem).unwrap();
         let path = path.to_str().unwrap();
-        let a = jwt_stack(&[("SIDECAR_IDENTITY_JWT_KEY_FILE", path)]).await;
-        let b = jwt_stack(&[("SIDECAR_IDENTITY_JWT_KEY_FILE", path)]).await;
-        let own = jwt_stack(&[]).await;
+        let a = jwt_stack(|s| s.identity_jwt_key_file = Some(path.into())).await;
+        let b = jwt_stack(|s| s.identity_jwt_key_file = Some(path.into())).await;
+        let own = jwt_stack(|_| {}).await;
         let ((kid_a, _), (kid_b, key_b)) = (published_key(&a).await, published_key(&b).await);
         assert_eq!(kid_a, kid_b);
         let (kid_own, key_own) = published_key(&own).await;
@@ -244,7 +245,7 @@ async fn replicas_sharing_a_key_file_publish_one_kid_and_verify_each_others_toke
 #[tokio::test]
 async fn a_token_older_than_its_ttl_fails_verification() {
     bounded(async {
-        let stack = jwt_stack(&[("SIDECAR_IDENTITY_JWT_TTL", "1s")]).await;
+        let stack = jwt_stack(|s| s.identity_jwt_ttl = "1s".into()).await;
         let client = signed_in(&stack).await;
         let seen = spoofed_request(&stack, &client, &[]).await;
         let token = values_named(&seen, "x-sidecar-identity").remove(0);
@@ -279,7 +280,7 @@ async fn a_token_older_than_its_ttl_fails_verification() {
 #[tokio::test]
 async fn the_forward_auth_answer_carries_the_token_for_the_ingress() {
     bounded(async {
-        let stack = jwt_stack(&[]).await;
+        let stack = jwt_stack(|_| {}).await;
         let client = signed_in(&stack).await;
         let r = client
             .get(stack.url("/oauth2/auth"))

@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 #[tokio::test]
 async fn an_idle_http1_keep_alive_connection_is_closed_after_the_header_timeout() {
     let stack = Stack::builder()
-        .set("SIDECAR_CLIENT_HEADER_TIMEOUT", "2s")
+        .with(|s| s.client_header_timeout = "2s".into())
         .start()
         .await;
     let addr = stack.sidecar.addr();

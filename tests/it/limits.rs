@@ -42,7 +42,7 @@ async fn slowloris(addr: SocketAddr) -> (Duration, Vec<u8>) {
 #[tokio::test]
 async fn a_slowloris_client_is_cut_off_after_the_header_timeout_while_others_are_served() {
     let stack = Stack::builder()
-        .set("SIDECAR_CLIENT_HEADER_TIMEOUT", "2s")
+        .with(|s| s.client_header_timeout = "2s".into())
         .start()
         .await;
     let addr = stack.sidecar.addr();
@@ -194,7 +194,7 @@ async fn a_thousand_connections_get_200_or_a_clean_503_and_sign_ins_meanwhile_su
     let nofile = rlimit::increase_nofile_limit(limit).unwrap();
     assert!(nofile >= 2600, "open files limit {nofile} is too low");
     let stack = Stack::builder()
-        .set("SIDECAR_MAX_CONNECTIONS", "500")
+        .with(|s| s.max_connections = "500".into())
         .start()
         .await;
     let addr = stack.sidecar.addr();
@@ -405,8 +405,8 @@ async fn idle_connections_are_closed_and_never_lock_everyone_out() {
     // Both ends of every socket are in this process.
     let idle = usize::try_from(nofile / 3).unwrap_or(2000).min(2000);
     let stack = Stack::builder()
-        .set("SIDECAR_CLIENT_HEADER_TIMEOUT", "1s")
-        .set("SIDECAR_H2C", "true")
+        .with(|s| s.client_header_timeout = "1s".into())
+        .with(|s| s.h2c = "true".into())
         .start()
         .await;
     let addr = stack.sidecar.addr();
@@ -432,8 +432,8 @@ async fn idle_connections_are_closed_and_never_lock_everyone_out() {
     // 50 idle sockets fill max-connections 50: the next client is refused
     // until the idle ones are closed, then served.
     let stack = Stack::builder()
-        .set("SIDECAR_CLIENT_HEADER_TIMEOUT", "1s")
-        .set("SIDECAR_MAX_CONNECTIONS", "50")
+        .with(|s| s.client_header_timeout = "1s".into())
+        .with(|s| s.max_connections = "50".into())
         .start()
         .await;
     let addr = stack.sidecar.addr();

@@ -282,7 +282,7 @@ async fn tampered_garbage_and_misnamed_session_cookies_count_as_signed_out() {
 async fn expired_session_counts_as_signed_out() {
     bounded(async {
         let stack = Stack::builder()
-            .set("SIDECAR_SESSION_TTL", "10s")
+            .with(|s| s.session_ttl = "10s".into())
             .start()
             .await;
         let (_client, _jar, value) = jar_sign_in(&stack, "/", "alice", "alice-password").await;
@@ -740,7 +740,7 @@ fn assert_host_cookie(set_cookie: &str, name_prefix: &str) {
 async fn default_cookies_are_host_prefixed_secure_httponly_lax() {
     bounded(async {
         let stack = Stack::builder()
-            .set("SIDECAR_COOKIE_SECURE", "")
+            .with(|s| s.cookie_secure = cognito_sidecar::config::Settings::default().cookie_secure)
             .start()
             .await;
         let sidecar = plain_client();

@@ -276,7 +276,7 @@ async fn a_hung_idp_at_the_callback_gives_the_error_page_within_10_s_by_default(
     bounded(async {
         // The default IdP timeout (15 s), not the harness's 3 s.
         let stack = Stack::builder()
-            .set("SIDECAR_IDP_TIMEOUT", "15s")
+            .with(|s| s.idp_timeout = "15s".into())
             .start()
             .await;
         let client = browser();
@@ -352,7 +352,7 @@ async fn sign_in_by_hand(
 async fn cookie_secure_on_plain_http_gets_a_diagnosis_page_naming_cookie_secure() {
     bounded(async {
         let stack = Stack::builder()
-            .set("SIDECAR_COOKIE_SECURE", "true")
+            .with(|s| s.cookie_secure = "true".into())
             .start()
             .await;
         // A browser keeps no Secure cookie from a plain-http page.

@@ -50,11 +50,11 @@ async fn start() -> Hosts {
     let addr = listener.local_addr().unwrap();
     let port = addr.port();
     let stack = Stack::builder()
-        .set("SIDECAR_COOKIE_DOMAIN", "localhost")
-        .set(
-            "SIDECAR_ALLOWED_REDIRECT_DOMAINS",
-            format!("app1.localhost:{port},app2.localhost:{port}"),
-        )
+        .with(|s| s.cookie_domain = Some("localhost".into()))
+        .with(|s| {
+            s.allowed_redirect_domains =
+                support::words(format!("app1.localhost:{port},app2.localhost:{port}"))
+        })
         .start_public(listener, &format!("http://localhost:{port}"))
         .await;
     Hosts { stack, port, addr }

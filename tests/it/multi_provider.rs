@@ -67,11 +67,9 @@ identity_provider = "Google"
         mock.discovery_url(),
     );
     std::fs::write(file.path(), toml).unwrap();
-    let env = [(
-        "SIDECAR_CONFIG".to_string(),
-        file.path().display().to_string(),
-    )];
-    let stack = start_sidecar_with(&mock, listener, &base, &env).await;
+    let mut settings = support::test_settings();
+    support::config_file(&mut settings, file.path());
+    let stack = start_sidecar_with(&mock, listener, &base, &settings).await;
     Pools {
         stack,
         staff,

@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support;
+use cognito_sidecar::config::Settings;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -163,11 +164,11 @@ struct Front {
 
 impl Front {
     async fn start() -> Self {
-        Self::start_with(&[]).await
+        Self::start_with(|_| {}).await
     }
 
     /// Like [`Front::start`], with more sidecar settings.
-    async fn start_with(extra: &[(&str, &str)]) -> Self {
+    async fn start_with(extra: impl FnOnce(&mut Settings)) -> Self {
         let manifest = Annotations::from_manifest();
         // Hold nginx's port until nginx starts: the sidecar's redirect URL and
         // the mock's allowed callback name it first.
@@ -175,11 +176,11 @@ impl Front {
         let nginx_addr = hold.local_addr().unwrap();
         let origin = format!("http://{nginx_addr}");
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut builder = Stack::builder().set("SIDECAR_TRUSTED_PROXIES", "127.0.0.1");
-        for (k, v) in extra {
-            builder = builder.set(k, *v);
-        }
-        let stack = builder.start_public(listener, &origin).await;
+        let stack = Stack::builder()
+            .with(|s| s.trusted_proxies = vec!["127.0.0.1".into()])
+            .with(extra)
+            .start_public(listener, &origin)
+            .await;
         let config = TEMPLATE
             .replace("{{NGINX_PORT}}", &nginx_addr.port().to_string())
             .replace("{{SIDECAR}}", &stack.sidecar.addr().to_string())
@@ -256,10 +257,10 @@ async fn sign_in_through_nginx_returns_to_the_page_and_the_app_gets_the_sidecars
 ) {
     bounded(async {
         // alb-headers on, so every listed header has a value (ALB's included).
-        let front = Front::start_with(&[
-            ("SIDECAR_ALB_HEADERS", "true"),
-            ("SIDECAR_ALB_SIGNER", ALB_ARN),
-        ])
+        let front = Front::start_with(|s| {
+            s.alb_headers = "true".into();
+            s.alb_signer = Some(ALB_ARN.into());
+        })
         .await;
         let client = browser();
         let r = spoofed_get(&front, &client, "/app/page?x=1").await;
@@ -411,7 +412,7 @@ allowed_groups = ["nobody"]
         )
         .unwrap();
         let config = file.path().to_str().unwrap();
-        let front = Front::start_with(&[("SIDECAR_CONFIG", config)]).await;
+        let front = Front::start_with(|s| support::config_file(s, config)).await;
         let (client, jar) = browser_with_jar();
         front
             .sign_in(&client, "/app/", "alice", "alice-password")

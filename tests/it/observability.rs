@@ -30,7 +30,7 @@ async fn scrape(stack: &Stack) -> String {
 #[tokio::test]
 async fn metrics_move_after_a_sign_in_and_stay_off_the_public_listener() {
     let stack = Stack::builder()
-        .set("SIDECAR_METRICS_ADDRESS", "127.0.0.1:0")
+        .with(|s| s.metrics_address = Some("127.0.0.1:0".into()))
         .start()
         .await;
     let before = scrape(&stack).await;
@@ -111,7 +111,7 @@ async fn request_ids_are_generated_for_clients_and_passed_upstream() {
 #[tokio::test]
 async fn a_trusted_proxy_keeps_its_request_id() {
     let stack = Stack::builder()
-        .set("SIDECAR_TRUSTED_PROXIES", "127.0.0.1")
+        .with(|s| s.trusted_proxies = support::words("127.0.0.1"))
         .start()
         .await;
     let client = signed_in(&stack).await;

@@ -183,7 +183,7 @@ async fn spoofed_identity_headers_with_a_session_are_replaced_by_the_sidecars_va
 #[tokio::test]
 async fn a_configured_email_header_is_set_and_its_spoofs_are_stripped() {
     let stack = Stack::builder()
-        .set("SIDECAR_HEADER_EMAIL", "X-Remote-Email")
+        .with(|s| s.header_email = "X-Remote-Email".into())
         .start()
         .await;
     let mut headers = spoofs(&["X-Remote-Email", "X_Remote_Email", "x-remote_email"]);
@@ -239,7 +239,7 @@ async fn client_forwarding_headers_are_replaced_by_default() {
 #[tokio::test]
 async fn forwarding_headers_from_a_trusted_proxy_are_kept_and_appended_to() {
     let stack = Stack::builder()
-        .set("SIDECAR_TRUSTED_PROXIES", "127.0.0.1/32")
+        .with(|s| s.trusted_proxies = support::words("127.0.0.1/32"))
         .start()
         .await;
     let seen = forwarded_request(&stack).await;
@@ -294,7 +294,7 @@ async fn routing_and_identity_look_alikes_from_untrusted_clients_are_stripped() 
 #[tokio::test]
 async fn a_trusted_proxy_keeps_routing_headers_but_never_identity_ones() {
     let stack = Stack::builder()
-        .set("SIDECAR_TRUSTED_PROXIES", "127.0.0.1/32")
+        .with(|s| s.trusted_proxies = support::words("127.0.0.1/32"))
         .start()
         .await;
     let seen = with_routing_headers(&stack).await;
@@ -396,7 +396,7 @@ async fn hop_upstream() -> (
 async fn hop_by_hop_headers_go_both_ways_and_sidecar_cookies_cannot_be_set() {
     let (upstream, seen) = hop_upstream().await;
     let stack = Stack::builder()
-        .set("SIDECAR_UPSTREAM", format!("http://{upstream}"))
+        .with(|s| s.upstream = Some(format!("http://{upstream}")))
         .start()
         .await;
     let mut headers: Vec<(String, String)> = [
@@ -457,7 +457,7 @@ async fn closed_port() -> SocketAddr {
 async fn upstream_down_gives_502_then_recovers_when_it_comes_back() {
     let down = closed_port().await;
     let stack = Stack::builder()
-        .set("SIDECAR_UPSTREAM", format!("http://{down}"))
+        .with(|s| s.upstream = Some(format!("http://{down}")))
         .start()
         .await;
     let client = signed_in(&stack).await;
@@ -496,8 +496,8 @@ async fn a_hanging_upstream_gives_504_after_the_upstream_timeout() {
         }
     });
     let stack = Stack::builder()
-        .set("SIDECAR_UPSTREAM", format!("http://{addr}"))
-        .set("SIDECAR_UPSTREAM_TIMEOUT", "1s")
+        .with(|s| s.upstream = Some(format!("http://{addr}")))
+        .with(|s| s.upstream_timeout = "1s".into())
         .start()
         .await;
     let client = signed_in(&stack).await;
@@ -553,7 +553,7 @@ async fn assert_sign_in_works(stack: &Stack) {
 #[tokio::test]
 async fn a_hanging_token_endpoint_gives_504_in_bounded_time_and_sign_in_recovers() {
     let stack = Stack::builder()
-        .set("SIDECAR_IDP_TIMEOUT", "1s")
+        .with(|s| s.idp_timeout = "1s".into())
         .start()
         .await;
     let client = browser();
@@ -576,7 +576,7 @@ async fn a_hanging_token_endpoint_gives_504_in_bounded_time_and_sign_in_recovers
 #[tokio::test]
 async fn broken_token_answers_give_502_and_sign_in_recovers() {
     let stack = Stack::builder()
-        .set("SIDECAR_IDP_TIMEOUT", "1s")
+        .with(|s| s.idp_timeout = "1s".into())
         .start()
         .await;
     for fault in [
@@ -605,7 +605,7 @@ async fn broken_token_answers_give_502_and_sign_in_recovers() {
 #[tokio::test]
 async fn an_idp_refusing_connections_at_the_callback_gives_502_in_bounded_time() {
     let stack = Stack::builder()
-        .set("SIDECAR_IDP_TIMEOUT", "1s")
+        .with(|s| s.idp_timeout = "1s".into())
         .start()
         .await;
     let client = browser();
@@ -752,7 +752,7 @@ async fn a_50_mb_upload_streams_to_the_upstream_with_bounded_memory() {
     let (first_tx, first_rx) = tokio::sync::mpsc::channel(1);
     let (upstream, _) = streaming_upstream(first_tx).await;
     let stack = Stack::builder()
-        .set("SIDECAR_UPSTREAM", format!("http://{upstream}"))
+        .with(|s| s.upstream = Some(format!("http://{upstream}")))
         .start()
         .await;
     let cookie = session_cookie(&stack).await;
@@ -793,7 +793,7 @@ async fn a_50_mb_download_streams_to_the_client_with_bounded_memory() {
     let (first_tx, _first_rx) = tokio::sync::mpsc::channel(1);
     let (upstream, _) = streaming_upstream(first_tx).await;
     let stack = Stack::builder()
-        .set("SIDECAR_UPSTREAM", format!("http://{upstream}"))
+        .with(|s| s.upstream = Some(format!("http://{upstream}")))
         .start()
         .await;
     let cookie = session_cookie(&stack).await;
@@ -824,7 +824,7 @@ async fn a_download_the_client_does_not_read_holds_the_upstream_back() {
     let (first_tx, _first_rx) = tokio::sync::mpsc::channel(1);
     let (upstream, produced) = streaming_upstream(first_tx).await;
     let stack = Stack::builder()
-        .set("SIDECAR_UPSTREAM", format!("http://{upstream}"))
+        .with(|s| s.upstream = Some(format!("http://{upstream}")))
         .start()
         .await;
     let mut r = plain_client()
@@ -899,7 +899,7 @@ async fn a_websocket_echoes_through_the_sidecar_for_a_signed_in_user_only() {
 
     let (upstream, handshakes) = ws_echo_upstream().await;
     let stack = Stack::builder()
-        .set("SIDECAR_UPSTREAM", format!("http://{upstream}"))
+        .with(|s| s.upstream = Some(format!("http://{upstream}")))
         .start()
         .await;
     let url = format!("ws://{}/ws/chat", stack.sidecar.addr());
@@ -1000,7 +1000,7 @@ fn padding(count: usize, value_len: usize) -> Vec<(String, String)> {
 #[tokio::test]
 async fn request_headers_over_the_limit_get_431_and_never_reach_the_upstream() {
     let stack = Stack::builder()
-        .set("SIDECAR_MAX_HEADER_BYTES", "16KiB")
+        .with(|s| s.max_header_bytes = "16KiB".into())
         .start()
         .await;
     let under = with_big_headers(&stack, padding(20, 100)).await.unwrap();

@@ -377,8 +377,8 @@ async fn a_sentinel_failover_keeps_replicated_sessions_and_answers_503_at_worst(
             .collect();
         let url = format!("redis+sentinel://:{mp}@{}/mymaster", hosts.join(","));
         let stacks = Stack::builder()
-            .set("SIDECAR_REDIS_URL", url)
-            .set("SIDECAR_REDIS_SENTINEL_PASSWORD", sp)
+            .with(|s| s.redis_url = Some(support::secret(url)))
+            .with(|s| s.redis_sentinel_password = Some(support::secret(sp)))
             .start_replicas(2)
             .await;
         let (a, b) = (&stacks[0], &stacks[1]);
@@ -580,8 +580,8 @@ async fn a_cluster_spreads_sessions_follows_redirects_and_survives_a_master_fail
             ..MockConfig::demo()
         };
         let stacks = Stack::builder()
-            .set("SIDECAR_SESSION_STORE", cluster.url())
-            .set("SIDECAR_SESSIONS_PER_USER", "100")
+            .with(|s| s.session_store = Some(support::secret(cluster.url())))
+            .with(|s| s.sessions_per_user = "100".into())
             .mock(short_lived)
             .start_replicas(2)
             .await;

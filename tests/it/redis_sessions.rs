@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cognito_sidecar::config::{CookieConfig, SessionBackend};
+use cognito_sidecar::config::{CookieConfig, SessionBackend, Settings};
 use cognito_sidecar::mock::MockConfig;
 use cognito_sidecar::secret::Secret;
 use cognito_sidecar::session::{contract, SessionId, SessionStore};
@@ -168,8 +168,8 @@ impl Drop for RedisServer {
 
 fn replicas(redis: &RedisServer) -> StackBuilder {
     Stack::builder()
-        .set("SIDECAR_SESSION_STORE", "redis")
-        .set("SIDECAR_REDIS_URL", redis.url())
+        .with(|s| s.session_store = Some(support::secret("redis")))
+        .with(|s| s.redis_url = Some(support::secret(redis.url())))
 }
 
 /// Signs alice in through `stack` and returns her session cookie (`name=value`).
@@ -270,16 +270,17 @@ async fn sessions_survive_a_restart_of_every_replica() {
         let stacks = replicas(&redis).start_replicas(2).await;
         let cookie = sign_in_cookie(&stacks[0]).await;
         let mock = stacks[0].mock.clone();
-        let env = vec![
-            ("SIDECAR_SESSION_STORE".to_string(), "redis".to_string()),
-            ("SIDECAR_REDIS_URL".to_string(), redis.url()),
-        ];
+        let settings = Settings {
+            session_store: Some(support::secret("redis")),
+            redis_url: Some(support::secret(redis.url())),
+            ..test_settings()
+        };
         for stack in stacks {
             stack.sidecar.shutdown().await;
         }
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let fresh = start_sidecar_with(&mock, listener, &base, &env).await;
+        let fresh = start_sidecar_with(&mock, listener, &base, &settings).await;
         assert_eq!(
             whoami(&fresh, &cookie).await,
             200,
@@ -479,8 +480,8 @@ async fn rediss_with_a_password_shares_sessions_and_a_wrong_password_is_a_503() 
         let _redis = RedisServer::start_with(dir, extra, Some("s3cret-pw")).await;
         let url = format!("rediss://:s3cret-pw@localhost:{tls_port}/");
         let stacks = Stack::builder()
-            .set("SIDECAR_REDIS_URL", url)
-            .set("SIDECAR_REDIS_CA_FILE", ca.to_str().unwrap())
+            .with(|s| s.redis_url = Some(support::secret(url)))
+            .with(|s| s.redis_ca_file = Some(ca.to_str().unwrap().into()))
             .start_replicas(2)
             .await;
         let cookie = sign_in_cookie(&stacks[0]).await;
@@ -488,16 +489,13 @@ async fn rediss_with_a_password_shares_sessions_and_a_wrong_password_is_a_503() 
 
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let wrong = vec![
-            (
-                "SIDECAR_REDIS_URL".to_string(),
-                format!("rediss://:wrong@localhost:{tls_port}/"),
-            ),
-            (
-                "SIDECAR_REDIS_CA_FILE".to_string(),
-                ca.to_str().unwrap().to_string(),
-            ),
-        ];
+        let wrong = Settings {
+            redis_url: Some(support::secret(format!(
+                "rediss://:wrong@localhost:{tls_port}/"
+            ))),
+            redis_ca_file: Some(ca.to_str().unwrap().to_string()),
+            ..test_settings()
+        };
         let locked_out = start_sidecar_unready(&stacks[0].mock, listener, &base, &wrong).await;
         // Once the provider is loaded, only the store keeps it out of rotation.
         let mut body = serde_json::Value::Null;

@@ -197,7 +197,7 @@ async fn a_revoked_refresh_token_ends_the_session_within_the_refresh_interval() 
     };
     let stack = Stack::builder()
         .mock(day_long)
-        .set("SIDECAR_SESSION_REFRESH_INTERVAL", "2s")
+        .with(|s| s.session_refresh_interval = "2s".into())
         .start()
         .await;
     let client = browser();

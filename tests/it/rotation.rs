@@ -6,6 +6,7 @@
 
 use crate::support;
 
+use cognito_sidecar::config::Settings;
 use cognito_sidecar::session::cookie::CookieCodec;
 use support::*;
 
@@ -15,8 +16,11 @@ const COOKIE_NAME: &str = "_cognito_sidecar";
 
 /// A codec built the way the sidecar builds its own, from a loaded config.
 fn codec_from_config(stack: &Stack, secrets: &str) -> CookieCodec {
-    let overrides = [("SIDECAR_COOKIE_SECRET".to_string(), secrets.to_string())];
-    let config = sidecar_config(&stack.base, &stack.mock, &stack.upstream, &overrides);
+    let settings = Settings {
+        cookie_secret: support::secrets(secrets),
+        ..test_settings()
+    };
+    let config = sidecar_config(&stack.base, &stack.mock, &stack.upstream, &settings);
     CookieCodec::new(&config.cookie)
 }
 
@@ -89,10 +93,7 @@ async fn a_config_with_new_then_old_secret_opens_old_cookies_as_stale_and_reseal
 #[tokio::test]
 async fn a_cookie_sealed_with_the_old_secret_passes_and_comes_back_resealed_with_the_new() {
     let stack = Stack::builder()
-        .set(
-            "SIDECAR_COOKIE_SECRET",
-            format!("{NEW_SECRET},{COOKIE_SECRET}"),
-        )
+        .with(|s| s.cookie_secret = support::secrets(format!("{NEW_SECRET},{COOKIE_SECRET}")))
         .start()
         .await;
     let id = session_id(&stack, &sign_in_cookie(&stack).await);
@@ -129,7 +130,7 @@ async fn a_cookie_sealed_with_the_old_secret_passes_and_comes_back_resealed_with
 #[tokio::test]
 async fn once_the_old_secret_is_dropped_its_cookies_are_not_signed_in() {
     let stack = Stack::builder()
-        .set("SIDECAR_COOKIE_SECRET", NEW_SECRET)
+        .with(|s| s.cookie_secret = support::secrets(NEW_SECRET))
         .start()
         .await;
     let id = session_id(&stack, &sign_in_cookie(&stack).await);

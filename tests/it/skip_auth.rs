@@ -21,11 +21,11 @@ async fn start(preflight: bool) -> (Stack, tempfile::NamedTempFile) {
     let routes = "[[route]]\npath_prefix = \"/public\"\nskip_auth = true\n";
     file.write_all(routes.as_bytes()).unwrap();
     let stack = Stack::builder()
-        .set("SIDECAR_CONFIG", file.path().to_str().unwrap())
-        .set("SIDECAR_SKIP_AUTH_ROUTES", "GET /healthz,/static/")
-        .set("SIDECAR_SKIP_AUTH_PREFLIGHT", preflight.to_string())
+        .with(|s| support::config_file(s, file.path().to_str().unwrap()))
+        .with(|s| s.skip_auth_routes = support::list("GET /healthz,/static/"))
+        .with(|s| s.skip_auth_preflight = preflight.to_string())
         // Even a trusted proxy's X-Forwarded-Uri never picks a skip route.
-        .set("SIDECAR_TRUSTED_PROXIES", "127.0.0.1/32")
+        .with(|s| s.trusted_proxies = support::words("127.0.0.1/32"))
         .start()
         .await;
     (stack, file)

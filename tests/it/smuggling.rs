@@ -94,10 +94,7 @@ async fn stack_with_byte_upstream() -> (Stack, ByteUpstream, String) {
 async fn stack_with_byte_upstream_at(base: &str) -> (Stack, ByteUpstream, String) {
     let upstream = ByteUpstream::start().await;
     let stack = Stack::builder()
-        .set(
-            "SIDECAR_UPSTREAM",
-            format!("http://{}{base}", upstream.addr),
-        )
+        .with(|s| s.upstream = Some(format!("http://{}{base}", upstream.addr)))
         .start()
         .await;
     let r = sign_in_as(&stack, &browser(), "/", "alice", "alice-password").await;

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use cognito_sidecar::body::{self, Body};
 use cognito_sidecar::clock::Clock;
-use cognito_sidecar::config::{Config, MapSource, RunArgs};
+use cognito_sidecar::config::{validate, Config, ConfigError, Settings};
 use cognito_sidecar::mock::{
     MockCognito, MockConfig, MockHandle, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
 };
@@ -125,11 +125,19 @@ pub struct Stack {
     pub clock: Clock,
 }
 
-/// Settings for a stack; `env` entries override the defaults (keys `SIDECAR_*`).
-#[derive(Default)]
+/// A stack's mock pool and sidecar settings ([`test_settings`] to start from).
 pub struct StackBuilder {
     pub mock: Option<MockConfig>,
-    pub env: Vec<(String, String)>,
+    pub settings: Settings,
+}
+
+impl Default for StackBuilder {
+    fn default() -> Self {
+        Self {
+            mock: None,
+            settings: test_settings(),
+        }
+    }
 }
 
 impl StackBuilder {
@@ -138,8 +146,9 @@ impl StackBuilder {
         self
     }
 
-    pub fn set(mut self, key: &str, value: impl Into<String>) -> Self {
-        self.env.push((key.to_string(), value.into()));
+    /// Changes the sidecar's settings, e.g. `.with(|s| s.session_ttl = "10s".into())`.
+    pub fn with(mut self, edit: impl FnOnce(&mut Settings)) -> Self {
+        edit(&mut self.settings);
         self
     }
 
@@ -148,7 +157,7 @@ impl StackBuilder {
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
         let mock = start_mock_for(self.mock.unwrap_or_else(MockConfig::demo), &base).await;
-        start_sidecar_with(&mock, listener, &base, &self.env).await
+        start_sidecar_with(&mock, listener, &base, &self.settings).await
     }
 }
 
@@ -179,34 +188,92 @@ pub async fn start_mock_for(mut pool: MockConfig, origin: &str) -> MockHandle {
         .unwrap()
 }
 
+/// The settings every test sidecar starts from: the demo client of the mock,
+/// [`COOKIE_SECRET`], plain-HTTP cookies, short IdP and upstream timeouts.
+/// What depends on a stack's addresses is filled in by [`sidecar_config`].
+pub fn test_settings() -> Settings {
+    let mut settings = Settings {
+        cookie_secret: secrets(COOKIE_SECRET),
+        cookie_secure: "false".into(),
+        idp_timeout: "3s".into(),
+        upstream_timeout: "3s".into(),
+        ..Settings::default()
+    };
+    let provider = &mut settings.provider;
+    provider.provider = Some("cognito".into());
+    provider.client_id = Some(DEMO_CLIENT_ID.into());
+    provider.client_secret = Some(secret(DEMO_CLIENT_SECRET));
+    settings
+}
+
+/// `settings` for a sidecar whose public origin is `base`, validated: the
+/// upstream, the mock's issuer and discovery URLs and the callback and
+/// sign-out URLs under `base`, each unless the settings name their own.
 pub fn sidecar_config(
     base: &str,
     mock: &MockHandle,
     upstream: &RecordingUpstream,
-    overrides: &[(String, String)],
+    settings: &Settings,
 ) -> Config {
-    let mut env: HashMap<String, String> = [
-        ("SIDECAR_UPSTREAM", format!("http://{}", upstream.addr)),
-        ("SIDECAR_ISSUER_URL", mock.issuer()),
-        ("SIDECAR_DISCOVERY_URL", mock.discovery_url()),
-        ("SIDECAR_PROVIDER", "cognito".into()),
-        ("SIDECAR_CLIENT_ID", DEMO_CLIENT_ID.into()),
-        ("SIDECAR_CLIENT_SECRET", DEMO_CLIENT_SECRET.into()),
-        ("SIDECAR_REDIRECT_URL", format!("{base}/oauth2/callback")),
-        ("SIDECAR_SIGN_OUT_URL", format!("{base}/oauth2/signed_out")),
-        ("SIDECAR_COOKIE_SECRET", COOKIE_SECRET.into()),
-        ("SIDECAR_COOKIE_SECURE", "false".into()),
-        ("SIDECAR_IDP_TIMEOUT", "3s".into()),
-        ("SIDECAR_UPSTREAM_TIMEOUT", "3s".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    for (k, v) in overrides {
-        env.insert(k.clone(), v.clone());
-    }
-    Config::load(&RunArgs::default(), &MapSource(env))
-        .unwrap_or_else(|e| panic!("test config: {e}"))
+    let mut s = settings.clone();
+    s.upstream
+        .get_or_insert_with(|| format!("http://{}", upstream.addr));
+    let provider = &mut s.provider;
+    provider.issuer_url.get_or_insert_with(|| mock.issuer());
+    provider
+        .discovery_url
+        .get_or_insert_with(|| mock.discovery_url());
+    provider
+        .redirect_url
+        .get_or_insert_with(|| format!("{base}/oauth2/callback"));
+    provider
+        .sign_out_url
+        .get_or_insert_with(|| format!("{base}/oauth2/signed_out"));
+    validate(&s).unwrap_or_else(|problems| panic!("test config: {}", ConfigError(problems)))
+}
+
+/// The `[[provider]]` and `[[route]]` tables of the config file at `path`,
+/// into `settings` (top-level settings belong in code: `.with(..)`).
+pub fn config_file(settings: &mut Settings, path: impl AsRef<std::path::Path>) {
+    let file = Settings::from_file(path.as_ref()).unwrap_or_else(|e| panic!("test config: {e}"));
+    let top_level = |s: &Settings| toml::Table::try_from(s).unwrap();
+    let tables_only = Settings {
+        providers: Vec::new(),
+        routes: Vec::new(),
+        ..file.clone()
+    };
+    assert_eq!(
+        top_level(&tables_only),
+        top_level(&Settings::default()),
+        "the test's config file sets top-level settings: set them in code"
+    );
+    settings.providers = file.providers;
+    settings.routes = file.routes;
+}
+
+/// A secret setting's value.
+pub fn secret(value: impl Into<String>) -> cognito_sidecar::secret::Secret<String> {
+    cognito_sidecar::secret::Secret::new(value.into())
+}
+
+/// Comma-separated secrets (`cookie_secret`), as the environment gives them.
+pub fn secrets(value: impl AsRef<str>) -> Vec<cognito_sidecar::secret::Secret<String>> {
+    list(value).into_iter().map(secret).collect()
+}
+
+/// A list setting split on commas, as the environment gives it.
+pub fn list(value: impl AsRef<str>) -> Vec<String> {
+    split(value.as_ref(), |c| c == ',')
+}
+
+/// A list setting split on commas and white space, as the environment gives it.
+pub fn words(value: impl AsRef<str>) -> Vec<String> {
+    split(value.as_ref(), |c| c == ',' || c.is_whitespace())
+}
+
+fn split(value: &str, at: impl Fn(char) -> bool) -> Vec<String> {
+    let parts = value.split(at).map(str::trim).filter(|s| !s.is_empty());
+    parts.map(str::to_string).collect()
 }
 
 impl Stack {
@@ -487,7 +554,7 @@ impl StackBuilder {
         let direct = format!("http://{}", listener.local_addr().unwrap());
         let mock = start_mock_for(self.mock.unwrap_or_else(MockConfig::demo), public).await;
         let upstream = RecordingUpstream::start().await;
-        let config = sidecar_config(public, &mock, &upstream, &self.env);
+        let config = sidecar_config(public, &mock, &upstream, &self.settings);
         let clock = config.clock.clone();
         let sidecar = server::start_on(config, vec![listener]).unwrap();
         let stack = Stack {
@@ -532,7 +599,8 @@ impl StackBuilder {
         let clock = Clock::default();
         let mut stacks = Vec::new();
         for (listener, base) in listeners.into_iter().zip(bases) {
-            let stack = start_sidecar_on(&mock, listener, &base, &self.env, clock.clone()).await;
+            let stack =
+                start_sidecar_on(&mock, listener, &base, &self.settings, clock.clone()).await;
             stack.wait_ready().await;
             stacks.push(stack);
         }
@@ -546,9 +614,9 @@ pub async fn start_sidecar_with(
     mock: &MockHandle,
     listener: TcpListener,
     base: &str,
-    env: &[(String, String)],
+    settings: &Settings,
 ) -> Stack {
-    let stack = start_sidecar_unready(mock, listener, base, env).await;
+    let stack = start_sidecar_unready(mock, listener, base, settings).await;
     stack.wait_ready().await;
     stack
 }
@@ -559,9 +627,9 @@ pub async fn start_sidecar_unready(
     mock: &MockHandle,
     listener: TcpListener,
     base: &str,
-    env: &[(String, String)],
+    settings: &Settings,
 ) -> Stack {
-    start_sidecar_on(mock, listener, base, env, Clock::default()).await
+    start_sidecar_on(mock, listener, base, settings, Clock::default()).await
 }
 
 /// A sidecar reading the time from `clock`, not waiting for `/ready`.
@@ -569,11 +637,11 @@ async fn start_sidecar_on(
     mock: &MockHandle,
     listener: TcpListener,
     base: &str,
-    env: &[(String, String)],
+    settings: &Settings,
     clock: Clock,
 ) -> Stack {
     let upstream = RecordingUpstream::start().await;
-    let mut config = sidecar_config(base, mock, &upstream, env);
+    let mut config = sidecar_config(base, mock, &upstream, settings);
     config.clock = clock.clone();
     let sidecar = server::start_on(config, vec![listener]).unwrap();
     Stack {

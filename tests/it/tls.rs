@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support;
+use cognito_sidecar::config::Settings;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -98,11 +99,11 @@ pub(crate) struct TlsStack {
 }
 
 async fn start_tls_stack() -> TlsStack {
-    start_tls_stack_with(&[]).await
+    start_tls_stack_with(|_| {}).await
 }
 
 /// Like [`start_tls_stack`], with more `SIDECAR_*` settings.
-pub(crate) async fn start_tls_stack_with(extra: &[(&str, String)]) -> TlsStack {
+pub(crate) async fn start_tls_stack_with(extra: impl FnOnce(&mut Settings)) -> TlsStack {
     let pki = Pki::new();
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = write_leaf(dir.path(), &pki.leaf(&["localhost", "127.0.0.1"]));
@@ -110,17 +111,15 @@ pub(crate) async fn start_tls_stack_with(extra: &[(&str, String)]) -> TlsStack {
     let addr = listener.local_addr().unwrap();
     let base = format!("https://localhost:{}", addr.port());
     let mock = start_mock_for(MockConfig::demo(), &base).await;
-    let overrides = [
-        ("SIDECAR_COOKIE_SECURE", "true".to_string()),
-        ("SIDECAR_TLS_CERT_FILE", cert.display().to_string()),
-        ("SIDECAR_TLS_KEY_FILE", key.display().to_string()),
-    ]
-    .into_iter()
-    .chain(extra.iter().cloned())
-    .map(|(k, v)| (k.to_string(), v))
-    .collect::<Vec<_>>();
+    let mut settings = Settings {
+        cookie_secure: "true".into(),
+        tls_cert_file: Some(cert.display().to_string()),
+        tls_key_file: Some(key.display().to_string()),
+        ..support::test_settings()
+    };
+    extra(&mut settings);
     // Not ready-checked here: `/ready` needs a client that trusts the test CA.
-    let stack = start_sidecar_unready(&mock, listener, &base, &overrides).await;
+    let stack = start_sidecar_unready(&mock, listener, &base, &settings).await;
     let tls = TlsStack {
         stack,
         addr,
@@ -397,12 +396,12 @@ async fn through_https_upstream(pass_host: Option<&str>, with_ca: bool) -> Throu
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, &pki.ca_pem).unwrap();
     let url = format!("https://localhost:{}", upstream.port());
-    let mut builder = Stack::builder().set("SIDECAR_UPSTREAM", url);
+    let mut builder = Stack::builder().with(|s| s.upstream = Some(url));
     if with_ca {
-        builder = builder.set("SIDECAR_UPSTREAM_CA_FILE", ca.display().to_string());
+        builder = builder.with(|s| s.upstream_ca_file = Some(ca.display().to_string()));
     }
     if let Some(pass) = pass_host {
-        builder = builder.set("SIDECAR_PASS_HOST_HEADER", pass);
+        builder = builder.with(|s| s.pass_host_header = pass.into());
     }
     let stack = builder.start().await;
     let client = support::signed_in(&stack).await;
@@ -485,7 +484,7 @@ async fn a_websocket_echoes_over_tls_http1() {
     use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
     bounded(async {
         let upstream = ws_echo_upstream().await;
-        let tls = start_tls_stack_with(&[("SIDECAR_UPSTREAM", format!("http://{upstream}"))]).await;
+        let tls = start_tls_stack_with(|s| s.upstream = Some(format!("http://{upstream}"))).await;
         let jar: Arc<reqwest::cookie::Jar> = Arc::default();
         let client = tls.browser_with_jar(false, jar.clone());
         let r = sign_in_as(&tls.stack, &client, "/", "alice", "alice-password").await;
@@ -525,7 +524,7 @@ async fn a_websocket_echoes_over_tls_http1() {
 #[tokio::test]
 async fn a_tls_connection_idle_after_the_handshake_is_closed() {
     bounded(async {
-        let tls = start_tls_stack_with(&[("SIDECAR_CLIENT_HEADER_TIMEOUT", "1s".into())]).await;
+        let tls = start_tls_stack_with(|s| s.client_header_timeout = "1s".into()).await;
         for alpn in [&b"h2"[..], b"http/1.1"] {
             let mut roots = RootCertStore::empty();
             roots.add(tls.pki.ca_der.clone()).unwrap();

@@ -48,7 +48,7 @@ async fn resetting_upstream() -> (String, Arc<AtomicUsize>) {
 async fn a_reset_mid_body_cuts_the_client_short_and_the_next_request_succeeds() {
     let (upstream, connections) = resetting_upstream().await;
     let stack = Stack::builder()
-        .set("SIDECAR_UPSTREAM", upstream)
+        .with(|s| s.upstream = Some(upstream))
         .start()
         .await;
     let client = signed_in(&stack).await;

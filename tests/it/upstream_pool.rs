@@ -56,8 +56,8 @@ async fn counting_upstream(close_after: usize, body_len: usize) -> (String, Arc<
 
 async fn stack_for(upstream: String) -> Stack {
     Stack::builder()
-        .set("SIDECAR_UPSTREAM", upstream)
-        .set("SIDECAR_WORKERS", "1")
+        .with(|s| s.upstream = Some(upstream))
+        .with(|s| s.workers = Some("1".into()))
         .start()
         .await
 }

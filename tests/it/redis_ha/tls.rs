@@ -3,6 +3,7 @@
 //! the sentinels and to the master they name, every port TLS-only).
 
 use super::*;
+use cognito_sidecar::config::Settings;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
 
@@ -129,11 +130,13 @@ async fn a_tls_cluster_with_a_private_ca_shares_sessions_and_sign_out() {
             .await;
         }
         let stacks = Stack::builder()
-            .set(
-                "SIDECAR_REDIS_URL",
-                format!("rediss+cluster://{}", tls_ports[0]),
-            )
-            .set("SIDECAR_REDIS_CA_FILE", ca.clone())
+            .with(|s| {
+                s.redis_url = Some(support::secret(format!(
+                    "rediss+cluster://{}",
+                    tls_ports[0]
+                )))
+            })
+            .with(|s| s.redis_ca_file = Some(ca.clone()))
             .start_replicas(2)
             .await;
         let (a, b) = (&stacks[0], &stacks[1]);
@@ -188,9 +191,9 @@ async fn sentinel_over_tls_only_finds_the_master_and_follows_a_failover() {
             .collect();
         let url = format!("rediss+sentinel://:{mp}@{}/mymaster", hosts.join(","));
         let stacks = Stack::builder()
-            .set("SIDECAR_REDIS_URL", url)
-            .set("SIDECAR_REDIS_SENTINEL_PASSWORD", sp)
-            .set("SIDECAR_REDIS_CA_FILE", pki.file("ca.pem"))
+            .with(|s| s.redis_url = Some(support::secret(url)))
+            .with(|s| s.redis_sentinel_password = Some(support::secret(sp)))
+            .with(|s| s.redis_ca_file = Some(pki.file("ca.pem")))
             .start_replicas(2)
             .await;
         let (a, b) = (&stacks[0], &stacks[1]);
@@ -226,15 +229,11 @@ async fn sentinel_over_tls_only_finds_the_master_and_follows_a_failover() {
     .await;
 }
 
-/// The session store of a sidecar configured with `env` (never started).
-async fn store_for(env: &[(&str, String)]) -> cognito_sidecar::session::SessionStore {
+/// The session store of a sidecar with these settings (never started).
+async fn store_for(settings: &Settings) -> cognito_sidecar::session::SessionStore {
     let mock = start_mock_for(MockConfig::demo(), "http://127.0.0.1:9").await;
     let upstream = RecordingUpstream::start().await;
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
-    let config = sidecar_config("http://127.0.0.1:9", &mock, &upstream, &env);
+    let config = sidecar_config("http://127.0.0.1:9", &mock, &upstream, settings);
     cognito_sidecar::session::SessionStore::new(
         &config.session,
         &config.cookie,
@@ -258,25 +257,22 @@ async fn an_untrusted_redis_certificate_names_redis_ca_file() {
             format!("rediss+sentinel://:mp@127.0.0.1:{}/mymaster", sentinel.port),
             format!("rediss+cluster://:mp@127.0.0.1:{}", master.port),
         ] {
-            let mut env = vec![("SIDECAR_REDIS_URL", url.clone())];
+            let mut settings = Settings {
+                redis_url: Some(support::secret(url.clone())),
+                ..support::test_settings()
+            };
             if url.contains("sentinel") {
-                env.push(("SIDECAR_REDIS_SENTINEL_PASSWORD", "sp".into()));
+                settings.redis_sentinel_password = Some(support::secret("sp"));
             }
-            let store = store_for(&env).await;
+            let store = store_for(&settings).await;
             let error = store.count().await.unwrap_err().to_string();
             assert!(
                 error.contains("certificate was refused (UnknownIssuer)")
                     && error.contains("set redis-ca-file"),
                 "{url}: {error}"
             );
-            let trusting = store_for(
-                &[
-                    env.as_slice(),
-                    &[("SIDECAR_REDIS_CA_FILE", pki.file("ca.pem"))],
-                ]
-                .concat(),
-            )
-            .await;
+            settings.redis_ca_file = Some(pki.file("ca.pem"));
+            let trusting = store_for(&settings).await;
             // Past TLS: the server answers (a plain node refuses cluster commands).
             match trusting.count().await {
                 Ok(n) => assert_eq!(n, 0, "{url}"),
