@@ -115,6 +115,7 @@ fn session(i: usize) -> Session {
         provider: crate::config::DEFAULT_PROVIDER.into(),
         userinfo: None,
         sid: None,
+        encoded: Default::default(),
     }
 }
 

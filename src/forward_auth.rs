@@ -15,7 +15,7 @@ use crate::http::respond::{self, no_store, Reject};
 use crate::http::{authority, RequestContext};
 use crate::identity_jwt::IdentitySigner;
 use crate::proxy::alb::AlbSigner;
-use crate::proxy::headers::set_identity_headers;
+use crate::proxy::headers::{set_identity_headers, set_identity_values};
 use crate::proxy::trusted;
 
 const X_ORIGINAL_URL: HeaderName = HeaderName::from_static("x-original-url");
@@ -255,7 +255,10 @@ fn identity_answer(config: &Config, signers: Signers<'_>, principal: Principal) 
     let mut response = Response::new(body::empty());
     *response.status_mut() = config.forward_auth.ok_status;
     let h = response.headers_mut();
-    set_identity_headers(h, who, &config.headers);
+    match principal.session() {
+        Some((_, session)) => set_identity_values(h, session.identity_values(), &config.headers),
+        None => set_identity_headers(h, who, &config.headers),
+    }
     if let Some(token) = signers.identity.and_then(|s| s.sign(who)) {
         h.insert(config.headers.jwt.clone(), token);
     }

@@ -10,6 +10,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("secret", 0),
     ("body", 0),
     ("identity", 0),
+    ("identity_values", 0),
     ("authz", 0),
     ("pem", 0),
     ("metrics", 0),
@@ -32,6 +33,7 @@ const LAYERS: &[(&str, u8)] = &[
 /// Imports within one layer that the documentation allows.
 const SIDEWAYS: &[(&str, &str)] = &[
     ("authz", "identity"),
+    ("identity_values", "identity"),
     ("tokens", "secret"),
     ("http", "proxy"),
     ("forward_auth", "http"),

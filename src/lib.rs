@@ -3,14 +3,14 @@
 //!
 //! Layers, each importing only from the ones above it (checked by a unit test,
 //! `layering.rs`, which holds the same table):
-//! 0. leaves: [`secret`], [`body`], [`identity`], [`authz`], [`pem`], [`metrics`], [`tokens`], [`clock`]
+//! 0. leaves: [`secret`], [`body`], [`identity`], [`identity_values`], [`authz`], [`pem`], [`metrics`], [`tokens`], [`clock`]
 //! 1. [`config`]
 //! 2. provider and session (siblings that never import each other), [`identity_jwt`], [`logging`]
 //! 3. flow: the login state machine, and the one decision per request
 //! 4. HTTP surfaces: [`http`] (responses, pages), [`proxy`], [`forward_auth`]
 //! 5. server, [`check`] (tries a configuration against the IdPs and the upstream), [`healthcheck`]
 //!
-//! Sideways, within a layer, only: authz -> identity, tokens -> secret,
+//! Sideways, within a layer, only: authz -> identity, identity_values -> identity, tokens -> secret,
 //! http -> proxy, forward_auth -> http and proxy, server -> check.
 //!
 //! [`mock`] (the `mock-cognito` crate, behind the default `mock` feature) and [`demo`] stand
@@ -35,6 +35,7 @@ pub mod healthcheck;
 pub mod http;
 pub mod identity;
 pub mod identity_jwt;
+pub mod identity_values;
 #[cfg(test)]
 mod layering;
 pub mod logging;

@@ -128,6 +128,7 @@ impl Flow {
             provider: login.provider.clone(),
             sid: sign_in.sid,
             userinfo,
+            encoded: Default::default(),
         };
         tracing::info!(sub = %session.identity.sub, "signed in");
         let user = session.identity.log_name();

@@ -237,6 +237,7 @@ mod tests {
             provider: "default".into(),
             sid: None,
             userinfo: None,
+            encoded: Default::default(),
         }
     }
 

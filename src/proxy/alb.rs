@@ -350,6 +350,7 @@ mod tests {
             provider: "default".into(),
             sid: None,
             userinfo,
+            encoded: Default::default(),
         }
     }
 

@@ -27,26 +27,15 @@
 //! [`GROUPS_TRUNCATED`] counts it); any other over-long value is not sent at
 //! all rather than cut, so a cut email or `sub` can never name someone else.
 
-use std::borrow::Cow;
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::config::IdentityHeaders;
 use crate::identity::Identity;
+pub use crate::identity_values::{encode_value, GROUPS_TRUNCATED, MAX_VALUE_BYTES};
+use crate::identity_values::{IdentityValues, Slot};
 use crate::session::cookie::cookie_pairs;
-
-/// Largest identity header value sent upstream, in bytes after encoding.
-pub const MAX_VALUE_BYTES: usize = 8 * 1024;
-
-/// How many times a groups header lost groups to [`MAX_VALUE_BYTES`].
-pub static GROUPS_TRUNCATED: AtomicU64 = AtomicU64::new(0);
-
-/// Bytes encoded besides non-ASCII: the escape itself and the list separator.
-const ENCODE: &AsciiSet = &CONTROLS.add(b'%').add(b',');
 
 /// Name prefixes of identity families (ours, oauth2-proxy, ALB, Authelia's
 /// `Remote-User/-Groups/-Email/-Name`, Apache's `X-Remote-*`, Grafana's
@@ -203,96 +192,36 @@ pub fn strip_routing_headers(headers: &mut HeaderMap) {
 pub const PROVIDER_HEADER: HeaderName = HeaderName::from_static("x-user-provider");
 
 /// Inserts (never appends) the identity headers; `email` only when known,
-/// `X-User-Provider` only when the identity names one.
+/// `X-User-Provider` only when the identity names one. Encodes the identity
+/// first; a session's identity has its values encoded already
+/// ([`crate::session::Session::identity_values`]), see [`set_identity_values`].
 pub fn set_identity_headers(headers: &mut HeaderMap, identity: &Identity, names: &IdentityHeaders) {
-    match &identity.email {
-        Some(email) => insert_capped(headers, &names.email, encode_value(email)),
-        None => {
-            headers.remove(&names.email);
-        }
-    }
-    insert_capped(headers, &names.name, encode_value(&identity.name));
-    insert_capped(headers, &names.sub, encode_value(&identity.sub));
-    insert_capped(headers, &names.username, encode_value(&identity.username));
-    insert_capped(
-        headers,
-        &names.groups,
-        encode_groups(&identity.groups).into(),
-    );
-    if identity.provider.is_empty() {
-        headers.remove(PROVIDER_HEADER);
-    } else {
-        insert_capped(headers, &PROVIDER_HEADER, encode_value(&identity.provider));
-    }
+    set_identity_values(headers, &IdentityValues::encode(identity), names);
 }
 
-/// Percent-encodes controls, `%`, `,`, non-ASCII and spaces at either end
-/// (see module doc). A value with nothing to change, the usual case, is
-/// borrowed as is.
-pub fn encode_value(raw: &str) -> Cow<'_, str> {
-    let unchanged = |b: &u8| matches!(b, b' '..=b'~') && *b != b'%' && *b != b',';
-    let edge_space = raw.starts_with(' ') || raw.ends_with(' ');
-    if !edge_space && raw.as_bytes().iter().all(unchanged) {
-        return Cow::Borrowed(raw);
-    }
-    let inner = raw.trim_matches(' ');
-    let leading = raw.len() - raw.trim_start_matches(' ').len();
-    let trailing = if inner.is_empty() {
-        0
-    } else {
-        raw.len() - raw.trim_end_matches(' ').len()
-    };
-    let mut encoded = String::with_capacity(raw.len() + 16);
-    encoded.push_str(&"%20".repeat(leading));
-    encoded.extend(utf8_percent_encode(inner, ENCODE));
-    encoded.push_str(&"%20".repeat(trailing));
-    Cow::Owned(encoded)
-}
-
-/// Encoded group names joined with `,`, whole groups dropped from the end past the cap.
-fn encode_groups(groups: &[String]) -> String {
-    let mut out = String::new();
-    let mut kept = 0usize;
-    for group in groups {
-        let encoded = encode_value(group);
-        if encoded.is_empty() {
-            kept += 1;
-            continue;
-        }
-        let separator = usize::from(!out.is_empty());
-        if out.len() + separator + encoded.len() > MAX_VALUE_BYTES {
-            GROUPS_TRUNCATED.fetch_add(1, Ordering::Relaxed);
-            warn!(
-                groups = groups.len(),
-                kept,
-                cap = MAX_VALUE_BYTES,
-                "identity groups exceed the header cap; dropped the last groups"
-            );
-            break;
-        }
-        if separator == 1 {
-            out.push(',');
-        }
-        out.push_str(&encoded);
-        kept += 1;
-    }
-    out
-}
-
-/// Inserts an encoded value, or removes the header when it is over the cap.
-fn insert_capped(headers: &mut HeaderMap, name: &HeaderName, encoded: Cow<'_, str>) {
-    if encoded.len() > MAX_VALUE_BYTES {
-        warn!(header = %name, len = encoded.len(), "identity value over the header cap; not sent");
-        headers.remove(name);
-        return;
-    }
-    // Encoded values are printable ASCII, so this only fails on a bug; fail closed.
-    match HeaderValue::from_str(&encoded) {
-        Ok(value) => {
-            headers.insert(name.clone(), value);
-        }
-        Err(_) => {
-            headers.remove(name);
+/// [`set_identity_headers`] with values encoded before: slices of one
+/// buffer, no copy. A value not to be sent removes its header.
+pub fn set_identity_values(
+    headers: &mut HeaderMap,
+    values: &IdentityValues,
+    names: &IdentityHeaders,
+) {
+    let slots = [
+        (&names.email, Slot::Email),
+        (&names.name, Slot::Name),
+        (&names.sub, Slot::Sub),
+        (&names.username, Slot::Username),
+        (&names.groups, Slot::Groups),
+        (&PROVIDER_HEADER, Slot::Provider),
+    ];
+    for (name, slot) in slots {
+        match values.get(slot) {
+            Some(value) => {
+                headers.insert(name.clone(), value);
+            }
+            None => {
+                headers.remove(name);
+            }
         }
     }
 }
@@ -440,7 +369,9 @@ pub fn filter_set_cookies(headers: &mut HeaderMap, session: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity_values::encode_groups;
     use crate::proxy::tests::test_config;
+    use std::sync::atomic::Ordering;
 
     fn names() -> IdentityHeaders {
         test_config().headers

@@ -288,7 +288,14 @@ impl Inner {
             insert_str(headers, header::HOST, target.authority.as_str());
         }
         if let Some(identity) = ctx.identity {
-            headers::set_identity_headers(headers, identity, &self.identity_headers);
+            match ctx.session {
+                // The session's own identity: its values are encoded already.
+                Some((_, session)) if std::ptr::eq(identity, &session.identity) => {
+                    let values = session.identity_values();
+                    headers::set_identity_values(headers, values, &self.identity_headers);
+                }
+                _ => headers::set_identity_headers(headers, identity, &self.identity_headers),
+            }
             // After the strip above, so only our own token can arrive.
             if let Some(token) = self.signer.as_ref().and_then(|s| s.sign(identity)) {
                 headers.insert(self.identity_headers.jwt.clone(), token);

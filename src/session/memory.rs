@@ -101,6 +101,8 @@ impl MemoryStore {
             .sid
             .as_ref()
             .map(|sid| sid_key(&session.provider, sid));
+        // Encoded now, so the memory bound counts them and no request waits.
+        session.identity_values();
         self.sessions.insert(id.clone(), Arc::new(session)).await;
         if let Some(sid) = sid {
             self.push(&self.logout.by_sid, sid, id.clone(), usize::MAX)
@@ -121,7 +123,13 @@ impl MemoryStore {
         id: SessionId,
         cap: usize,
     ) -> Vec<SessionId> {
-        let list = index.get_with(key, async { Arc::default() }).await;
+        // Room for one id: most users have one session (a default
+        // VecDeque would reserve four on the first push).
+        let list = index
+            .get_with(key, async {
+                Arc::new(Mutex::new(VecDeque::with_capacity(1)))
+            })
+            .await;
         let Ok(mut ids) = list.lock() else {
             return Vec::new();
         };
@@ -183,6 +191,7 @@ impl MemoryStore {
     /// Replaces a live session's content (refresh) without changing its id; a
     /// session that ended meanwhile stays ended.
     pub async fn replace(&self, id: &SessionId, session: Session) {
+        session.identity_values();
         let session = Arc::new(session);
         self.sessions
             .entry(id.clone())

@@ -12,6 +12,7 @@ mod store;
 use serde::{Deserialize, Serialize};
 
 use crate::identity::{Identity, UserInfoClaims};
+use crate::identity_values::{EncodedOnce, IdentityValues};
 use crate::secret::{random_token, Secret};
 use crate::tokens::TokenSet;
 
@@ -80,9 +81,18 @@ pub struct Session {
     /// `alb-headers` is on (ALB signs it into `x-amzn-oidc-data`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userinfo: Option<UserInfoClaims>,
+    /// The identity's header values, encoded once (the memory store does it
+    /// when storing); not stored in Redis. A clone starts without them.
+    #[serde(skip)]
+    pub encoded: EncodedOnce,
 }
 
 impl Session {
+    /// The identity's header values, encoded on first use and kept.
+    pub fn identity_values(&self) -> &IdentityValues {
+        self.encoded.get_or_encode(&self.identity)
+    }
+
     /// Rough heap size, for the memory-weighted cache.
     pub fn weight(&self) -> u32 {
         let t = &self.tokens;
@@ -96,7 +106,8 @@ impl Session {
             + id.username.len()
             + id.groups.iter().map(|g| g.len() + 24).sum::<usize>();
         let userinfo = self.userinfo.as_ref().map_or(0, UserInfoClaims::weight);
-        u32::try_from(tokens + identity + userinfo + 256).unwrap_or(u32::MAX)
+        let encoded = self.encoded.get().map_or(0, |v| v.heap_len() + 32);
+        u32::try_from(tokens + identity + userinfo + encoded + 256).unwrap_or(u32::MAX)
     }
 }
 
