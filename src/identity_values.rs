@@ -103,11 +103,6 @@ impl IdentityValues {
         // Encoded values are printable ASCII, so this only fails on a bug; fail closed.
         HeaderValue::from_maybe_shared(self.buf.slice(start..end)).ok()
     }
-
-    /// Heap bytes held, for the memory-weighted session cache.
-    pub fn heap_len(&self) -> usize {
-        self.buf.len()
-    }
 }
 
 /// [`IdentityValues`] made on first use and kept. A clone starts empty, so
