@@ -82,10 +82,19 @@ impl Diagnosis {
                 "For the administrator: serve {host} over https, or set `cookie-secure` to false \
                  for a plain-http test set-up."
             ),
-            Diagnosis::OtherHost { started, callback } => format!(
-                "For the administrator: set `cookie-domain` to a domain covering both {started} \
-                 and {callback}, or use one host in `redirect-url`."
-            ),
+            Diagnosis::OtherHost { started, callback } => match common_parent(started, callback) {
+                Some(parent) => format!(
+                    "For the administrator: set `cookie-domain` to {parent} (it covers both \
+                     {started} and {callback}), or use one host in `redirect-url`."
+                ),
+                // No cookie can be shared by an IP address, `localhost` or two
+                // unrelated domains: only one host can fix it.
+                None => format!(
+                    "For the administrator: no cookie is shared by {started} and {callback}: \
+                     open the site at {callback} (the host of `redirect-url`), or set \
+                     `redirect-url` to an address on {started}."
+                ),
+            },
             Diagnosis::CookiesRefused => {
                 "If cookies are allowed, open the site again and sign in from its own page.".into()
             }
@@ -127,6 +136,27 @@ fn host_name(value: &str) -> String {
         return rest.split(']').next().unwrap_or_default().to_string();
     }
     value.split(':').next().unwrap_or_default().to_string()
+}
+
+/// The parent domain two DNS names share, when a cookie could be scoped to
+/// it: at least two labels (`example.com`, never `com`), never for an IP
+/// address or `localhost`. Without the public-suffix list a shared `co.uk`
+/// still passes; browsers refuse that cookie-domain, and the other fix stays.
+fn common_parent(a: &str, b: &str) -> Option<String> {
+    let is_name = |h: &str| h.parse::<std::net::IpAddr>().is_err() && h.contains('.');
+    if !is_name(a) || !is_name(b) {
+        return None;
+    }
+    let shared: Vec<&str> = a
+        .rsplit('.')
+        .zip(b.rsplit('.'))
+        .take_while(|(x, y)| x == y)
+        .map(|(x, _)| x)
+        .collect();
+    if shared.len() < 2 || is_localhost(a) || is_localhost(b) {
+        return None;
+    }
+    Some(shared.into_iter().rev().collect::<Vec<_>>().join("."))
 }
 
 fn is_localhost(host: &str) -> bool {
@@ -261,5 +291,29 @@ mod tests {
             .fix()
             .contains("`cookie-secure`"));
         assert!(is_loop(3) && !is_loop(2));
+    }
+
+    #[test]
+    fn cookie_domain_is_suggested_only_where_a_cookie_can_cover_both_hosts() {
+        let fix = |started: &str, callback: &str| {
+            Diagnosis::OtherHost {
+                started: started.into(),
+                callback: callback.into(),
+            }
+            .fix()
+        };
+        assert!(
+            fix("app.example.com", "login.example.com").contains("`cookie-domain` to example.com")
+        );
+        for (started, callback) in [
+            ("localhost", "127.0.0.1"),
+            ("127.0.0.1", "10.0.0.1"),
+            ("a.localhost", "b.localhost"),
+            ("app.example.com", "app.example.org"),
+        ] {
+            let text = fix(started, callback);
+            assert!(!text.contains("set `cookie-domain`"), "{text}");
+            assert!(text.contains("`redirect-url`"), "{text}");
+        }
     }
 }

@@ -372,7 +372,7 @@ async fn cookie_secure_on_plain_http_gets_a_diagnosis_page_naming_cookie_secure(
 }
 
 #[tokio::test]
-async fn a_sign_in_started_on_another_host_names_both_hosts_and_cookie_domain() {
+async fn a_sign_in_started_on_another_host_names_both_hosts_and_the_fix() {
     bounded(async {
         let stack = Stack::start().await;
         let mut jar = Vec::new();
@@ -384,7 +384,14 @@ async fn a_sign_in_started_on_another_host_names_both_hosts_and_cookie_domain() 
             page.contains("Sign-in started on other.test but returned to 127.0.0.1"),
             "{page}"
         );
-        assert!(page.contains("set <code>cookie-domain</code>"), "{page}");
+        // No cookie can cover a name and an IP address: the page says so and
+        // names the setting that does fix it, not a cookie-domain that cannot.
+        assert!(
+            page.contains("no cookie is shared by other.test and 127.0.0.1"),
+            "{page}"
+        );
+        assert!(page.contains("<code>redirect-url</code>"), "{page}");
+        assert!(!page.contains("set <code>cookie-domain</code>"), "{page}");
     })
     .await;
 }
