@@ -2,7 +2,7 @@
 prepared callbacks that row 6 replays. Standard library only."""
 
 import http.client
-import multiprocessing
+from concurrent.futures import ThreadPoolExecutor
 import ssl
 import urllib.parse
 
@@ -141,8 +141,11 @@ def _prepare(args):
 def prepare_callbacks(base, mock, hosted, count, path, workers=2):
     """Writes `count` ready-to-replay callbacks to `path`."""
     share = [count // workers + (i < count % workers) for i in range(workers)]
-    with multiprocessing.Pool(workers) as pool:
-        parts = pool.map(_prepare, [(base, mock, hosted, n) for n in share])
+    # Threads, not a forked pool: a fork taken while another thread of this
+    # process holds a lock deadlocked the second round of a full run. The work
+    # is waiting on sockets, so the GIL costs nothing here.
+    with ThreadPoolExecutor(workers) as pool:
+        parts = list(pool.map(_prepare, [(base, mock, hosted, n) for n in share]))
     with open(path, "w") as f:
         for part in parts:
             f.writelines(part)
