@@ -1,10 +1,13 @@
 //! The wall-clock time the sidecar reads: the system's, moved only by tests.
 //!
-//! Every expiry measured in unix time reads [`Clock::now`] (sessions, sign-in
-//! cookies, refresh due dates, ID-token `exp`/`iat`, identity and ALB tokens,
+//! The sidecar's own expiries in unix time read [`Clock::now`] (sessions,
+//! sign-in cookies, refresh due dates, the identity and ALB tokens it signs,
 //! the sign-in loop counter), so an integration test jumps past an expiry with
-//! [`Clock::advance`] instead of sleeping through it. Durations measured on the
-//! monotonic clock (timeouts, back-off, rate limits) stay on `Instant`.
+//! [`Clock::advance`] instead of sleeping through it. Not yet: the IdP's tokens
+//! (`exp`/`iat`/`nbf` in `provider::verify`, bearer and logout tokens) are
+//! checked against system time, so tests move this clock only within their
+//! 60 s leeway. Durations measured on the monotonic clock (timeouts, back-off,
+//! rate limits) stay on `Instant`.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
