@@ -63,6 +63,19 @@ install_venv() {
 install_venv target/deploy-venv tests/data/deploy-requirements.txt
 # --- end deploy manifests ----------------------------------------------------
 
+# `npm ci` in DIR unless its lockfile is the one last installed there and PACKAGE
+# is present: the stamp is a copy of the lockfile, so a changed lock reinstalls.
+npm_ci_once() {
+    local dir=$1 package=$2
+    if cmp -s "$dir/package-lock.json" "$dir/node_modules/.installed-package-lock.json" \
+        && [ -f "$dir/node_modules/$package/package.json" ]; then
+        return 0
+    fi
+    echo "== installing $dir (npm ci)"
+    (cd "$dir" && npm ci --no-audit --no-fund)
+    cp "$dir/package-lock.json" "$dir/node_modules/.installed-package-lock.json"
+}
+
 # --- oidc-provider (tests/it/oidc_provider.rs) ----------------------------------
 # A second, independent OpenID Connect provider: panva's oidc-provider from the
 # npm registry, pinned in tests/oidc/package-lock.json, run by Node.js >= 20.
@@ -79,14 +92,7 @@ install_oidc_provider() {
         echo "tests/oidc needs Node.js 20 or later; found $(node --version)" >&2
         return 1
     fi
-    # The stamp is the lockfile last installed: reinstall only when it changed.
-    if cmp -s "$dir/package-lock.json" "$dir/node_modules/.installed-package-lock.json" \
-        && [ -f "$dir/node_modules/oidc-provider/package.json" ]; then
-        return 0
-    fi
-    echo "== installing tests/oidc (npm ci)"
-    (cd "$dir" && npm ci --no-audit --no-fund)
-    cp "$dir/package-lock.json" "$dir/node_modules/.installed-package-lock.json"
+    npm_ci_once "$dir" oidc-provider
 }
 install_oidc_provider
 # --- end oidc-provider -------------------------------------------------------
@@ -167,13 +173,7 @@ install_alb_verifiers() {
     local dir=tests/alb
     install_venv target/alb-venv tests/alb/requirements.txt
     # node and npm come with install_oidc_provider above.
-    if cmp -s "$dir/package-lock.json" "$dir/node_modules/.installed-package-lock.json" \
-        && [ -f "$dir/node_modules/aws-jwt-verify/package.json" ]; then
-        return 0
-    fi
-    echo "== installing tests/alb (npm ci)"
-    (cd "$dir" && npm ci --no-audit --no-fund)
-    cp "$dir/package-lock.json" "$dir/node_modules/.installed-package-lock.json"
+    npm_ci_once "$dir" aws-jwt-verify
 }
 install_alb_verifiers
 # --- end ALB verifiers -------------------------------------------------------

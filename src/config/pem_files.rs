@@ -96,16 +96,8 @@ fn tls_pair(c: &mut Checker, cert: String, key: String) -> Option<TlsFiles> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::validate::tests::load;
+    use super::super::validate::tests::{lines, load};
     use super::*;
-
-    fn lines(extra: &[(&str, &str)]) -> Vec<String> {
-        load(extra)
-            .unwrap_err()
-            .iter()
-            .map(ToString::to_string)
-            .collect()
-    }
 
     #[test]
     fn identity_jwt_is_off_by_default_and_its_ttl_is_bounded() {

@@ -251,7 +251,8 @@ pub(super) mod tests {
         validate(&Settings::from_pairs(&pairs))
     }
 
-    fn lines(extra: &[(&str, &str)]) -> Vec<String> {
+    /// Each problem of a minimal configuration plus `extra`, as its line.
+    pub(in crate::config) fn lines(extra: &[(&str, &str)]) -> Vec<String> {
         load(extra)
             .unwrap_err()
             .iter()

@@ -290,7 +290,12 @@ impl RedisStore {
 
     /// True the first time `value` is offered within `ttl`, on any replica.
     pub async fn first_use(&self, value: &str, ttl: Duration) -> Result<bool, StoreError> {
-        let (key, ms) = (self.keys.seen(value), millis(ttl));
+        self.set_once(self.keys.seen(value), millis(ttl)).await
+    }
+
+    /// `SET key 1 NX PX ms`: true when this call created the key, which then
+    /// expires by itself.
+    async fn set_once(&self, key: String, ms: u64) -> Result<bool, StoreError> {
         let set: Option<String> = self
             .call(|mut c| async move {
                 redis::cmd("SET")
@@ -348,20 +353,7 @@ impl RedisStore {
     /// all replicas. The lock expires by itself, which doubles as the back-off
     /// after a failed refresh.
     pub async fn lock_refresh(&self, id: &SessionId) -> Result<bool, StoreError> {
-        let key = self.lock_key(id);
-        let set: Option<String> = self
-            .call(|mut c| async move {
-                redis::cmd("SET")
-                    .arg(&key)
-                    .arg(1)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(REFRESH_LOCK_MS)
-                    .query_async(&mut c)
-                    .await
-            })
-            .await?;
-        Ok(set.is_some())
+        self.set_once(self.lock_key(id), REFRESH_LOCK_MS).await
     }
 
     /// Whether Redis answers a `PING` (within the call timeout).
