@@ -187,6 +187,26 @@ async fn text_of(c: &Client, css: &str) -> String {
     wait_css(c, css).await.text().await.unwrap()
 }
 
+/// Waits until the page's `h1` reads `expected`. After a click or a submit
+/// the old page's `h1` may still be found, or go stale while it is read, until
+/// the navigation ends; both count as "not yet".
+async fn wait_heading(c: &Client, expected: &str) {
+    let deadline = tokio::time::Instant::now() + STEP;
+    let mut seen = String::new();
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(h1) = c.find(Locator::Css("h1")).await {
+            if let Ok(text) = h1.text().await {
+                if text == expected {
+                    return;
+                }
+                seen = text;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("h1 is not {expected:?} within {STEP:?} (last seen {seen:?})");
+}
+
 async fn current(c: &Client) -> String {
     c.current_url().await.unwrap().to_string()
 }
@@ -281,7 +301,7 @@ async fn sign_out_button_ends_the_session_and_the_deep_link_asks_for_a_password_
         // Its sign-in button exists on no earlier page: once it is there, the
         // navigation is over and `h1` is not the signed-in page's (stale) one.
         let sign_in = wait_css(&c, "#sign-in").await;
-        assert_eq!(text_of(&c, "h1").await, "You are signed out");
+        wait_heading(&c, "You are signed out").await;
         assert_eq!(current(&c).await, stack.url(app::SIGNED_OUT_PATH));
         assert_eq!(stack.mock.counters().logouts, 1, "IdP logout visited");
         screenshot(&c, "signed-out.png").await;
@@ -449,7 +469,7 @@ async fn a_wrong_client_secret_shows_the_misconfigured_page_with_a_request_id() 
         c.goto(&stack.url(DEEP_LINK)).await.unwrap();
         wait_sign_in_form(&c, &stack).await;
         fill_in_and_submit(&c, "alice", "alice-password").await;
-        assert_eq!(text_of(&c, "h1").await, "Sign-in is misconfigured");
+        wait_heading(&c, "Sign-in is misconfigured").await;
         let body = text_of(&c, "body").await;
         assert!(body.contains("request id"), "{body}");
         assert!(!body.contains("temporary"), "{body}");
@@ -469,7 +489,7 @@ async fn a_sign_in_started_on_another_host_gets_the_cookie_diagnosis_page() {
             .unwrap();
         wait_sign_in_form(&c, &stack).await;
         fill_in_and_submit(&c, "alice", "alice-password").await;
-        assert_eq!(text_of(&c, "h1").await, "Sign-in could not finish");
+        wait_heading(&c, "Sign-in could not finish").await;
         let body = text_of(&c, "body").await;
         assert!(body.contains("Sign-in started on localhost"), "{body}");
         // localhost and 127.0.0.1 share no cookie: only one host in redirect-url fixes it.
@@ -495,7 +515,7 @@ async fn a_browser_losing_its_session_after_each_sign_in_gets_the_loop_page() {
             c.delete_cookie("_cognito_sidecar").await.unwrap();
         }
         c.goto(&stack.url(DEEP_LINK)).await.unwrap();
-        assert_eq!(text_of(&c, "h1").await, "Sign-in keeps starting over");
+        wait_heading(&c, "Sign-in keeps starting over").await;
         let body = text_of(&c, "body").await;
         assert!(body.contains("3 times within a minute"), "{body}");
         screenshot(&c, "sign-in-loop.png").await;
