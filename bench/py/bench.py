@@ -179,6 +179,8 @@ def build_rows(servers, smoke, cookies, apache_cookie, seed_files, sizes):
             headers=[f"Cookie: {apache_cookie}"] if apache_cookie else [], upstream=True),
         Row("3", "cognito-sidecar, signed in (proxied with identity headers)", "sidecar",
             headers=[f"Cookie: {cookie}"], upstream=True),
+        Row("3P", "cognito-sidecar, a `skip-auth-routes` path: its proxy without authentication",
+            "sidecar-public", upstream=True),
         Row("4", "cognito-sidecar forward-auth `GET /oauth2/auth`", "forward-auth",
             path="/oauth2/auth", headers=[f"Cookie: {fa_cookie}"], status=202),
         Row("5a", "cognito-sidecar, not signed in: no cookie (302 to the IdP)", "anonymous",
@@ -195,6 +197,9 @@ def build_rows(servers, smoke, cookies, apache_cookie, seed_files, sizes):
         rows.append(Row(f"7 @{report.count(n)}", f"row 3 spread over {report.count(n)} seeded sessions",
                         f"seed{n}", script="cookies.lua", upstream=True,
                         env={"BENCH_COOKIES": seed_files[n], "BENCH_COOKIE_NAME": COOKIE_NAME}))
+    for name in servers.spikes:
+        rows.append(Row(f"S-{name}", f"spike: {name} as a plain reverse proxy (bench/spikes/)",
+                        f"spike-{name}", upstream=True))
     if smoke:
         rows = [r for r in rows if r.key in ("1", "3", "4")]
     if not apache_cookie:
@@ -271,6 +276,11 @@ def run(args, procs, workdir):
     servers.mock(callbacks)
     for name in ("sidecar", "forward-auth", "anonymous", "signin"):
         servers.sidecar(name)
+    if not args.smoke and wanted("3P"):
+        servers.sidecar("sidecar-public", {"SIDECAR_SKIP_AUTH_ROUTES": "/"})
+    for spike in args.spike:
+        name, _, command = spike.partition("=")
+        servers.spike(name, command)
     if deployment:
         servers.sidecar("sidecar-log", access_log=True)
         servers.sidecar("sidecar-tls", tls=True)
@@ -318,6 +328,9 @@ def main():
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs, configs)")
     p.add_argument("--only", type=lambda v: v.split(","), default=None,
                    help="comma-separated rows to run (e.g. 2,3,7), for investigating")
+    p.add_argument("--spike", action="append", default=[], metavar="NAME=COMMAND",
+                   help="also measure COMMAND as a plain reverse proxy, row S-NAME; {port} and "
+                        "{upstream} in COMMAND become its port and the upstream's (bench/spikes/)")
     args = p.parse_args()
     if args.smoke:
         args.rounds, args.duration = 1, 1

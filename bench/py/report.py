@@ -22,8 +22,9 @@ def lat(us):
 
 
 def nginx_pair(key):
-    """The nginx row a sidecar row is compared with: 3 -> 2, 3T -> 2T, 4 -> 2."""
-    if key == "4" or key.startswith("7"):
+    """The nginx row a row is compared with: 3 -> 2, 3T -> 2T, 4 -> 2; 3P (no
+    authentication) and the I/O-layer spikes (S-NAME) -> 2."""
+    if key in ("4", "3P") or key.startswith(("7", "S-")):
         return "2"
     if key.startswith("3"):
         return "2" + key[1:]
@@ -82,7 +83,7 @@ class Results:
         request a sidecar row counts reached the upstream. The baselines'
         errors (Apache resetting a few connections at the end of a round)
         are in the table's rounds, not the sidecar's to answer for."""
-        sidecar = {k: s for k, s in self.stats.items() if not k.startswith(("1", "2")) and k != "6"}
+        sidecar = {k: s for k, s in self.stats.items() if not k.startswith(("1", "2", "S-")) and k != "6"}
         return all(s["errors"] == 0 and self.upstream_complete(s) for s in sidecar.values())
 
     @staticmethod

@@ -37,6 +37,7 @@ class Servers:
         self.cookie_secret = secrets.token_urlsafe(48)
         self.tls = set()
         self.cert = None
+        self.spikes = []
 
     def port(self, name):
         if name not in self.ports:
@@ -134,6 +135,15 @@ class Servers:
         self.procs.start(name, [self.binary], env=env)
         wait_http(f"{self.url(name)}/ready", poll=0.001)
         self.ready_seconds[name] = time.monotonic() - started
+
+    def spike(self, name, command):
+        """An alternative I/O layer under trial (bench/spikes/): COMMAND with
+        `{port}` and `{upstream}` filled in, proxying to the upstream nginx."""
+        key = f"spike-{name}"
+        argv = command.format(port=self.port(key), upstream=self.port("upstream")).split()
+        self.procs.start(key, argv)
+        wait_http(self.url(key) + "/")
+        self.spikes.append(name)
 
     def seeded_sidecar(self, name, sessions, extra=None, timeout=600):
         """A sidecar holding `sessions` seeded sessions; returns the cookie file."""

@@ -127,7 +127,8 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     if raw != sealed {
-        assert!(c.rotated.open(name, raw).is_none());
+        // An earlier input's seal, fed back by comparison tracing, may open.
+        assert!(c.rotated.open(name, raw).is_none() || was_sealed_here(raw));
     }
     let before = c.old.seal(name, plain).expect("old key seals");
     remember(&before);
@@ -158,6 +159,10 @@ fuzz_target!(|data: &[u8]| {
     let mut found = false;
     for (n, v) in request_cookies(&headers) {
         match c.rotated.open(&n, &v) {
+            // A seal from an earlier input (see above): nothing to compare.
+            Some(_) if v != sealed && v != session_sealed => {
+                assert!(was_sealed_here(&v), "opened a value not sealed here")
+            }
             Some(o) => {
                 assert_eq!(n, session, "only the session cookie was sealed");
                 assert!(
