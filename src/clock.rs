@@ -1,13 +1,16 @@
 //! The wall-clock time the sidecar reads: the system's, moved only by tests.
 //!
-//! The sidecar's own expiries in unix time read [`Clock::now`] (sessions,
-//! sign-in cookies, refresh due dates, the identity and ALB tokens it signs,
-//! the sign-in loop counter), so an integration test jumps past an expiry with
-//! [`Clock::advance`] instead of sleeping through it. Not yet: the IdP's tokens
-//! (`exp`/`iat`/`nbf` in `provider::verify`, bearer and logout tokens) are
-//! checked against system time, so tests move this clock only within their
-//! 60 s leeway. Durations measured on the monotonic clock (timeouts, back-off,
-//! rate limits) stay on `Instant`.
+//! Every expiry in unix time reads [`Clock::now`]: the sidecar's own
+//! (sessions, sign-in cookies, refresh due dates, the identity and ALB tokens
+//! it signs and the ALB token's re-signing, the sign-in loop counter) and the
+//! IdP's tokens (`exp`/`iat`/`nbf` of ID, bearer and logout tokens, checked in
+//! `provider::verify` with jsonwebtoken's own time checks off). So an
+//! integration test jumps past any expiry with [`Clock::advance`] instead of
+//! sleeping through it. Not reached: Redis's own key expiry (its server's
+//! clock) and the in-process caches' time-to-live (moka, monotonic: the memory
+//! store's bound, the logout tokens' `jti` replay guard, the refresh back-off).
+//! Durations measured on the monotonic clock (timeouts, back-off, rate limits)
+//! stay on `Instant`.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;

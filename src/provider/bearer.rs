@@ -27,14 +27,16 @@ struct AccessClaims {
 /// Verifies signature, issuer, expiry and issue times like every token, then
 /// by kind: an ID token gets exactly the checks of a login's (audience, `azp`,
 /// `token_use`; see [`check_claims`]) with `api-client-ids` as the accepted
-/// audiences, an access token its `client_id` and scopes. Returns the claims
-/// (access tokens' `username` folded into `preferred_username`).
+/// audiences, an access token its `client_id` and scopes. Times are checked
+/// against `now` (unix seconds). Returns the claims (access tokens' `username`
+/// folded into `preferred_username`).
 pub fn verify(
     token: &str,
     key: &DecodingKey,
     issuer: &str,
     kind: ProviderKind,
     rules: &BearerConfig,
+    now: u64,
 ) -> Result<Claims, VerifyError> {
     let data = jsonwebtoken::decode::<serde_json::Value>(token, key, &validation(issuer))
         .map_err(|e| map_error(e.kind()))?;
@@ -42,7 +44,6 @@ pub fn verify(
         serde_json::from_value(data.claims.clone()).map_err(|_| VerifyError::Malformed)?;
     let mut claims: Claims =
         serde_json::from_value(data.claims).map_err(|_| VerifyError::Malformed)?;
-    let now = jsonwebtoken::get_current_timestamp();
     let as_id_token = Expected {
         issuer,
         audiences: &rules.client_ids,

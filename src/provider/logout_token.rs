@@ -63,7 +63,8 @@ pub struct Audience<'a> {
     pub client_id: &'a str,
 }
 
-/// Checks a logout token whose signing key has been looked up by its `kid`.
+/// Checks a logout token whose signing key has been looked up by its `kid`,
+/// its times against `now` (unix seconds, the sidecar's clock).
 pub fn verify(
     token: &str,
     key: &DecodingKey,
@@ -72,7 +73,8 @@ pub fn verify(
 ) -> Result<LogoutToken, LogoutTokenError> {
     check_type(token)?;
     let mut validation = Validation::new(Algorithm::RS256);
-    validation.leeway = LEEWAY_SECS;
+    // `exp` is checked by `check_claims` against `now`: one clock decides.
+    validation.validate_exp = false;
     validation.set_issuer(&[audience.issuer]);
     validation.set_audience(&[audience.client_id]);
     validation.set_required_spec_claims(&["exp", "iss", "aud"]);
@@ -123,6 +125,14 @@ fn check_claims(
     if iat + MAX_AGE_SECS + LEEWAY_SECS < now {
         return Err(LogoutTokenError::TooOld);
     }
+    // Present (the JWT validation requires it); a fractional one counts whole.
+    let exp = claims
+        .get("exp")
+        .and_then(|exp| exp.as_u64().or_else(|| exp.as_f64().map(|f| f as u64)))
+        .ok_or(VerifyError::MissingClaim("exp"))?;
+    if exp.saturating_add(LEEWAY_SECS) < now {
+        return Err(VerifyError::Expired.into());
+    }
     if text(claims, "azp")?.is_some_and(|azp| azp != client_id) {
         return Err(VerifyError::AuthorizedParty.into());
     }
@@ -141,9 +151,7 @@ fn check_claims(
         return Err(LogoutTokenError::Nonce);
     }
     let jti = text(claims, "jti")?.ok_or(LogoutTokenError::NoJti)?;
-    // `exp` was checked by the JWT validation; the token is accepted until
-    // the earlier of its `exp` and the age limit (each with leeway).
-    let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(now);
+    // Accepted until the earlier of its `exp` and the age limit (each with leeway).
     let until = exp.min(iat + MAX_AGE_SECS) + LEEWAY_SECS;
     Ok(LogoutToken {
         sid,
@@ -230,6 +238,16 @@ mod tests {
         );
         let stale = (NOW - MAX_AGE_SECS - LEEWAY_SECS - 1).into();
         assert_eq!(refused(with("iat", stale)), LogoutTokenError::TooOld);
+        let past = (NOW - LEEWAY_SECS - 1).into();
+        assert_eq!(
+            refused(with("exp", past)),
+            LogoutTokenError::Token(VerifyError::Expired)
+        );
+        assert!(check_claims(&with("exp", (NOW - LEEWAY_SECS).into()), "c", NOW).is_ok());
+        assert_eq!(
+            refused(without("exp")),
+            LogoutTokenError::Token(VerifyError::MissingClaim("exp"))
+        );
         assert_eq!(
             refused(with("azp", "other".into())),
             LogoutTokenError::Token(VerifyError::AuthorizedParty)

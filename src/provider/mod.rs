@@ -21,6 +21,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwapOption;
 use url::Url;
 
+use crate::clock::Clock;
 use crate::config::{ClientAuth, Config, ProviderConfig, ProviderKind};
 use crate::identity::{Identity, UserInfoClaims};
 use crate::secret::Secret;
@@ -96,6 +97,8 @@ pub struct Provider {
     problem: ArcSwapOption<ConfigProblem>,
     /// `discovery-url` when it was set, else `issuer-url` (which places it).
     discovery_setting: &'static str,
+    /// What `exp`, `iat` and `nbf` of its tokens are checked against.
+    clock: Clock,
 }
 
 impl Provider {
@@ -119,6 +122,7 @@ impl Provider {
             max_body: config.limits.max_idp_body_bytes,
             problem: ArcSwapOption::empty(),
             discovery_setting,
+            clock: config.clock.clone(),
         }))
     }
 
@@ -298,6 +302,7 @@ impl Provider {
             &metadata.issuer,
             self.config.kind,
             &self.config.bearer,
+            self.clock.now(),
         )?;
         Ok(self.identity_of(&metadata, &claims))
     }
@@ -314,8 +319,12 @@ impl Provider {
             issuer: &metadata.issuer,
             client_id: &self.config.client_id,
         };
-        let now = jsonwebtoken::get_current_timestamp();
-        Ok(logout_token::verify(token, &key, &audience, now)?)
+        Ok(logout_token::verify(
+            token,
+            &key,
+            &audience,
+            self.clock.now(),
+        )?)
     }
 
     pub fn accepts_bearer_tokens(&self) -> bool {
@@ -376,7 +385,7 @@ impl Provider {
             kind: self.config.kind,
             nonce,
         };
-        let mut claims = verify::verify(token, &key, &expected)?;
+        let mut claims = verify::verify(token, &key, &expected, self.clock.now())?;
         if self.config.kind == ProviderKind::Oidc && claims.lacks_profile() {
             self.merge_userinfo(metadata, tokens, &mut claims).await;
         }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::config::ProviderKind;
 use crate::secret::ct_eq;
 
-/// Clock skew tolerated on `exp` and `iat`, in seconds.
+/// Clock skew tolerated on `exp`, `iat` and `nbf`, in seconds.
 pub const LEEWAY_SECS: u64 = 60;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -200,27 +200,32 @@ pub fn header_kid(token: &str) -> Result<String, VerifyError> {
 }
 
 /// The JWT checks every token gets: RS256 with the key its header named, the
-/// exact issuer, an unexpired `exp`, a `sub`. The audience depends on the
-/// token's kind, so it is checked after ([`check_claims`], `bearer`).
+/// exact issuer, an `exp` and a `sub`. The times are checked after, against
+/// the sidecar's [`Clock`](crate::clock::Clock) ([`check_common`]), and so is
+/// the audience, which depends on the token's kind ([`check_claims`], `bearer`).
 pub(super) fn validation(issuer: &str) -> Validation {
     let mut validation = Validation::new(Algorithm::RS256);
-    validation.leeway = LEEWAY_SECS;
+    // One clock decides every time claim: ours, not the library's system time.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
     validation.set_issuer(&[issuer]);
     validation.validate_aud = false;
     validation.set_required_spec_claims(&["exp", "iss", "sub"]);
     validation
 }
 
-/// Checks signature and claims of an ID token already matched to `key`.
+/// Checks signature and claims of an ID token already matched to `key`, its
+/// times against `now` (unix seconds).
 pub fn verify(
     token: &str,
     key: &DecodingKey,
     expected: &Expected<'_>,
+    now: u64,
 ) -> Result<Claims, VerifyError> {
     let claims = jsonwebtoken::decode::<Claims>(token, key, &validation(expected.issuer))
         .map_err(|e| map_error(e.kind()))?
         .claims;
-    check_claims(&claims, expected, jsonwebtoken::get_current_timestamp())?;
+    check_claims(&claims, expected, now)?;
     Ok(claims)
 }
 
@@ -241,7 +246,7 @@ pub(super) fn map_error(kind: &ErrorKind) -> VerifyError {
     }
 }
 
-/// The ID-token claim checks after the signature, issuer and expiry.
+/// The ID-token claim checks after the signature and issuer.
 pub(super) fn check_claims(
     claims: &Claims,
     expected: &Expected<'_>,
@@ -262,11 +267,15 @@ pub(super) fn check_claims(
 }
 
 /// For every token kind: a non-empty `sub` (an empty one names nobody, and
-/// every such token would share it), `iat` present and not in the future,
-/// `nbf` (when present) not in the future, both with [`LEEWAY_SECS`].
+/// every such token would share it), `exp` not past, `iat` present and not in
+/// the future, `nbf` (when present) not in the future, each with
+/// [`LEEWAY_SECS`] (the bounds jsonwebtoken's own check used).
 pub(super) fn check_common(claims: &Claims, now: u64) -> Result<(), VerifyError> {
     if claims.sub.trim().is_empty() {
         return Err(VerifyError::MissingClaim("sub"));
+    }
+    if claims.exp.saturating_add(LEEWAY_SECS) < now {
+        return Err(VerifyError::Expired);
     }
     let iat = claims.iat.ok_or(VerifyError::MissingClaim("iat"))?;
     if iat > now + LEEWAY_SECS {
@@ -382,7 +391,7 @@ mod tests {
     }
 
     #[test]
-    fn audiences_azp_and_not_before_are_checked() {
+    fn audiences_azp_expiry_and_not_before_are_checked() {
         let now = 1_000_000;
         let check = |json: &str| check_claims(&claims(json), &expected(None), now);
         let base = r#""sub":"s","exp":2000000,"iat":1000000,"token_use":"id""#;
@@ -415,6 +424,19 @@ mod tests {
         assert_eq!(
             check(&format!(r#"{{{base},"aud":"c","nbf":1000050}}"#)),
             Ok(())
+        );
+        let expiring = r#""sub":"s","aud":"c","iat":900000,"token_use":"id""#;
+        assert_eq!(
+            check(&format!(r#"{{{expiring},"exp":{}}}"#, now - LEEWAY_SECS)),
+            Ok(()),
+            "past exp, within the leeway"
+        );
+        assert_eq!(
+            check(&format!(
+                r#"{{{expiring},"exp":{}}}"#,
+                now - LEEWAY_SECS - 1
+            )),
+            Err(VerifyError::Expired)
         );
         let empty_sub = r#"{"sub":"","aud":"c","exp":2000000,"iat":1000000,"token_use":"id"}"#;
         assert_eq!(check(empty_sub), Err(VerifyError::MissingClaim("sub")));

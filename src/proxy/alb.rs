@@ -88,9 +88,11 @@ struct Header<'a> {
     exp: u64,
 }
 
-/// One token, for the session's tokens issued at `tokens_at`.
+/// One token, for the session's tokens issued at `tokens_at`, signed at
+/// `signed_at` (unix seconds, by the signer's clock).
 struct Signed {
     tokens_at: u64,
+    signed_at: u64,
     data: HeaderValue,
 }
 
@@ -205,19 +207,24 @@ impl AlbSigner {
         }
     }
 
-    /// The cached token for these tokens of this session, else a new one.
+    /// The cached token for these tokens of this session while younger than
+    /// [`RESIGN_AFTER`] by the clock that dates its `exp`, else a new one.
+    /// (The cache's own time-to-live only bounds memory.)
     fn data(&self, id: &SessionId, session: &Session) -> Option<HeaderValue> {
+        let now = self.clock.now();
         if let Some(signed) = self.cache.get(id) {
-            if signed.tokens_at == session.tokens_at {
+            let fresh = now < signed.signed_at.saturating_add(RESIGN_AFTER.as_secs());
+            if signed.tokens_at == session.tokens_at && fresh {
                 return Some(signed.data.clone());
             }
         }
         let claims = session.userinfo.as_ref()?;
-        let token = self.sign_at(&session.provider, claims, self.clock.now())?;
+        let token = self.sign_at(&session.provider, claims, now)?;
         let mut data = HeaderValue::from_str(&token).ok()?;
         data.set_sensitive(true);
         let signed = Signed {
             tokens_at: session.tokens_at,
+            signed_at: now,
             data: data.clone(),
         };
         self.cache.insert(id.clone(), Arc::new(signed));
@@ -425,6 +432,29 @@ mod tests {
         assert_ne!(a.kid(), signer(None).kid());
         assert!(GENERATED_KEY_WARNING.contains("replicas will disagree"));
         assert!(GENERATED_KEY_WARNING.contains("alb-key-file"));
+    }
+
+    #[test]
+    fn a_cached_token_is_signed_anew_once_the_clock_passes_resign_after() {
+        let s = signer(None);
+        let id = SessionId::generate();
+        let data = |s: &AlbSigner| {
+            let mut headers = HeaderMap::new();
+            s.insert_headers(&mut headers, &id, &session(10, Some(claims())));
+            headers[X_AMZN_OIDC_DATA].clone()
+        };
+        let first = data(&s);
+        s.clock.advance(RESIGN_AFTER - Duration::from_secs(2));
+        assert_eq!(data(&s), first, "still young enough to reuse");
+        s.clock.advance(Duration::from_secs(2));
+        let renewed = data(&s);
+        assert_ne!(renewed, first, "signed anew at RESIGN_AFTER");
+        let exp = |v: &HeaderValue| segment(v.to_str().unwrap(), 1)["exp"].as_u64().unwrap();
+        let want = s.clock.now() + TOKEN_TTL.as_secs();
+        assert!(
+            exp(&renewed).abs_diff(want) <= 1,
+            "exp from the moved clock"
+        );
     }
 
     #[test]

@@ -29,6 +29,8 @@ const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 /// One sidecar on its own loopback port.
 struct Replica {
     base: String,
+    /// The sidecar's clock, which decides the logout tokens' `exp`.
+    clock: cognito_sidecar::clock::Clock,
     _sidecar: Running,
 }
 
@@ -73,6 +75,7 @@ async fn replica(
     extra: &[(&str, String)],
 ) -> Replica {
     let config = sidecar_config_with(sign_in_base, &provider.issuer, upstream, extra);
+    let clock = config.clock.clone();
     let sidecar = server::start_on(config, vec![listener]).unwrap();
     let http = client(false);
     for _ in 0..150 {
@@ -80,6 +83,7 @@ async fn replica(
             if r.status() == 200 {
                 return Replica {
                     base: base.to_string(),
+                    clock,
                     _sidecar: sidecar,
                 };
             }
@@ -353,6 +357,20 @@ async fn each_bad_logout_token_is_a_400_and_ends_nothing() {
     assert_eq!(status, 400, "a replayed jti: {body}");
     assert!(
         body["error_description"].as_str().unwrap().contains("jti"),
+        "{body}"
+    );
+
+    // The sidecar's clock decides `exp` (120 s, plus 60 s leeway): a token
+    // valid when signed is refused once that clock has moved past it.
+    let unused = edit(&|c| drop(c.insert("jti".into(), "jti-2".into())));
+    one.clock.advance(Duration::from_secs(120 + 60 + 5));
+    let (status, _, body) = post(&one.base, &[("logout_token", &unused)]).await;
+    assert_eq!(status, 400, "expired by the moved clock: {body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("expired"),
         "{body}"
     );
 }

@@ -4,6 +4,8 @@
 
 use crate::support;
 
+use std::time::Duration;
+
 use cognito_sidecar::mock::{MockConfig, TokenTweak, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET};
 use cognito_sidecar::session::SessionId;
 use support::*;
@@ -193,4 +195,37 @@ async fn forward_auth_accepts_bearer_tokens_too() {
         .unwrap();
     assert_eq!(r.status(), 202);
     assert_eq!(r.headers()["x-auth-request-email"], "alice@example.com");
+}
+
+/// Expiry is read from the sidecar's clock: a bearer ID token and an access
+/// token (10 minutes each) pass until the clock is past `exp` plus the 60 s
+/// leeway, then get the RFC 6750 401. Control: the same tokens just inside
+/// the leeway.
+#[tokio::test]
+async fn bearer_tokens_are_refused_once_the_clock_passes_their_expiry() {
+    let ten_minutes = MockConfig {
+        id_token_ttl: Duration::from_secs(600),
+        access_token_ttl: Duration::from_secs(600),
+        ..MockConfig::demo()
+    };
+    let stack = Stack::builder()
+        .mock(ten_minutes)
+        .with(|s| s.provider.api_scopes = support::words("openid"))
+        .start()
+        .await;
+    let id_token = stack.mock.mint_id_token(TokenTweak::NoTweak);
+    let access = access_token(&stack).await;
+    stack.advance(600 + 60 - 10);
+    assert_eq!(call(&stack, &id_token).await.status(), 200, "within leeway");
+    assert_eq!(call(&stack, &access).await.status(), 200, "within leeway");
+    stack.advance(20);
+    for token in [&id_token, &access] {
+        let r = call(&stack, token).await;
+        assert_invalid(&r);
+        let challenge = r.headers()["www-authenticate"].to_str().unwrap();
+        assert!(
+            challenge.contains(r#"error_description="the token has expired""#),
+            "{challenge}"
+        );
+    }
 }

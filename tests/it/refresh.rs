@@ -79,6 +79,24 @@ async fn a_group_removed_at_the_idp_disappears_after_one_refresh() {
     assert_eq!(stack.mock.counters().refresh_grants, 2);
 }
 
+/// Hours past an hour-long ID token (the sidecar's and the IdP's clocks moved
+/// together): the next request refreshes it, and the new tokens, dated by the
+/// moved IdP clock, verify against the sidecar's moved clock.
+#[tokio::test]
+async fn a_session_hours_past_its_id_tokens_expiry_refreshes_by_the_moved_clock() {
+    let hour_long = MockConfig {
+        id_token_ttl: Duration::from_secs(3600),
+        access_token_ttl: Duration::from_secs(3600),
+        ..MockConfig::demo()
+    };
+    let stack = Stack::builder().mock(hour_long).start().await;
+    let client = signed_in(&stack).await;
+    stack.mock.set_user_groups("alice", vec!["staff".into()]);
+    stack.advance(3 * 3600);
+    assert!(wait_for_groups(&stack, &client, Some("staff"), Duration::from_secs(3)).await);
+    assert_eq!(stack.mock.counters().refresh_grants, 1);
+}
+
 #[tokio::test]
 async fn concurrent_requests_trigger_a_single_refresh() {
     let stack = Stack::builder().mock(short_lived()).start().await;

@@ -3,7 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers
 use crate::support;
 
-use cognito_sidecar::mock::TokenTweak;
+use std::time::Duration;
+
+use cognito_sidecar::mock::{MockConfig, TokenTweak};
 use support::*;
 
 /// From the IdP authorize URL to the callback URL: the form when the mock has
@@ -137,6 +139,33 @@ async fn id_token_for_another_client_is_refused() {
 async fn expired_id_token_is_refused() {
     bounded(async {
         assert_refused(TokenTweak::Expired).await;
+    })
+    .await;
+}
+
+/// The sidecar's clock decides an ID token's expiry (README: a clock off by
+/// more than the 60 s leeway fails sign-in with "the token has expired"). Only
+/// the sidecar's clock moves, past a 10-minute token's `exp`: within the
+/// leeway the sign-in works, past it the callback is the 401.
+#[tokio::test]
+async fn a_sidecar_clock_past_the_id_tokens_expiry_refuses_it_beyond_the_leeway() {
+    bounded(async {
+        let ten_minutes = MockConfig {
+            id_token_ttl: Duration::from_secs(600),
+            ..MockConfig::demo()
+        };
+        let stack = Stack::builder().mock(ten_minutes).start().await;
+        stack.clock.advance(Duration::from_secs(600 + 60 - 10));
+        let r = sign_in_with(&stack, &browser(), TokenTweak::NoTweak).await;
+        assert_eq!(r.status(), 302, "within the leeway");
+        stack.clock.advance(Duration::from_secs(20));
+        let client = browser();
+        let r = sign_in_with(&stack, &client, TokenTweak::NoTweak).await;
+        assert_eq!(r.status(), 401, "past exp and the leeway");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_id_token");
+        let r = navigate(&client, &stack.url("/guarded/page?x=1")).await;
+        assert_eq!(r.status(), 302, "no session");
     })
     .await;
 }
