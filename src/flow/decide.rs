@@ -150,27 +150,4 @@ impl Flow {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn accept(v: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::ACCEPT, v.parse().unwrap());
-        h
-    }
-
-    #[test]
-    fn client_kind_follows_method_and_accept() {
-        let html = accept("text/html,application/xhtml+xml");
-        assert_eq!(ClientKind::of(&Method::GET, &html), ClientKind::Navigation);
-        assert_eq!(ClientKind::of(&Method::POST, &html), ClientKind::Browser);
-        assert_eq!(
-            ClientKind::of(&Method::GET, &accept("application/json")),
-            ClientKind::Api
-        );
-        assert_eq!(
-            ClientKind::of(&Method::GET, &HeaderMap::new()),
-            ClientKind::Api
-        );
-    }
-}
+mod tests;

@@ -87,6 +87,15 @@ impl Jwks {
         !self.keys.load().is_empty()
     }
 
+    /// The keys of a JWKS document given as text, without a fetch (tests of
+    /// the layers above the provider).
+    #[cfg(test)]
+    pub fn set(&self, document: &str) -> Result<(), serde_json::Error> {
+        let set: JwkSet = serde_json::from_str(document)?;
+        self.keys.store(Arc::new(KeySet::from_jwks(set)));
+        Ok(())
+    }
+
     /// Fetches the set (start-up, periodic refresh); on failure the previous
     /// keys stay in place. Does not count against the unknown-`kid` budget, so a
     /// key rotated in right after start-up is still picked up.

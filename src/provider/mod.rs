@@ -467,6 +467,18 @@ impl Provider {
     }
 }
 
+#[cfg(test)]
+impl Provider {
+    /// Loaded from a fixed discovery document and JWKS instead of fetching
+    /// them: a ready provider for tests of the flow, without a network.
+    pub(crate) fn load_fixed(&self, discovery: &str, jwks: &str) -> Result<(), serde_json::Error> {
+        let metadata: Metadata = serde_json::from_str(discovery)?;
+        self.jwks.set(jwks)?;
+        self.metadata.store(Some(Arc::new(metadata)));
+        Ok(())
+    }
+}
+
 /// The authorize URL `provider` sends browsers to; a free function so that
 /// `check` probes exactly what a sign-in sends.
 pub fn authorize_url_at(
