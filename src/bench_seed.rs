@@ -17,7 +17,6 @@ use base64::Engine;
 use rand::RngCore;
 
 use crate::clock::Clock;
-use crate::flow::Flow;
 use crate::identity::Identity;
 use crate::secret::Secret;
 use crate::server::AppState;
@@ -39,12 +38,13 @@ pub async fn from_env(state: &AppState) -> anyhow::Result<()> {
         return Ok(());
     };
     let n: usize = n.parse().context("SIDECAR_BENCH_SEED must be a count")?;
-    seed(&state.flow, n, Path::new(&file)).await
+    seed(state, n, Path::new(&file)).await
 }
 
 /// Mints `n` sessions and writes one sealed session-cookie value per line to
 /// `out` (written beside it, then renamed, so a reader never sees half a file).
-pub async fn seed(flow: &Flow, n: usize, out: &Path) -> anyhow::Result<()> {
+pub async fn seed(state: &AppState, n: usize, out: &Path) -> anyhow::Result<()> {
+    let (flow, sessions) = (&state.flow, &state.sessions);
     let started = Instant::now();
     let name = flow.cookies().name("");
     let mut lines = Vec::with_capacity(n * 100);
@@ -54,7 +54,7 @@ pub async fn seed(flow: &Flow, n: usize, out: &Path) -> anyhow::Result<()> {
             .cookies()
             .seal(&name, id.expose())
             .context("no cookie key to seal with")?;
-        flow.sessions()
+        sessions
             .insert(id, session(i))
             .await
             .context("storing a seeded session")?;

@@ -101,15 +101,16 @@ impl Secrets {
 
     /// The tokens of alice's session, and each JWT's signature on its own.
     async fn add_tokens(&mut self, stack: &Stack, session_cookie: &str, when: &str) {
-        let flow = &stack.sidecar.state().flow;
+        let state = stack.sidecar.state();
+        let flow = &state.flow;
         let opened = flow
             .cookies()
             .open("_cognito_sidecar", session_cookie)
             .unwrap();
         let id = SessionId::parse(&opened.value).unwrap();
         self.add("session id", id.expose());
-        let session = flow
-            .sessions()
+        let session = state
+            .sessions
             .get(&id)
             .await
             .expect("the store answers")

@@ -59,7 +59,7 @@ impl Flow {
     }
 
     /// Redirects to the IdP's authorize endpoint; the login cookie remembers `rd`.
-    pub fn start(
+    pub(super) fn start(
         &self,
         provider: &Provider,
         rd: &SafeRedirect,

@@ -13,10 +13,12 @@ mod logout;
 pub mod redirect;
 mod refresh;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use url::Url;
 
+use crate::authz::Target;
 use crate::config::Config;
 use crate::provider::{ConfigProblem, Provider, ProviderError, Providers, VerifyError};
 use crate::session::cookie::CookieCodec;
@@ -148,6 +150,15 @@ impl SafeRedirect {
     }
 }
 
+/// One button of the sign-in page: a provider serving the page asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    pub name: String,
+    pub display_name: String,
+    /// Its `{prefix}/start` link.
+    pub href: String,
+}
+
 pub struct Flow {
     providers: Providers,
     sessions: SessionStore,
@@ -200,16 +211,8 @@ impl Flow {
     }
 
     /// The flat settings' provider.
-    pub fn provider(&self) -> &Provider {
+    fn provider(&self) -> &Provider {
         self.providers.default_provider()
-    }
-
-    pub fn providers(&self) -> &Providers {
-        &self.providers
-    }
-
-    pub fn sessions(&self) -> &SessionStore {
-        &self.sessions
     }
 
     pub fn cookies(&self) -> &CookieCodec {
@@ -228,7 +231,7 @@ impl Flow {
 
     /// Signs in with the one provider serving the page, or lets the person
     /// choose among several at `{prefix}/sign_in`.
-    pub fn begin(
+    fn begin(
         &self,
         choices: &[&std::sync::Arc<Provider>],
         rd: &SafeRedirect,
@@ -245,8 +248,61 @@ impl Flow {
         }
     }
 
+    /// The providers serving `rd`: an absolute URL names its host, a path is
+    /// on `host`, the one the request came to.
+    fn choices_for_rd(&self, rd: &SafeRedirect, host: Option<&str>) -> Vec<&Arc<Provider>> {
+        let target = match Url::parse(rd.as_str()) {
+            Ok(u) => Target::new(&http::Method::GET, u.host_str(), u.path()),
+            Err(_) => Target::new(&http::Method::GET, host, rd.as_str()),
+        };
+        self.providers.choices(&target)
+    }
+
+    /// `{prefix}/start`: the provider `named`, when it serves `rd`; without a
+    /// name, the one provider serving it, or the chooser.
+    pub fn start_for(
+        &self,
+        rd: &SafeRedirect,
+        host: Option<&str>,
+        named: Option<&str>,
+        request: &http::HeaderMap,
+    ) -> Result<Redirect, FlowError> {
+        let choices = self.choices_for_rd(rd, host);
+        match named {
+            None => self.begin(&choices, rd, request),
+            Some(name) => {
+                let provider = choices
+                    .iter()
+                    .find(|p| p.name() == name)
+                    .ok_or(FlowError::WrongProvider)?;
+                self.start(provider, rd, request)
+            }
+        }
+    }
+
+    /// `{prefix}/sign_in`: one choice per provider serving `rd`.
+    pub fn sign_in_choices(
+        &self,
+        rd: &SafeRedirect,
+        host: Option<&str>,
+    ) -> Result<Vec<Choice>, FlowError> {
+        let choices = self.choices_for_rd(rd, host);
+        if choices.is_empty() {
+            return Err(FlowError::NoProvider);
+        }
+        let choice = |p: &&Arc<Provider>| {
+            let c = p.config();
+            Choice {
+                name: c.name.clone(),
+                display_name: c.display_name.clone(),
+                href: self.start_with_href(&c.name, rd.as_str()),
+            }
+        };
+        Ok(choices.iter().map(choice).collect())
+    }
+
     /// `{prefix}/start?provider=NAME&rd=...`, for the chooser's buttons.
-    pub fn start_with_href(&self, provider: &str, rd: &str) -> String {
+    fn start_with_href(&self, provider: &str, rd: &str) -> String {
         format!(
             "{}/start?provider={}&rd={}",
             self.prefix,

@@ -7,9 +7,8 @@ use hyper::body::Incoming;
 
 use super::proxied::request_host;
 use super::state::AppState;
-use crate::authz;
 use crate::body::Body;
-use crate::flow::{is_cross_site, FlowError, SafeRedirect};
+use crate::flow::{is_cross_site, FlowError};
 use crate::http::pages;
 use crate::http::respond::{self, Reject};
 use crate::http::RequestContext;
@@ -28,7 +27,7 @@ fn query_param(query: Option<&str>, name: &str) -> String {
 /// answering (a replica whose Redis is gone can serve no one).
 pub async fn ready(state: &AppState) -> Response<Body> {
     let providers = state.is_ready();
-    let sessions = state.flow.sessions().reachable().await;
+    let sessions = state.sessions.reachable().await;
     let ready = providers && sessions;
     let status = if ready {
         StatusCode::OK
@@ -45,7 +44,7 @@ pub async fn ready(state: &AppState) -> Response<Body> {
 /// Per provider: loaded or not, and the configuration problem last met (what,
 /// where, and the setting to change) until it is fixed.
 fn provider_status(state: &AppState) -> serde_json::Value {
-    let entries = state.flow.providers().all().iter().map(|p| {
+    let entries = state.providers.all().iter().map(|p| {
         let mut entry = serde_json::json!({ "ready": p.is_ready() });
         if let Some(problem) = p.problem() {
             entry["problem"] = problem.problem.clone().into();
@@ -166,38 +165,19 @@ pub async fn userinfo(
     Ok(respond::json(StatusCode::OK, &body))
 }
 
-/// The providers serving `rd`: an absolute URL names its host, a path is on
-/// the host this request came to.
-fn choices_for_rd<'a>(
-    state: &'a AppState,
-    req: &Request<Incoming>,
-    rd: &SafeRedirect,
-) -> Vec<&'a std::sync::Arc<crate::provider::Provider>> {
-    let target = match url::Url::parse(rd.as_str()) {
-        Ok(u) => authz::Target::new(&Method::GET, u.host_str(), u.path()),
-        Err(_) => authz::Target::new(&Method::GET, request_host(req), rd.as_str()),
-    };
-    state.flow.providers().choices(&target)
-}
-
 /// `{prefix}/start?rd=&provider=`: the named provider, when it serves `rd`;
 /// without a name, the one provider serving it, or the chooser.
 pub fn start(state: &AppState, req: &Request<Incoming>) -> Result<Response<Body>, Reject> {
     let query = req.uri().query();
     let rd = state.flow.safe_redirect(&query_param(query, "rd"));
-    let choices = choices_for_rd(state, req, &rd);
     let named = query
         .and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "provider"));
-    let redirect = match named {
-        None => state.flow.begin(&choices, &rd, req.headers())?,
-        Some((_, name)) => {
-            let provider = choices
-                .iter()
-                .find(|p| p.name() == name)
-                .ok_or(FlowError::WrongProvider)?;
-            state.flow.start(provider, &rd, req.headers())?
-        }
-    };
+    let redirect = state.flow.start_for(
+        &rd,
+        request_host(req),
+        named.as_ref().map(|(_, name)| name.as_ref()),
+        req.headers(),
+    )?;
     respond::redirect(redirect)
 }
 
@@ -206,24 +186,10 @@ pub fn sign_in_page(state: &AppState, req: &Request<Incoming>) -> Result<Respons
     let rd = state
         .flow
         .safe_redirect(&query_param(req.uri().query(), "rd"));
-    let choices = choices_for_rd(state, req, &rd);
-    if choices.is_empty() {
-        return Err(FlowError::NoProvider.into());
-    }
-    let links: Vec<(String, String, String)> = choices
+    let choices = state.flow.sign_in_choices(&rd, request_host(req))?;
+    let borrowed: Vec<(&str, &str, &str)> = choices
         .iter()
-        .map(|p| {
-            let c = p.config();
-            (
-                c.name.clone(),
-                c.display_name.clone(),
-                state.flow.start_with_href(&c.name, rd.as_str()),
-            )
-        })
-        .collect();
-    let borrowed: Vec<(&str, &str, &str)> = links
-        .iter()
-        .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+        .map(|c| (c.name.as_str(), c.display_name.as_str(), c.href.as_str()))
         .collect();
     Ok(respond::html(
         StatusCode::OK,

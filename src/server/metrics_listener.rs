@@ -25,7 +25,7 @@ async fn answer(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
     }
     let m = metrics();
     // A store that cannot answer leaves the gauge at its last value.
-    if let Ok(sessions) = state.flow.sessions().count().await {
+    if let Ok(sessions) = state.sessions.count().await {
         m.sessions_active
             .set(i64::try_from(sessions).unwrap_or(i64::MAX));
     }

@@ -108,7 +108,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 pub fn start_on(config: Config, listeners: Vec<TcpListener>) -> Result<Running, StartError> {
     crate::check::warn_at_startup(&config);
     let state = AppState::new(config)?;
-    let loaders = state.flow.providers().spawn_loaders();
+    let loaders = state.providers.spawn_loaders();
     let (stop, stopped) = watch::channel(false);
     let tls = state.config.tls.as_ref().map(tls::acceptor).transpose()?;
     let addrs = listeners

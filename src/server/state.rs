@@ -12,7 +12,12 @@ use crate::session::SessionStore;
 
 pub struct AppState {
     pub config: Config,
+    /// Sign-in, sessions of requests, the one decision per request.
     pub flow: Flow,
+    /// For readiness and start-up (the flow holds its own handles).
+    pub providers: Providers,
+    /// For readiness, the sessions gauge and bench seeding.
+    pub sessions: SessionStore,
     pub upstream: Upstream,
     /// Signs the identity header and serves the JWKS; `None` when `identity-jwt` is off.
     pub signer: Option<Arc<IdentitySigner>>,
@@ -28,7 +33,7 @@ impl AppState {
     pub fn new(config: Config) -> Result<Arc<Self>, super::StartError> {
         let providers = Providers::new(&config)?;
         let sessions = SessionStore::new(&config.session, &config.cookie, config.clock.clone())?;
-        let flow = Flow::new(&config, providers, sessions);
+        let flow = Flow::new(&config, providers.clone(), sessions.clone());
         let signer = IdentitySigner::from_config(&config)?.map(Arc::new);
         let alb = AlbSigner::from_config(&config)?.map(Arc::new);
         let upstream = Upstream::with_signers(&config, signer.clone(), alb.clone());
@@ -43,6 +48,8 @@ impl AppState {
         Ok(Arc::new(Self {
             config,
             flow,
+            providers,
+            sessions,
             upstream,
             signer,
             alb,
@@ -52,6 +59,6 @@ impl AppState {
     }
 
     pub fn is_ready(&self) -> bool {
-        self.flow.providers().is_ready()
+        self.providers.is_ready()
     }
 }

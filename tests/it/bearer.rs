@@ -35,13 +35,14 @@ async fn access_token(stack: &Stack) -> String {
         .split(';')
         .next()
         .unwrap();
-    let flow = &stack.sidecar.state().flow;
+    let state = stack.sidecar.state();
+    let flow = &state.flow;
     let opened = flow
         .cookies()
         .open(&flow.cookies().name(""), value)
         .unwrap();
-    let session = flow
-        .sessions()
+    let session = state
+        .sessions
         .get(&SessionId::parse(&opened.value).unwrap())
         .await
         .unwrap()

@@ -612,7 +612,7 @@ async fn a_cluster_spreads_sessions_follows_redirects_and_survives_a_master_fail
             assert!(n > 0, "no session on the master at port {port}");
             total += n as u64;
         }
-        let counted = a.sidecar.state().flow.sessions().count().await.unwrap();
+        let counted = a.sidecar.state().sessions.count().await.unwrap();
         assert_eq!(counted, total, "the session count scans every master");
         for cookie in &cookies {
             assert_eq!(whoami(b, cookie).await, 200);

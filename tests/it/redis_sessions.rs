@@ -406,8 +406,7 @@ async fn redis_holds_no_session_id_and_no_token_text() {
         let a = &stacks[0];
         let cookie = sign_in_cookie(a).await;
         let id = session_id(&cookie);
-        let flow = &a.sidecar.state().flow;
-        let session = flow.sessions().get(&id).await.unwrap().unwrap();
+        let session = a.sidecar.state().sessions.get(&id).await.unwrap().unwrap();
         let id_token = session.tokens.id_token.expose().clone();
         let signature = id_token.rsplit('.').next().unwrap().to_string();
         let access = session.tokens.access_token.expose().clone();

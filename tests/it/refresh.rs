@@ -137,15 +137,16 @@ async fn an_idp_failing_at_refresh_keeps_the_session_on_its_claims() {
 
 /// The session's refresh token, read through the sidecar's own cookie codec.
 async fn refresh_token_of(stack: &Stack, cookie_value: &str) -> String {
-    let flow = &stack.sidecar.state().flow;
+    let state = stack.sidecar.state();
+    let flow = &state.flow;
     let name = flow.cookies().name("");
     let opened = flow
         .cookies()
         .open(&name, cookie_value)
         .expect("the cookie opens");
     let id = SessionId::parse(&opened.value).unwrap();
-    let session = flow
-        .sessions()
+    let session = state
+        .sessions
         .get(&id)
         .await
         .expect("the store answers")

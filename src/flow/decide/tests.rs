@@ -49,6 +49,7 @@ fn client_kind_follows_method_and_accept() {
 /// its tokens.
 struct Fixture {
     flow: Flow,
+    sessions: SessionStore,
     config: Config,
     key: KeyPair,
     issuer: String,
@@ -79,9 +80,10 @@ impl Fixture {
             .unwrap();
         let sessions =
             SessionStore::new(&config.session, &config.cookie, config.clock.clone()).unwrap();
-        let flow = Flow::new(&config, providers, sessions);
+        let flow = Flow::new(&config, providers, sessions.clone());
         Self {
             flow,
+            sessions,
             config,
             key,
             issuer,
@@ -118,11 +120,7 @@ impl Fixture {
             encoded: Default::default(),
         };
         let id = SessionId::generate();
-        self.flow
-            .sessions()
-            .insert(id.clone(), session)
-            .await
-            .unwrap();
+        self.sessions.insert(id.clone(), session).await.unwrap();
         let set_cookie = self.flow.session_cookie(&id).unwrap();
         let pair = set_cookie.split(';').next().unwrap();
         let mut headers = HeaderMap::new();
