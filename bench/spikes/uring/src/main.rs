@@ -1,0 +1,95 @@
+//! A plain reverse proxy on an io_uring runtime (compio), thread per core,
+//! for `bench/py/bench.py --spike` (see README.md). Three modes:
+//! `hyper` (hyper 1 server and client on compio), `raw` (an httparse loop on
+//! compio: the I/O layer's ceiling) and `tokio` (the same hyper code on tokio
+//! current-thread runtimes: the control that isolates the runtime).
+
+mod hyper_proxy;
+mod raw_proxy;
+mod rt;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    Hyper,
+    Raw,
+    Tokio,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Args {
+    listen: SocketAddr,
+    upstream: SocketAddr,
+    mode: Mode,
+    threads: usize,
+}
+
+const USAGE: &str = "usage: uring-spike --listen ADDR:PORT --upstream ADDR:PORT \
+                     [--mode hyper|raw|tokio] [--threads N]";
+
+fn parse_args() -> Result<Args, String> {
+    let mut listen = None;
+    let mut upstream = None;
+    let mut mode = Mode::Hyper;
+    let mut threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--listen" => listen = Some(value.parse().map_err(|e| format!("--listen: {e}"))?),
+            "--upstream" => upstream = Some(value.parse().map_err(|e| format!("--upstream: {e}"))?),
+            "--threads" => threads = value.parse().map_err(|e| format!("--threads: {e}"))?,
+            "--mode" => {
+                mode = match value.as_str() {
+                    "hyper" => Mode::Hyper,
+                    "raw" => Mode::Raw,
+                    "tokio" => Mode::Tokio,
+                    other => return Err(format!("--mode: unknown mode {other:?}")),
+                }
+            }
+            other => return Err(format!("unknown flag {other:?}")),
+        }
+    }
+    Ok(Args {
+        listen: listen.ok_or("--listen is required")?,
+        upstream: upstream.ok_or("--upstream is required")?,
+        mode,
+        threads: threads.max(1),
+    })
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(problem) => {
+            eprintln!("{problem}\n{USAGE}");
+            return ExitCode::from(64);
+        }
+    };
+    let workers: Vec<_> = (0..args.threads)
+        .map(|index| {
+            std::thread::Builder::new()
+                .name(format!("spike-worker-{index}"))
+                .spawn(move || rt::worker(index, args))
+        })
+        .collect();
+    let mut status = ExitCode::SUCCESS;
+    for worker in workers {
+        let result = match worker {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("panicked"))),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = result {
+            eprintln!("worker failed: {error}");
+            status = ExitCode::FAILURE;
+        }
+    }
+    status
+}

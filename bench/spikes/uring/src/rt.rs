@@ -1,0 +1,133 @@
+//! The two runtimes under the same proxy code: one single-threaded runtime
+//! per worker thread, each with its own SO_REUSEPORT listener, so a
+//! connection and its upstream connections never change threads.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::{Args, Mode, hyper_proxy, raw_proxy};
+
+/// How long a client may take to send a request head (the sidecar sets one too:
+/// hyper then arms a timer per request, a cost the comparison should include).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the generic hyper proxy needs from a runtime.
+pub trait Runtime: 'static {
+    type Io: hyper::rt::Read + hyper::rt::Write + Unpin + 'static;
+    type Timer: hyper::rt::Timer + Send + Sync + Clone + 'static;
+    fn timer() -> Self::Timer;
+    fn connect(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Io>>;
+    fn spawn(future: impl Future<Output = ()> + 'static);
+}
+
+pub struct Compio;
+
+impl Runtime for Compio {
+    type Io = cyper_core::HyperStream<compio::net::TcpStream>;
+    type Timer = cyper_core::CompioTimer;
+
+    fn timer() -> Self::Timer {
+        cyper_core::CompioTimer
+    }
+
+    async fn connect(addr: SocketAddr) -> io::Result<Self::Io> {
+        let stream = compio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(cyper_core::HyperStream::new_plain(stream))
+    }
+
+    fn spawn(future: impl Future<Output = ()> + 'static) {
+        compio::runtime::spawn(future).detach();
+    }
+}
+
+pub struct Tokio;
+
+impl Runtime for Tokio {
+    type Io = hyper_util::rt::TokioIo<tokio::net::TcpStream>;
+    type Timer = hyper_util::rt::TokioTimer;
+
+    fn timer() -> Self::Timer {
+        hyper_util::rt::TokioTimer::new()
+    }
+
+    async fn connect(addr: SocketAddr) -> io::Result<Self::Io> {
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(hyper_util::rt::TokioIo::new(stream))
+    }
+
+    fn spawn(future: impl Future<Output = ()> + 'static) {
+        tokio::task::spawn_local(future);
+    }
+}
+
+/// Runs one worker thread until its accept loop fails.
+pub fn worker(index: usize, args: Args) -> io::Result<()> {
+    match args.mode {
+        Mode::Hyper | Mode::Raw => {
+            let runtime = compio::runtime::Runtime::new()?;
+            if index == 0 {
+                eprintln!("compio driver: {:?}", runtime.driver_type());
+            }
+            runtime.block_on(async {
+                let listener = compio_listener(args.listen).await?;
+                match args.mode {
+                    Mode::Raw => raw_proxy::serve(listener, args.upstream).await,
+                    _ => serve_compio_hyper(listener, args.upstream).await,
+                }
+            })
+        }
+        Mode::Tokio => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let local = tokio::task::LocalSet::new();
+            local.block_on(&runtime, serve_tokio_hyper(args.listen, args.upstream))
+        }
+    }
+}
+
+async fn compio_listener(addr: SocketAddr) -> io::Result<compio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        compio::net::TcpSocket::new_v4().await?
+    } else {
+        compio::net::TcpSocket::new_v6().await?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_reuseport(true)?;
+    socket.bind(addr).await?;
+    socket.listen(1024).await
+}
+
+async fn serve_compio_hyper(
+    listener: compio::net::TcpListener,
+    upstream: SocketAddr,
+) -> io::Result<()> {
+    let proxy = hyper_proxy::Proxy::<Compio>::new(upstream);
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        proxy.serve(cyper_core::HyperStream::new_plain(stream), peer);
+    }
+}
+
+async fn serve_tokio_hyper(addr: SocketAddr, upstream: SocketAddr) -> io::Result<()> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_reuseport(true)?;
+    socket.bind(addr)?;
+    let listener = socket.listen(1024)?;
+    let proxy = hyper_proxy::Proxy::<Tokio>::new(upstream);
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        proxy.serve(hyper_util::rt::TokioIo::new(stream), peer);
+    }
+}
