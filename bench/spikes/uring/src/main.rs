@@ -1,8 +1,9 @@
 //! A plain reverse proxy on an io_uring runtime (compio), thread per core,
-//! for `bench/py/bench.py --spike` (see README.md). Three modes:
-//! `hyper` (hyper 1 server and client on compio), `raw` (an httparse loop on
-//! compio: the I/O layer's ceiling) and `tokio` (the same hyper code on tokio
-//! current-thread runtimes: the control that isolates the runtime).
+//! for `bench/py/bench.py --spike` (see README.md). Four modes: `hyper`
+//! (hyper 1 server and client on compio), `raw` (an httparse loop on compio:
+//! the I/O layer's ceiling), and their controls `tokio-hyper` and
+//! `tokio-raw` (the same code on tokio current-thread runtimes), which
+//! isolate what the runtime changes.
 
 mod hyper_proxy;
 mod raw_proxy;
@@ -18,7 +19,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 enum Mode {
     Hyper,
     Raw,
-    Tokio,
+    TokioHyper,
+    TokioRaw,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -27,16 +29,21 @@ struct Args {
     upstream: SocketAddr,
     mode: Mode,
     threads: usize,
+    /// io_uring set up for one thread per ring: SINGLE_ISSUER, DEFER_TASKRUN
+    /// and COOP_TASKRUN (completion work runs when the thread waits, not as
+    /// an interrupting task_work). compio leaves these off by default.
+    tuned: bool,
 }
 
 const USAGE: &str = "usage: uring-spike --listen ADDR:PORT --upstream ADDR:PORT \
-                     [--mode hyper|raw|tokio] [--threads N]";
+                     [--mode hyper|raw|tokio-hyper|tokio-raw] [--threads N] [--uring-setup default|tuned]";
 
 fn parse_args() -> Result<Args, String> {
     let mut listen = None;
     let mut upstream = None;
     let mut mode = Mode::Hyper;
     let mut threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut tuned = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
@@ -44,11 +51,19 @@ fn parse_args() -> Result<Args, String> {
             "--listen" => listen = Some(value.parse().map_err(|e| format!("--listen: {e}"))?),
             "--upstream" => upstream = Some(value.parse().map_err(|e| format!("--upstream: {e}"))?),
             "--threads" => threads = value.parse().map_err(|e| format!("--threads: {e}"))?,
+            "--uring-setup" => {
+                tuned = match value.as_str() {
+                    "default" => false,
+                    "tuned" => true,
+                    other => return Err(format!("--uring-setup: unknown setup {other:?}")),
+                }
+            }
             "--mode" => {
                 mode = match value.as_str() {
                     "hyper" => Mode::Hyper,
                     "raw" => Mode::Raw,
-                    "tokio" => Mode::Tokio,
+                    "tokio-hyper" => Mode::TokioHyper,
+                    "tokio-raw" => Mode::TokioRaw,
                     other => return Err(format!("--mode: unknown mode {other:?}")),
                 }
             }
@@ -60,6 +75,7 @@ fn parse_args() -> Result<Args, String> {
         upstream: upstream.ok_or("--upstream is required")?,
         mode,
         threads: threads.max(1),
+        tuned,
     })
 }
 

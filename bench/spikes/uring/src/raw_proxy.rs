@@ -1,6 +1,7 @@
-//! Mode `raw`: the smallest correct HTTP/1.1 keep-alive proxy loop on
-//! compio's io_uring driver, httparse for requests and responses, bodies with
-//! Content-Length only (chunked requests get 501, other responses 502). It is
+//! Modes `raw` and `tokio-raw`: the smallest correct HTTP/1.1 keep-alive
+//! proxy loop, httparse for requests and responses, bodies with
+//! Content-Length only (chunked requests get 501, other responses 502), on
+//! compio's io_uring driver or (the control) on tokio's epoll reactor. It is
 //! the ceiling of the I/O layer, not product code: no streaming (bodies are
 //! buffered, up to MAX_BODY), no upgrades, no 1xx.
 
@@ -11,8 +12,6 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 
 use compio::buf::BufResult;
-use compio::io::{AsyncReadExt, AsyncWriteExt};
-use compio::net::{TcpListener, TcpStream};
 
 const MAX_HEAD: usize = 16 * 1024;
 const MAX_BODY: usize = 1 << 20;
@@ -43,18 +42,57 @@ const DROP_RESPONSE: [&str; 7] = [
     "upgrade",
 ];
 
-type Pool = Rc<RefCell<Vec<TcpStream>>>;
+/// One thread's idle upstream connections.
+pub type Pool<S> = Rc<RefCell<Vec<S>>>;
 
-pub async fn serve(listener: TcpListener, upstream: SocketAddr) -> io::Result<()> {
-    let pool: Pool = Rc::default();
-    loop {
-        let (stream, peer) = listener.accept().await?;
+/// A TCP stream of either runtime, with owned buffers in and out (what
+/// io_uring needs) for both.
+pub trait Stream: Sized + 'static {
+    async fn connect(addr: SocketAddr) -> io::Result<Self>;
+    /// Reads more at the end of `buf`; false at end of stream.
+    async fn fill(&mut self, buf: &mut Vec<u8>, want: usize) -> io::Result<bool>;
+    async fn send(&mut self, buf: &mut Vec<u8>) -> io::Result<()>;
+}
+
+impl Stream for compio::net::TcpStream {
+    async fn connect(addr: SocketAddr) -> io::Result<Self> {
+        let stream = compio::net::TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
-        let pool = pool.clone();
-        compio::runtime::spawn(async move {
-            let _ = connection(stream, peer, upstream, pool).await;
-        })
-        .detach();
+        Ok(stream)
+    }
+
+    async fn fill(&mut self, buf: &mut Vec<u8>, want: usize) -> io::Result<bool> {
+        use compio::io::AsyncReadExt;
+        buf.reserve(want.max(READ_CHUNK));
+        let BufResult(read, filled) = self.append(std::mem::take(buf)).await;
+        *buf = filled;
+        Ok(read? > 0)
+    }
+
+    async fn send(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
+        use compio::io::AsyncWriteExt;
+        let BufResult(written, sent) = self.write_all(std::mem::take(buf)).await;
+        *buf = sent;
+        written
+    }
+}
+
+impl Stream for tokio::net::TcpStream {
+    async fn connect(addr: SocketAddr) -> io::Result<Self> {
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    }
+
+    async fn fill(&mut self, buf: &mut Vec<u8>, want: usize) -> io::Result<bool> {
+        use tokio::io::AsyncReadExt;
+        buf.reserve(want.max(READ_CHUNK));
+        Ok(self.read_buf(buf).await? > 0)
+    }
+
+    async fn send(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        self.write_all(buf).await
     }
 }
 
@@ -85,11 +123,12 @@ enum Failure {
     Fatal,
 }
 
-async fn connection(
-    mut client: TcpStream,
+/// Serves one client connection until it closes.
+pub async fn connection<S: Stream>(
+    mut client: S,
     peer: SocketAddr,
     upstream: SocketAddr,
-    pool: Pool,
+    pool: Pool<S>,
 ) -> io::Result<()> {
     let peer_ip = peer.ip().to_string();
     let mut bufs = Buffers::default();
@@ -101,7 +140,7 @@ async fn connection(
                     return refuse(&mut client, "431 Request Header Fields Too Large").await;
                 }
                 Ok(None) => {
-                    if !fill(&mut client, &mut bufs.inbound, READ_CHUNK).await? {
+                    if !client.fill(&mut bufs.inbound, READ_CHUNK).await? {
                         return Ok(());
                     }
                 }
@@ -114,7 +153,7 @@ async fn connection(
         }
         while bufs.inbound.len() < total {
             let want = total - bufs.inbound.len();
-            if !fill(&mut client, &mut bufs.inbound, want).await? {
+            if !client.fill(&mut bufs.inbound, want).await? {
                 return Ok(());
             }
         }
@@ -125,28 +164,16 @@ async fn connection(
         if exchange(&pool, upstream, &mut bufs, &head).await.is_err() {
             return refuse(&mut client, "502 Bad Gateway").await;
         }
-        let reply = std::mem::take(&mut bufs.reply);
-        let BufResult(written, reply) = client.write_all(reply).await;
-        bufs.reply = reply;
-        written?;
+        client.send(&mut bufs.reply).await?;
         if head.close {
             return Ok(());
         }
     }
 }
 
-/// Reads more into `buf`; false at end of stream.
-async fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>, want: usize) -> io::Result<bool> {
-    buf.reserve(want.max(READ_CHUNK));
-    let BufResult(read, filled) = stream.append(std::mem::take(buf)).await;
-    *buf = filled;
-    Ok(read? > 0)
-}
-
-async fn refuse(client: &mut TcpStream, status: &'static str) -> io::Result<()> {
+async fn refuse<S: Stream>(client: &mut S, status: &'static str) -> io::Result<()> {
     let reply = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-    let BufResult(written, _) = client.write_all(reply.into_bytes()).await;
-    written
+    client.send(&mut reply.into_bytes()).await
 }
 
 /// On a complete head, writes the upstream's request head into `out`.
@@ -261,8 +288,8 @@ impl<'a> Connection<'a> {
 
 /// Sends `bufs.upstream_request` on a pooled connection (or a new one) and
 /// leaves the client's response in `bufs.reply`.
-async fn exchange(
-    pool: &Pool,
+async fn exchange<S: Stream>(
+    pool: &Pool<S>,
     upstream: SocketAddr,
     bufs: &mut Buffers,
     request: &RequestHead,
@@ -272,11 +299,7 @@ async fn exchange(
         let fresh = pooled.is_none();
         let mut conn = match pooled {
             Some(conn) => conn,
-            None => {
-                let conn = TcpStream::connect(upstream).await?;
-                conn.set_nodelay(true)?;
-                conn
-            }
+            None => S::connect(upstream).await?,
         };
         match round_trip(&mut conn, bufs, request).await {
             Ok(reusable) => {
@@ -293,15 +316,12 @@ async fn exchange(
 }
 
 /// One request and response on `conn`; Ok(whether it can be reused).
-async fn round_trip(
-    conn: &mut TcpStream,
+async fn round_trip<S: Stream>(
+    conn: &mut S,
     bufs: &mut Buffers,
     request: &RequestHead,
 ) -> Result<bool, Failure> {
-    let out = std::mem::take(&mut bufs.upstream_request);
-    let BufResult(written, out) = conn.write_all(out).await;
-    bufs.upstream_request = out;
-    if written.is_err() {
+    if conn.send(&mut bufs.upstream_request).await.is_err() {
         return Err(Failure::Retry);
     }
     bufs.upstream_response.clear();
@@ -312,7 +332,7 @@ async fn round_trip(
             _ => return Err(Failure::Fatal),
         }
         let nothing_yet = bufs.upstream_response.is_empty();
-        match fill(conn, &mut bufs.upstream_response, READ_CHUNK).await {
+        match conn.fill(&mut bufs.upstream_response, READ_CHUNK).await {
             Ok(true) => {}
             _ if nothing_yet => return Err(Failure::Retry),
             _ => return Err(Failure::Fatal),
@@ -324,10 +344,7 @@ async fn round_trip(
     let total = head_len + body_len;
     while bufs.upstream_response.len() < total {
         let want = total - bufs.upstream_response.len();
-        if !matches!(
-            fill(conn, &mut bufs.upstream_response, want).await,
-            Ok(true)
-        ) {
+        if !matches!(conn.fill(&mut bufs.upstream_response, want).await, Ok(true)) {
             return Err(Failure::Fatal);
         }
     }

@@ -68,24 +68,37 @@ impl Runtime for Tokio {
 pub fn worker(index: usize, args: Args) -> io::Result<()> {
     match args.mode {
         Mode::Hyper | Mode::Raw => {
-            let runtime = compio::runtime::Runtime::new()?;
+            let mut proactor = compio::driver::ProactorBuilder::new();
+            if args.tuned {
+                proactor
+                    .single_issuer(true)
+                    .defer_taskrun(true)
+                    .coop_taskrun(true);
+            }
+            let runtime = compio::runtime::RuntimeBuilder::new()
+                .with_proactor(proactor)
+                .build()?;
             if index == 0 {
-                eprintln!("compio driver: {:?}", runtime.driver_type());
+                eprintln!(
+                    "compio driver: {:?}, setup tuned: {}",
+                    runtime.driver_type(),
+                    args.tuned
+                );
             }
             runtime.block_on(async {
                 let listener = compio_listener(args.listen).await?;
                 match args.mode {
-                    Mode::Raw => raw_proxy::serve(listener, args.upstream).await,
+                    Mode::Raw => serve_compio_raw(listener, args.upstream).await,
                     _ => serve_compio_hyper(listener, args.upstream).await,
                 }
             })
         }
-        Mode::Tokio => {
+        Mode::TokioHyper | Mode::TokioRaw => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
             let local = tokio::task::LocalSet::new();
-            local.block_on(&runtime, serve_tokio_hyper(args.listen, args.upstream))
+            local.block_on(&runtime, serve_tokio(args))
         }
     }
 }
@@ -114,7 +127,23 @@ async fn serve_compio_hyper(
     }
 }
 
-async fn serve_tokio_hyper(addr: SocketAddr, upstream: SocketAddr) -> io::Result<()> {
+async fn serve_compio_raw(
+    listener: compio::net::TcpListener,
+    upstream: SocketAddr,
+) -> io::Result<()> {
+    let pool = raw_proxy::Pool::default();
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        let pool = pool.clone();
+        Compio::spawn(async move {
+            let _ = raw_proxy::connection(stream, peer, upstream, pool).await;
+        });
+    }
+}
+
+async fn serve_tokio(args: Args) -> io::Result<()> {
+    let addr = args.listen;
     let socket = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
@@ -124,10 +153,19 @@ async fn serve_tokio_hyper(addr: SocketAddr, upstream: SocketAddr) -> io::Result
     socket.set_reuseport(true)?;
     socket.bind(addr)?;
     let listener = socket.listen(1024)?;
-    let proxy = hyper_proxy::Proxy::<Tokio>::new(upstream);
+    let proxy = hyper_proxy::Proxy::<Tokio>::new(args.upstream);
+    let pool = raw_proxy::Pool::default();
     loop {
         let (stream, peer) = listener.accept().await?;
         stream.set_nodelay(true)?;
-        proxy.serve(hyper_util::rt::TokioIo::new(stream), peer);
+        if let Mode::TokioRaw = args.mode {
+            let pool = pool.clone();
+            let upstream = args.upstream;
+            Tokio::spawn(async move {
+                let _ = raw_proxy::connection(stream, peer, upstream, pool).await;
+            });
+        } else {
+            proxy.serve(hyper_util::rt::TokioIo::new(stream), peer);
+        }
     }
 }
