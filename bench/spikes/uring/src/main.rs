@@ -1,6 +1,7 @@
 //! A plain reverse proxy on an io_uring runtime (compio), thread per core,
-//! for `bench/py/bench.py --spike` (see README.md). Four modes: `hyper`
-//! (hyper 1 server and client on compio), `raw` (an httparse loop on compio:
+//! for `bench/py/bench.py --spike` (see README.md). Modes: `hyper` (hyper 1
+//! server and client on compio, cyper-core's adapter), `hyper-own` (the same
+//! with an adapter that does not zero hyper's read buffer), `raw` (an httparse loop on compio:
 //! the I/O layer's ceiling), and their controls `tokio-hyper` and
 //! `tokio-raw` (the same code on tokio current-thread runtimes), which
 //! isolate what the runtime changes.
@@ -18,6 +19,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Clone, Copy, Debug)]
 enum Mode {
     Hyper,
+    HyperOwn,
     Raw,
     TokioHyper,
     TokioRaw,
@@ -36,7 +38,7 @@ struct Args {
 }
 
 const USAGE: &str = "usage: uring-spike --listen ADDR:PORT --upstream ADDR:PORT \
-                     [--mode hyper|raw|tokio-hyper|tokio-raw] [--threads N] [--uring-setup default|tuned]";
+                     [--mode hyper|hyper-own|raw|tokio-hyper|tokio-raw] [--threads N] [--uring-setup default|tuned]";
 
 fn parse_args() -> Result<Args, String> {
     let mut listen = None;
@@ -61,6 +63,7 @@ fn parse_args() -> Result<Args, String> {
             "--mode" => {
                 mode = match value.as_str() {
                     "hyper" => Mode::Hyper,
+                    "hyper-own" => Mode::HyperOwn,
                     "raw" => Mode::Raw,
                     "tokio-hyper" => Mode::TokioHyper,
                     "tokio-raw" => Mode::TokioRaw,

@@ -5,6 +5,8 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use crate::{Args, Mode, hyper_proxy, raw_proxy};
@@ -22,6 +24,7 @@ pub trait Runtime: 'static {
     fn spawn(future: impl Future<Output = ()> + 'static);
 }
 
+/// compio with cyper-core's hyper adapter (compio's own HTTP story).
 pub struct Compio;
 
 impl Runtime for Compio {
@@ -33,13 +36,87 @@ impl Runtime for Compio {
     }
 
     async fn connect(addr: SocketAddr) -> io::Result<Self::Io> {
-        let stream = compio::net::TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        Ok(cyper_core::HyperStream::new_plain(stream))
+        Ok(cyper_core::HyperStream::new_plain(
+            connect_compio(addr).await?,
+        ))
     }
 
     fn spawn(future: impl Future<Output = ()> + 'static) {
         compio::runtime::spawn(future).detach();
+    }
+}
+
+/// compio with [`UringIo`], an adapter that skips cyper-core's zeroing of
+/// hyper's read buffer before every read (6% of the CPU in a profile).
+pub struct CompioOwn;
+
+impl Runtime for CompioOwn {
+    type Io = UringIo;
+    type Timer = cyper_core::CompioTimer;
+
+    fn timer() -> Self::Timer {
+        cyper_core::CompioTimer
+    }
+
+    async fn connect(addr: SocketAddr) -> io::Result<Self::Io> {
+        Ok(UringIo::new(connect_compio(addr).await?))
+    }
+
+    fn spawn(future: impl Future<Output = ()> + 'static) {
+        compio::runtime::spawn(future).detach();
+    }
+}
+
+async fn connect_compio(addr: SocketAddr) -> io::Result<compio::net::TcpStream> {
+    let stream = compio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// hyper's poll-based I/O traits over compio's completion-based stream,
+/// through compio's own buffering bridge (`compat::AsyncStream`: every read
+/// lands in its buffer and is copied into hyper's).
+pub struct UringIo(Pin<Box<compio::io::compat::AsyncStream<compio::net::TcpStream>>>);
+
+impl UringIo {
+    pub fn new(stream: compio::net::TcpStream) -> Self {
+        Self(Box::pin(compio::io::compat::AsyncStream::new(stream)))
+    }
+}
+
+impl hyper::rt::Read for UringIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        // SAFETY: poll_read_uninit only writes into the slice and returns how
+        // many bytes it initialised, which is what advance() requires.
+        let read = ready!(
+            self.0
+                .as_mut()
+                .poll_read_uninit(cx, unsafe { buf.as_mut() })
+        )?;
+        unsafe { buf.advance(read) };
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl hyper::rt::Write for UringIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        futures_io::AsyncWrite::poll_write(self.0.as_mut(), cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        futures_io::AsyncWrite::poll_flush(self.0.as_mut(), cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        futures_io::AsyncWrite::poll_close(self.0.as_mut(), cx)
     }
 }
 
@@ -67,7 +144,7 @@ impl Runtime for Tokio {
 /// Runs one worker thread until its accept loop fails.
 pub fn worker(index: usize, args: Args) -> io::Result<()> {
     match args.mode {
-        Mode::Hyper | Mode::Raw => {
+        Mode::Hyper | Mode::HyperOwn | Mode::Raw => {
             let mut proactor = compio::driver::ProactorBuilder::new();
             if args.tuned {
                 proactor
@@ -89,6 +166,7 @@ pub fn worker(index: usize, args: Args) -> io::Result<()> {
                 let listener = compio_listener(args.listen).await?;
                 match args.mode {
                     Mode::Raw => serve_compio_raw(listener, args.upstream).await,
+                    Mode::HyperOwn => serve_compio_hyper_own(listener, args.upstream).await,
                     _ => serve_compio_hyper(listener, args.upstream).await,
                 }
             })
@@ -124,6 +202,18 @@ async fn serve_compio_hyper(
         let (stream, peer) = listener.accept().await?;
         stream.set_nodelay(true)?;
         proxy.serve(cyper_core::HyperStream::new_plain(stream), peer);
+    }
+}
+
+async fn serve_compio_hyper_own(
+    listener: compio::net::TcpListener,
+    upstream: SocketAddr,
+) -> io::Result<()> {
+    let proxy = hyper_proxy::Proxy::<CompioOwn>::new(upstream);
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        proxy.serve(UringIo::new(stream), peer);
     }
 }
 
