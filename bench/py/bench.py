@@ -169,7 +169,10 @@ def sessions_at_scale(procs, servers, sizes):
     return memory, files
 
 
-def build_rows(servers, smoke, cookies, apache_cookie, seed_files, sizes):
+DEPLOYMENT_ROWS = ("2L", "3L", "2T", "3T", "2H", "3H", "2N", "3N", "2R", "3R")
+
+
+def build_rows(servers, smoke, deployment, cookies, apache_cookie, seed_files, sizes):
     nav = ["Accept: text/html"]
     cookie, fa_cookie = cookies[:2]
     rows = [
@@ -191,7 +194,7 @@ def build_rows(servers, smoke, cookies, apache_cookie, seed_files, sizes):
             "signin", path="/oauth2/callback", script="callbacks.lua",
             env={"BENCH_CALLBACKS": os.path.join(servers.dir, "callbacks.txt")}),
     ]
-    if not smoke:
+    if deployment:
         rows += deployment_rows(cookies[2:])
     for n in (sizes[0], sizes[-1]) if seed_files else ():
         rows.append(Row(f"7 @{report.count(n)}", f"row 3 spread over {report.count(n)} seeded sessions",
@@ -263,7 +266,8 @@ def run(args, procs, workdir):
     servers.nginx("upstream", "nginx-upstream.conf")
     servers.nginx("nginx-proxy", "nginx-proxy.conf", upstream="upstream")
     wanted = lambda key: args.only is None or key in args.only
-    deployment = not args.smoke
+    # The access-log and TLS servers only when one of their rows is measured.
+    deployment = not args.smoke and any(wanted(k) for k in DEPLOYMENT_ROWS)
     if deployment:
         servers.nginx("nginx-proxy-log", "nginx-proxy.conf", upstream="upstream", access_log=True)
         servers.nginx("nginx-proxy-tls", "nginx-proxy.conf", upstream="upstream", tls=True)
@@ -299,7 +303,7 @@ def run(args, procs, workdir):
     if sizes:
         print("== seeding sessions (bench-seed build)", flush=True)
         memory, seed_files = sessions_at_scale(procs, servers, sizes)
-    rows = build_rows(servers, args.smoke, (cookie, fa_cookie, *more), apache_cookie, seed_files, sizes)
+    rows = build_rows(servers, args.smoke, deployment, (cookie, fa_cookie, *more), apache_cookie, seed_files, sizes)
     rows = [r for r in rows if wanted(r.key.split()[0])]
     check_answers(servers, rows)
     estimate = 1500.0
