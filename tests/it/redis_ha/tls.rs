@@ -2,6 +2,8 @@
 //! cluster (`rediss+cluster://`), and Sentinel (`rediss+sentinel://`: TLS to
 //! the sentinels and to the master they name, every port TLS-only).
 
+use super::cluster::*;
+use super::sentinel::*;
 use super::*;
 use cognito_sidecar::config::Settings;
 
