@@ -4,7 +4,9 @@
 //! send one: [`strip_identity_headers`] removes every name of every identity
 //! family the product can emit (after lower-casing and mapping `_` to `-`,
 //! because some servers, e.g. WSGI, treat `X_User` and `X-User` alike), and only
-//! then [`set_identity_headers`] inserts the user's values.
+//! then [`set_identity_headers`] inserts the user's values. The hop-by-hop
+//! headers and the sidecar's own cookies are removed by [`hop_by_hop`] and
+//! [`cookies`].
 //!
 //! # Value encoding
 //!
@@ -27,15 +29,20 @@
 //! [`GROUPS_TRUNCATED`] counts it); any other over-long value is not sent at
 //! all rather than cut, so a cut email or `sub` can never name someone else.
 
-use bytes::{BufMut, Bytes, BytesMut};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{HeaderMap, HeaderName};
 use tracing::debug;
 
 use crate::config::IdentityHeaders;
 use crate::identity::Identity;
 pub use crate::identity_values::{encode_value, GROUPS_TRUNCATED, MAX_VALUE_BYTES};
 use crate::identity_values::{IdentityValues, Slot};
-use crate::session::cookie::cookie_pairs;
+
+mod cookies;
+mod hop_by_hop;
+
+pub use cookies::{filter_cookies, filter_set_cookies};
+pub use hop_by_hop::remove_hop_by_hop;
+pub(crate) use hop_by_hop::tokens;
 
 /// Name prefixes of identity families (ours, oauth2-proxy, ALB, Authelia's
 /// `Remote-User/-Groups/-Email/-Name`, Apache's `X-Remote-*`, Grafana's
@@ -100,19 +107,6 @@ pub const ROUTING_NAMES: [&str; 32] = [
     "x-url-scheme",
     "x-host",
     "x-proxyuser-ip",
-];
-
-/// Hop-by-hop headers of RFC 9110 section 7.6.1, plus legacy ones.
-const HOP_BY_HOP: [HeaderName; 9] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-    header::PROXY_AUTHORIZATION,
-    header::PROXY_AUTHENTICATE,
 ];
 
 /// One byte of a header name as app servers compare them: `_` and `-` are
@@ -226,148 +220,10 @@ pub fn set_identity_values(
     }
 }
 
-/// Lower-cased, trimmed comma-separated tokens of every `name` header.
-pub(crate) fn tokens(headers: &HeaderMap, name: &HeaderName) -> Vec<String> {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().to_ascii_lowercase())
-        .filter(|t| !t.is_empty())
-        .collect()
-}
-
-/// Headers a `Connection` option may not remove (RFC 9110 section 7.6.1 lets a
-/// proxy refuse such options): the sidecar authorizes, frames or reports the
-/// request with them, so removing one after the decision would change what
-/// the app sees (`Connection: close, host` would swap in the upstream's own
-/// host). Identity headers need no entry: they are set after this runs.
-fn is_end_to_end(name: &str) -> bool {
-    const KEPT: [&str; 7] = [
-        "host",
-        "content-length",
-        "cookie",
-        "authorization",
-        "forwarded",
-        "x-real-ip",
-        "x-request-id",
-    ];
-    KEPT.iter()
-        .any(|k| same_folded(name.as_bytes(), k.as_bytes()))
-        || starts_with_folded(name.as_bytes(), b"x-forwarded-")
-}
-
-/// Removes hop-by-hop headers (RFC 9110 section 7.6.1) and every header
-/// `Connection` names. Keeps `TE: trailers`; re-adds `Connection: upgrade` and
-/// `Upgrade` when `upgrade` is the protocol being passed through.
-pub fn remove_hop_by_hop(headers: &mut HeaderMap, upgrade: Option<&HeaderValue>) {
-    let te_trailers = tokens(headers, &header::TE).iter().any(|t| t == "trailers");
-    for token in tokens(headers, &header::CONNECTION) {
-        if is_end_to_end(&token) {
-            debug!(option = %token, "ignored a Connection option naming an end-to-end header");
-            continue;
-        }
-        if let Ok(name) = HeaderName::from_bytes(token.as_bytes()) {
-            headers.remove(name);
-        }
-    }
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
-    }
-    if te_trailers {
-        headers.insert(header::TE, HeaderValue::from_static("trailers"));
-    }
-    if let Some(protocol) = upgrade {
-        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-        headers.insert(header::UPGRADE, protocol.clone());
-    }
-}
-
-/// Case-insensitive `strip_prefix` for the ASCII cookie-name prefixes.
-fn strip_prefix_ci<'a>(name: &'a [u8], prefix: &str) -> Option<&'a [u8]> {
-    let head = name.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix.as_bytes())
-        .then(|| name.get(prefix.len()..).unwrap_or_default())
-}
-
-fn without_cookie_prefix(name: &[u8]) -> &[u8] {
-    strip_prefix_ci(name, "__Host-")
-        .or_else(|| strip_prefix_ci(name, "__Secure-"))
-        .unwrap_or(name)
-}
-
-/// True for the session cookie, its `__Host-` form and the `{name}_*` login cookies.
-pub(crate) fn is_sidecar_cookie(name: &[u8], session: &str) -> bool {
-    let session = without_cookie_prefix(session.as_bytes());
-    !session.is_empty() && without_cookie_prefix(name.trim_ascii()).starts_with(session)
-}
-
-/// The cookie name of one `name=value` pair (or `Set-Cookie` value).
-fn cookie_name(pair: &[u8]) -> &[u8] {
-    let end = pair.iter().position(|&b| b == b'=' || b == b';');
-    pair.get(..end.unwrap_or(pair.len()))
-        .unwrap_or(pair)
-        .trim_ascii()
-}
-
-/// Removes the sidecar's cookies from `Cookie`, keeping the others byte-for-byte
-/// and merging several `Cookie` headers into one (RFC 9113 section 8.2.3).
-pub fn filter_cookies(headers: &mut HeaderMap, session: &str) {
-    let values: Vec<HeaderValue> = headers.get_all(header::COOKIE).iter().cloned().collect();
-    let mut kept: Vec<&[u8]> = Vec::new();
-    let mut dropped = 0usize;
-    for pair in cookie_pairs(&values) {
-        if is_sidecar_cookie(cookie_name(pair), session) {
-            dropped += 1;
-        } else {
-            kept.push(pair);
-        }
-    }
-    if dropped == 0 && values.len() <= 1 {
-        return;
-    }
-    headers.remove(header::COOKIE);
-    if kept.is_empty() {
-        return;
-    }
-    let mut joined = BytesMut::new();
-    for (i, pair) in kept.iter().enumerate() {
-        if i > 0 {
-            joined.put_slice(b"; ");
-        }
-        joined.put_slice(pair);
-    }
-    if let Ok(value) = HeaderValue::from_maybe_shared(Bytes::from(joined)) {
-        headers.insert(header::COOKIE, value);
-    }
-}
-
-/// Drops upstream `Set-Cookie` headers that would set one of the sidecar's cookies.
-pub fn filter_set_cookies(headers: &mut HeaderMap, session: &str) {
-    let values: Vec<HeaderValue> = headers
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .cloned()
-        .collect();
-    let (kept, dropped): (Vec<_>, Vec<_>) = values
-        .into_iter()
-        .partition(|v| !is_sidecar_cookie(cookie_name(v.as_bytes()), session));
-    if dropped.is_empty() {
-        return;
-    }
-    debug!(
-        count = dropped.len(),
-        "dropped upstream Set-Cookie for sidecar cookies"
-    );
-    headers.remove(header::SET_COOKIE);
-    for value in kept {
-        headers.append(header::SET_COOKIE, value);
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use http::HeaderValue;
+
     use super::*;
     use crate::identity_values::encode_groups;
     use crate::proxy::tests::test_config;
@@ -390,7 +246,8 @@ mod tests {
         }
     }
 
-    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+    /// A header map of `pairs`, in order, repeated names appended.
+    pub(super) fn map(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut headers = HeaderMap::new();
         for (k, v) in pairs {
             let name = HeaderName::from_bytes(k.as_bytes()).unwrap();
@@ -567,122 +424,5 @@ mod tests {
         set_identity_headers(&mut headers, &who, &n);
         assert!(headers.get(&n.name).is_none());
         assert_eq!(headers[&n.sub], "0b1c-42");
-    }
-
-    #[test]
-    fn hop_by_hop_and_connection_named_headers_go() {
-        let mut headers = map(&[
-            ("connection", "keep-alive, X-Secret"),
-            ("x-secret", "1"),
-            ("keep-alive", "5"),
-            ("proxy-connection", "x"),
-            ("te", "gzip, trailers"),
-            ("trailer", "x"),
-            ("transfer-encoding", "chunked"),
-            ("upgrade", "websocket"),
-            ("proxy-authorization", "Basic x"),
-            ("proxy-authenticate", "Basic"),
-            ("authorization", "Bearer kept"),
-            ("x-app", "kept"),
-        ]);
-        remove_hop_by_hop(&mut headers, None);
-        let mut left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
-        left.sort_unstable();
-        assert_eq!(left, ["authorization", "te", "x-app"]);
-        assert_eq!(headers["te"], "trailers");
-    }
-
-    #[test]
-    fn connection_cannot_remove_what_the_sidecar_relies_on() {
-        let mut headers = map(&[
-            (
-                "connection",
-                "close, Host, content-length, Cookie, X-Forwarded-Host, x_forwarded_for, x-request-id, x-gone",
-            ),
-            ("host", "public.example.com"),
-            ("content-length", "3"),
-            ("cookie", "a=1"),
-            ("x-forwarded-host", "public.example.com"),
-            ("x_forwarded_for", "1.2.3.4"),
-            ("x-request-id", "r"),
-            ("x-gone", "1"),
-        ]);
-        remove_hop_by_hop(&mut headers, None);
-        let mut left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
-        left.sort_unstable();
-        assert_eq!(
-            left,
-            [
-                "content-length",
-                "cookie",
-                "host",
-                "x-forwarded-host",
-                "x-request-id",
-                "x_forwarded_for"
-            ]
-        );
-    }
-
-    #[test]
-    fn a_passed_through_upgrade_is_re_added() {
-        let mut headers = map(&[
-            ("connection", "Upgrade, x-gone"),
-            ("upgrade", "websocket"),
-            ("x-gone", "1"),
-        ]);
-        remove_hop_by_hop(&mut headers, Some(&HeaderValue::from_static("websocket")));
-        assert_eq!(headers["connection"], "upgrade");
-        assert_eq!(headers["upgrade"], "websocket");
-        assert!(headers.get("x-gone").is_none());
-    }
-
-    #[test]
-    fn sidecar_cookies_are_recognised() {
-        for name in [
-            "_sc",
-            "__Host-_sc",
-            "__host-_sc",
-            "__Secure-_sc",
-            "_sc_login_ab",
-            "_sc_rd",
-        ] {
-            assert!(is_sidecar_cookie(name.as_bytes(), "_sc"), "{name}");
-        }
-        for name in ["sc", "_s", "x_sc", "csrftoken", "__Host-other"] {
-            assert!(!is_sidecar_cookie(name.as_bytes(), "_sc"), "{name}");
-        }
-        assert!(!is_sidecar_cookie(b"anything", ""));
-    }
-
-    #[test]
-    fn cookie_header_keeps_others_byte_for_byte() {
-        let mut headers = map(&[
-            ("cookie", "a=1;_sc=secret; __Host-_sc=s2;b=\"x y\""),
-            ("cookie", "_sc_rd=/; c=3"),
-        ]);
-        filter_cookies(&mut headers, "_sc");
-        assert_eq!(headers.get_all("cookie").iter().count(), 1);
-        assert_eq!(headers["cookie"], "a=1; b=\"x y\"; c=3");
-
-        let mut only_ours = map(&[("cookie", "_sc=s; _sc_login_1=x")]);
-        filter_cookies(&mut only_ours, "_sc");
-        assert!(only_ours.get("cookie").is_none());
-
-        let mut untouched = map(&[("cookie", "a=1;b=2")]);
-        filter_cookies(&mut untouched, "_sc");
-        assert_eq!(untouched["cookie"], "a=1;b=2");
-    }
-
-    #[test]
-    fn upstream_cannot_set_sidecar_cookies() {
-        let mut headers = map(&[
-            ("set-cookie", "_sc=evil; Path=/"),
-            ("set-cookie", "app=1; HttpOnly"),
-            ("set-cookie", "__Host-_sc_login_x=1; Secure"),
-            ("set-cookie", "other=2"),
-        ]);
-        filter_set_cookies(&mut headers, "_sc");
-        let left: Vec<_> = headers.get_all("set-cookie").iter().collect();
-        assert_eq!(left, ["app=1; HttpOnly", "other=2"]);
     }
 }
