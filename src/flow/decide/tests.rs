@@ -57,7 +57,13 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Self {
-        let config = crate::proxy::tests::test_config();
+        Self::with(|_| {})
+    }
+
+    /// The test configuration, `edit`ed before the flow is built.
+    fn with(edit: impl FnOnce(&mut Config)) -> Self {
+        let mut config = crate::proxy::tests::test_config();
+        edit(&mut config);
         let issuer = issuer_string(&config.provider.issuer);
         let key = KeyPair::generate(KeySize::Rsa2048).unwrap();
         let public = key.public_key();
@@ -332,4 +338,16 @@ async fn a_valid_bearer_token_is_the_user_and_a_bad_one_an_error() {
     refused(VerifyError::Audience)(f.decide(&foreign, ClientKind::Api, &open(), false).await);
     let unknown = f.bearer(|c| c["iss"] = json!("https://idp.elsewhere.example"));
     refused(VerifyError::Issuer)(f.decide(&unknown, ClientKind::Api, &open(), false).await);
+}
+
+#[tokio::test]
+async fn a_navigation_no_provider_serves_is_an_error_not_a_redirect() {
+    let f = Fixture::with(|c| c.provider.hosts = vec!["staff.example.com".into()]);
+    let decided = f
+        .decide(&HeaderMap::new(), ClientKind::Navigation, &open(), false)
+        .await;
+    assert!(
+        matches!(decided, Err(DecideError::Flow(FlowError::NoProvider))),
+        "app.example.com is served by no provider"
+    );
 }
