@@ -210,6 +210,25 @@ def build_rows(servers, smoke, deployment, cookies, apache_cookie, seed_files, s
     return rows
 
 
+# Sidecars started a second time from `--bin-b`, and the rows measured on them.
+B_SERVERS = ("sidecar", "forward-auth", "sidecar-public", "sidecar-log", "sidecar-tls")
+B_ROWS = ("3", "3P", "4", "3L", "3T", "3H")
+
+
+def b_rows(servers, smoke, deployment):
+    """Rows B3, B3P, B4 (and B3L, B3T, B3H in a full run): the same requests
+    to sidecars of the `--bin-b` build, each signed in on its own, interleaved
+    with the `--bin` rows so that one run compares two builds."""
+    sign_in = lambda n: flows.sidecar_sign_in(servers.url(n + "-b"), servers.url("mock"))[0]
+    cookies = [sign_in(n) for n in ("sidecar", "forward-auth")]
+    if deployment:
+        cookies += [sign_in(n) for n in ("sidecar-log", "sidecar-tls")]
+    rows = [r for r in build_rows(servers, smoke, deployment, cookies, None, {}, []) if r.key in B_ROWS]
+    for r in rows:
+        r.key, r.server, r.what = "B" + r.key, r.server + "-b", r.what + " [--bin-b]"
+    return [r for r in rows if r.server in servers.ports]
+
+
 def deployment_rows(cookies):
     """What real deployments run: an access log, TLS (HTTP/1.1 and HTTP/2
     keep-alive), and new TLS connections (full, then resumed handshakes)."""
@@ -274,20 +293,26 @@ def run(args, procs, workdir):
         servers.tls.add("sidecar-tls")
     apache = not args.smoke and wanted("2b")
     signed_in = ("sidecar", "forward-auth", "signin") + (("sidecar-log", "sidecar-tls") if deployment else ())
+    if args.bin_b:
+        signed_in += tuple(n + "-b" for n in B_SERVERS if n in signed_in)
     callbacks = [(n, "/oauth2/callback") for n in signed_in]
     if apache:
         callbacks.append(("apache", "/redirect_uri"))
     servers.mock(callbacks)
     for name in ("sidecar", "forward-auth", "anonymous", "signin"):
         servers.sidecar(name)
-    if not args.smoke and wanted("3P"):
-        servers.sidecar("sidecar-public", {"SIDECAR_SKIP_AUTH_ROUTES": "/"})
+    for suffix, binary in [("", None)] + ([("-b", args.bin_b)] if args.bin_b else []):
+        if suffix:
+            for name in ("sidecar", "forward-auth"):
+                servers.sidecar(name + suffix, binary=binary)
+        if not args.smoke and wanted("3P"):
+            servers.sidecar("sidecar-public" + suffix, {"SIDECAR_SKIP_AUTH_ROUTES": "/"}, binary=binary)
+        if deployment:
+            servers.sidecar("sidecar-log" + suffix, access_log=True, binary=binary)
+            servers.sidecar("sidecar-tls" + suffix, tls=True, binary=binary)
     for spike in args.spike:
         name, _, command = spike.partition("=")
         servers.spike(name, command)
-    if deployment:
-        servers.sidecar("sidecar-log", access_log=True)
-        servers.sidecar("sidecar-tls", tls=True)
     print(f"== start-up to ready: {', '.join(report.ms(t) for t in servers.ready_seconds.values())}", flush=True)
     # Rows 3 and 4 run on sidecars of their own, each with a real sign-in.
     cookie, servers.hosted = flows.sidecar_sign_in(servers.url("sidecar"), servers.url("mock"))
@@ -304,7 +329,11 @@ def run(args, procs, workdir):
         print("== seeding sessions (bench-seed build)", flush=True)
         memory, seed_files = sessions_at_scale(procs, servers, sizes)
     rows = build_rows(servers, args.smoke, deployment, (cookie, fa_cookie, *more), apache_cookie, seed_files, sizes)
-    rows = [r for r in rows if wanted(r.key.split()[0])]
+    if args.bin_b:
+        # Each B row right after its own, so both builds see the same load.
+        b = {r.key[1:]: r for r in b_rows(servers, args.smoke, deployment)}
+        rows = [x for r in rows for x in (r, b.get(r.key)) if x is not None]
+    rows = [r for r in rows if wanted(r.key.split()[0].removeprefix("B"))]
     check_answers(servers, rows)
     estimate = 1500.0
     for rnd in range(1, args.rounds + 1):
@@ -324,6 +353,9 @@ def run(args, procs, workdir):
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--bin", required=True, help="the bench-seed release binary")
+    p.add_argument("--bin-b", default=None, metavar="PATH",
+                   help="a second build, measured in rows B3, B3P, B4 (B3L, B3T, B3H) interleaved "
+                        "with the --bin rows, to compare two builds in one run")
     p.add_argument("--smoke", action="store_true", help="1 round of 1 s, rows 1, 3, 4 only")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--duration", type=int, default=8, help="seconds per row per round")

@@ -23,7 +23,10 @@ def lat(us):
 
 def nginx_pair(key):
     """The nginx row a row is compared with: 3 -> 2, 3T -> 2T, 4 -> 2; 3P (no
-    authentication) and the I/O-layer spikes (S-NAME) -> 2."""
+    authentication) and the I/O-layer spikes (S-NAME) -> 2; a `--bin-b` row
+    (B3, B3P, B4, ...) -> its row's."""
+    if key.startswith("B"):
+        return nginx_pair(key[1:])
     if key in ("4", "3P") or key.startswith(("7", "S-")):
         return "2"
     if key.startswith("3"):

@@ -119,10 +119,11 @@ class Servers:
         env.update(extra or {})
         return env
 
-    def sidecar(self, name, extra=None, access_log=False, tls=False):
+    def sidecar(self, name, extra=None, access_log=False, tls=False, binary=None):
         """Starts a sidecar; records start-up to ready (discovery and JWKS loaded).
         `access_log`: its JSON access line per request, to its log file (stdout).
-        `tls`: it terminates HTTPS itself (HTTP/1.1 and HTTP/2 by ALPN)."""
+        `tls`: it terminates HTTPS itself (HTTP/1.1 and HTTP/2 by ALPN).
+        `binary`: another build than `--bin` (the A/B rows of `--bin-b`)."""
         extra = dict(extra or {})
         if access_log:
             extra.update({"SIDECAR_LOG": "info", "SIDECAR_LOG_FORMAT": "json"})
@@ -132,7 +133,7 @@ class Servers:
             extra.update({"SIDECAR_TLS_CERT_FILE": cert, "SIDECAR_TLS_KEY_FILE": key})
         env = self.sidecar_env(name, extra=extra)
         started = time.monotonic()
-        self.procs.start(name, [self.binary], env=env)
+        self.procs.start(name, [binary or self.binary], env=env)
         wait_http(f"{self.url(name)}/ready", poll=0.001)
         self.ready_seconds[name] = time.monotonic() - started
 
