@@ -1,5 +1,5 @@
 //! Command-line flags, generated from [`Settings`]: the same doc comments give
-//! `--help`, and each help line ends with the default from `Settings::default()`.
+//! `--help`, and each help line ends with the setting's default.
 //! Values stay text here so that a bad flag is reported with every other problem.
 
 use std::fmt;
@@ -47,7 +47,6 @@ pub(crate) fn setting_names() -> Vec<String> {
 impl Args for RunArgs {
     fn augment_args(cmd: Command) -> Command {
         let names = setting_names();
-        let defaults = default_texts();
         let config = Arg::new("config")
             .long("config")
             .value_name("FILE")
@@ -63,29 +62,24 @@ impl Args for RunArgs {
             if help.contains("[default: ") || help.contains("[required") {
                 return arg;
             }
-            let default = defaults.get(arg.get_id().as_str()).map_or("none", |d| d);
-            arg.help(format!("{help} [default: {default}]"))
+            let defaults: Vec<_> = arg
+                .get_default_values()
+                .iter()
+                .map(|v| v.to_string_lossy())
+                .collect();
+            let default = if defaults.is_empty() {
+                "none".into()
+            } else {
+                defaults.join(", ")
+            };
+            arg.hide_default_value(true)
+                .help(format!("{help} [default: {default}]"))
         })
     }
 
     fn augment_args_for_update(cmd: Command) -> Command {
         Self::augment_args(cmd)
     }
-}
-
-/// Each default as `--help` shows it; secrets and `None` are left out.
-fn default_texts() -> std::collections::HashMap<String, String> {
-    let table = toml::Table::try_from(Settings::default()).unwrap_or_default();
-    let text = |value: &toml::Value| match value {
-        toml::Value::String(s) => s.clone(),
-        toml::Value::Array(items) if items.is_empty() => "none".into(),
-        toml::Value::Array(items) => {
-            let items: Vec<&str> = items.iter().filter_map(toml::Value::as_str).collect();
-            items.join(", ")
-        }
-        other => other.to_string(),
-    };
-    table.iter().map(|(k, v)| (k.clone(), text(v))).collect()
 }
 
 impl FromArgMatches for RunArgs {
