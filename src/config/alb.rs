@@ -16,7 +16,7 @@ const SIGNER_SHAPE: &str = "must be the ARN of an Application Load Balancer, \
 /// The settings when `alb-headers` is on; `None` when off or invalid (then
 /// already a problem).
 pub(crate) fn settings(c: &mut Checker, s: &Settings) -> Option<AlbConfig> {
-    let enabled = check!(c.parse(s.alb_headers, parse::boolean)).unwrap_or_default();
+    let enabled = check!(c.value(s.alb_headers, parse::boolean));
     let signer = check!(c.optional(s.alb_signer, signer_arn));
     let key_file = check!(c.optional(s.alb_key_file, parse::text));
     if !enabled {

@@ -13,6 +13,9 @@ macro_rules! check {
 }
 pub(crate) use check;
 
+/// How one text value becomes a `T`, or what is wrong with it.
+type Parser<T> = fn(&str) -> Parsed<T>;
+
 pub(crate) struct Checker {
     pub problems: Vec<Problem>,
     /// Inside a table: its label (`provider[2]`) and what joins it to a key.
@@ -54,10 +57,16 @@ impl Checker {
     }
 
     /// A value that has a default, so it is always there.
-    pub fn parse<T>(&mut self, field: &str, text: &str, parse: fn(&str) -> Parsed<T>) -> Option<T> {
+    pub fn parse<T>(&mut self, field: &str, text: &str, parse: Parser<T>) -> Option<T> {
         parse(text)
             .map_err(|message| self.problem(field, message, Some(text)))
             .ok()
+    }
+
+    /// A setting with a default: a bad value is a problem and leaves `T`'s
+    /// default, so the checks after it still run.
+    pub fn value<T: Default>(&mut self, field: &str, text: &str, parse: Parser<T>) -> T {
+        self.parse(field, text, parse).unwrap_or_default()
     }
 
     /// A value without a default; unset is fine.
@@ -65,7 +74,7 @@ impl Checker {
         &mut self,
         field: &str,
         text: &Option<String>,
-        parse: fn(&str) -> Parsed<T>,
+        parse: Parser<T>,
     ) -> Option<T> {
         self.parse(field, text.as_deref()?, parse)
     }
@@ -75,7 +84,7 @@ impl Checker {
         &mut self,
         field: &str,
         text: &Option<String>,
-        parse: fn(&str) -> Parsed<T>,
+        parse: Parser<T>,
     ) -> Option<T> {
         if text.is_none() {
             self.problem(field, "is required but not set", None);
@@ -84,12 +93,7 @@ impl Checker {
     }
 
     /// Every item of a list; each bad one is a problem.
-    pub fn list<T>(
-        &mut self,
-        field: &str,
-        items: &[String],
-        parse: fn(&str) -> Parsed<T>,
-    ) -> Vec<T> {
+    pub fn list<T>(&mut self, field: &str, items: &[String], parse: Parser<T>) -> Vec<T> {
         items
             .iter()
             .filter_map(|i| self.parse(field, i, parse))

@@ -3,6 +3,8 @@
 //! [`Settings`] (what no layer gives comes from `Settings::default()`), then
 //! `validate` checks it.
 
+use std::path::Path;
+
 use toml::{Table, Value};
 
 use super::args::{setting_names, RunArgs};
@@ -30,25 +32,9 @@ impl Config {
             let path = env.get(CONFIG_ENV).filter(|p| !p.is_empty());
             path.map(Into::into)
         });
-        let file = match path {
-            // An unreadable file would make every setting in it look missing: stop here.
-            Some(path) => file::read(&path, &names, &mut problems)
-                .ok_or_else(|| ConfigError(problems.clone()))?,
-            None => file::FileLayer::default(),
-        };
         let (env_table, warnings) = source::read(env, &names);
-        let layers = [
-            ("the config file", file.settings),
-            ("the environment", env_table),
-            ("the command line", args.flags.clone()),
-        ];
-        let merged = merge(layers, &mut problems);
-        let mut settings: Settings = Value::Table(merged).try_into().map_err(|e| {
-            problems.push(Problem::new("config", e.message().to_string(), None));
-            ConfigError(problems.clone())
-        })?;
-        settings.providers = file.providers.unwrap_or_default();
-        settings.routes = file.routes.unwrap_or_default();
+        let flags = args.flags.clone();
+        let settings = layered(path.as_deref(), &names, env_table, flags, &mut problems)?;
         match validate::validate(&settings) {
             Ok(config) if problems.is_empty() => Ok(Config { warnings, ..config }),
             Ok(_) => Err(ConfigError(problems)),
@@ -61,30 +47,48 @@ impl Settings {
     /// The TOML file at `path` over the defaults, checked like `--config`
     /// (unknown keys, bad values): for programs and tests that then set more
     /// in code before [`validate`](super::validate).
-    pub fn from_file(path: &std::path::Path) -> Result<Settings, ConfigError> {
+    pub fn from_file(path: &Path) -> Result<Settings, ConfigError> {
         let mut problems = Vec::new();
-        let file = file::read(path, &setting_names(), &mut problems)
-            .ok_or_else(|| ConfigError(problems.clone()))?;
-        let layers = [
-            ("the config file", file.settings),
-            ("", Table::new()),
-            ("", Table::new()),
-        ];
-        let merged = merge(layers, &mut problems);
-        let settings = Value::Table(merged).try_into::<Settings>();
-        match settings {
-            Ok(settings) if problems.is_empty() => Ok(Settings {
-                providers: file.providers.unwrap_or_default(),
-                routes: file.routes.unwrap_or_default(),
-                ..settings
-            }),
-            Ok(_) => Err(ConfigError(problems)),
-            Err(e) => {
-                problems.push(Problem::new("config", e.message().to_string(), None));
-                Err(ConfigError(problems))
-            }
+        let (env, flags) = (Table::new(), Table::new());
+        let settings = layered(Some(path), &setting_names(), env, flags, &mut problems)?;
+        match problems.is_empty() {
+            true => Ok(settings),
+            false => Err(ConfigError(problems)),
         }
     }
+}
+
+/// The file (if any) < the environment < the flags, as one [`Settings`];
+/// `Err` only when no settings can be made at all.
+fn layered(
+    path: Option<&Path>,
+    names: &[String],
+    env: Table,
+    flags: Table,
+    problems: &mut Vec<Problem>,
+) -> Result<Settings, ConfigError> {
+    let file = match path {
+        // An unreadable file would make every setting in it look missing: stop here.
+        Some(path) => {
+            file::read(path, names, problems).ok_or_else(|| ConfigError(problems.clone()))?
+        }
+        None => file::FileLayer::default(),
+    };
+    let layers = [
+        ("the config file", file.settings),
+        ("the environment", env),
+        ("the command line", flags),
+    ];
+    let merged = merge(layers, problems);
+    let settings: Settings = Value::Table(merged).try_into().map_err(|e| {
+        problems.push(Problem::new("config", e.message().to_string(), None));
+        ConfigError(problems.clone())
+    })?;
+    Ok(Settings {
+        providers: file.providers.unwrap_or_default(),
+        routes: file.routes.unwrap_or_default(),
+        ..settings
+    })
 }
 
 /// The layers, lowest first, highest winning. A blank value means "unset":

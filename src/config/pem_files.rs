@@ -23,7 +23,7 @@ pub(crate) fn identity_jwt(
     upstream: Option<&Url>,
     redirect_url: Option<&Url>,
 ) -> Option<IdentityJwtConfig> {
-    let enabled = check!(c.parse(s.identity_jwt, parse::boolean)).unwrap_or_default();
+    let enabled = check!(c.value(s.identity_jwt, parse::boolean));
     let audience = check!(c.optional(s.identity_jwt_audience, parse::text));
     let ttl = check!(c.parse(s.identity_jwt_ttl, parse::duration)).unwrap_or(MAX_JWT_TTL);
     if ttl < Duration::from_secs(1) || ttl > MAX_JWT_TTL {

@@ -19,8 +19,7 @@ pub(crate) fn policy(c: &mut Checker, s: &Settings) -> Policy {
         },
         routes: routes(&mut c.problems, &s.routes),
         skip_auth_routes: check!(c.list(s.skip_auth_routes, parse_skip_route)),
-        skip_auth_preflight: check!(c.parse(s.skip_auth_preflight, parse::boolean))
-            .unwrap_or_default(),
+        skip_auth_preflight: check!(c.value(s.skip_auth_preflight, parse::boolean)),
     }
 }
 

@@ -130,7 +130,7 @@ fn merged_url(
 pub(crate) fn backend(c: &mut Checker, s: &Settings) -> SessionBackend {
     let mut kind = kind(c, s);
     let url = merged_url(c, s, &mut kind);
-    let prefix = check!(c.parse(s.redis_prefix, prefix)).unwrap_or_default();
+    let prefix = check!(c.value(s.redis_prefix, prefix));
     let given = url.as_ref().and_then(|u| u.as_ref().ok());
     let ca_file = ca_file(c, s, given);
     let sentinel_password = sentinel_password(c, s, given);

@@ -18,9 +18,9 @@ pub fn validate(s: &Settings) -> Result<Config, Vec<Problem>> {
         c.problem("listen", "needs at least one address", Some(""));
     }
     let upstream = check!(c.required(s.upstream, parse::upstream_url));
-    let proxy_prefix = check!(c.parse(s.proxy_prefix, parse::prefix)).unwrap_or_default();
-    let ping_path = check!(c.parse(s.ping_path, parse::path)).unwrap_or_default();
-    let ready_path = check!(c.parse(s.ready_path, parse::path)).unwrap_or_default();
+    let proxy_prefix = check!(c.value(s.proxy_prefix, parse::prefix));
+    let ping_path = check!(c.value(s.ping_path, parse::path));
+    let ready_path = check!(c.value(s.ready_path, parse::path));
     if !ping_path.is_empty() && ping_path == ready_path {
         c.problem(
             "ready_path",
@@ -44,8 +44,8 @@ pub fn validate(s: &Settings) -> Result<Config, Vec<Problem>> {
     let metrics_address = check!(c.optional(s.metrics_address, parse::socket_addr));
     let log_format = check!(c.parse(s.log_format, parse::log_format));
     let (tls, upstream_ca) = pem_files::tls(&mut c, s);
-    let pass_host_header = check!(c.parse(s.pass_host_header, parse::boolean)).unwrap_or_default();
-    let h2c = check!(c.parse(s.h2c, parse::boolean)).unwrap_or_default();
+    let pass_host_header = check!(c.value(s.pass_host_header, parse::boolean));
+    let h2c = check!(c.value(s.h2c, parse::boolean));
     let timeouts = timeouts(&mut c, s);
     let limits = limits(&mut c, s);
     match (upstream, provider, headers, log_format) {
@@ -122,7 +122,7 @@ fn cookie_secrets(c: &mut Checker, s: &Settings) -> Vec<Secret<Vec<u8>>> {
 fn cookie(c: &mut Checker, s: &Settings) -> CookieConfig {
     let secrets = cookie_secrets(c, s);
     let secure = check!(c.parse(s.cookie_secure, parse::boolean)).unwrap_or(true);
-    let name = check!(c.parse(s.cookie_name, parse::cookie_name)).unwrap_or_default();
+    let name = check!(c.value(s.cookie_name, parse::cookie_name));
     let domain = check!(c.optional(s.cookie_domain, parse::domain));
     // Browsers drop prefixed cookies that break the prefix's rules.
     if name.starts_with("__Host-") && domain.is_some() {
@@ -143,12 +143,11 @@ fn cookie(c: &mut Checker, s: &Settings) -> CookieConfig {
 
 fn session(c: &mut Checker, s: &Settings) -> SessionConfig {
     SessionConfig {
-        ttl: check!(c.parse(s.session_ttl, parse::duration)).unwrap_or_default(),
-        idle_timeout: check!(c.parse(s.session_idle_timeout, parse::duration)).unwrap_or_default(),
-        refresh_interval: check!(c.parse(s.session_refresh_interval, parse::duration))
-            .unwrap_or_default(),
-        max_bytes: check!(c.parse(s.session_max_bytes, parse::bytes)).unwrap_or_default(),
-        max_per_user: check!(c.parse(s.sessions_per_user, parse::count)).unwrap_or_default(),
+        ttl: check!(c.value(s.session_ttl, parse::duration)),
+        idle_timeout: check!(c.value(s.session_idle_timeout, parse::duration)),
+        refresh_interval: check!(c.value(s.session_refresh_interval, parse::duration)),
+        max_bytes: check!(c.value(s.session_max_bytes, parse::bytes)),
+        max_per_user: check!(c.value(s.sessions_per_user, parse::count)),
         backend: store::backend(c, s),
     }
 }
@@ -156,31 +155,14 @@ fn session(c: &mut Checker, s: &Settings) -> SessionConfig {
 /// The identity headers, each distinct from the others.
 fn headers(c: &mut Checker, s: &Settings) -> Option<IdentityHeaders> {
     let named = [
-        (
-            "header_email",
-            check!(c.parse(s.header_email, parse::header_name)),
-        ),
-        (
-            "header_name",
-            check!(c.parse(s.header_name, parse::header_name)),
-        ),
-        (
-            "header_sub",
-            check!(c.parse(s.header_sub, parse::header_name)),
-        ),
-        (
-            "header_groups",
-            check!(c.parse(s.header_groups, parse::header_name)),
-        ),
-        (
-            "header_username",
-            check!(c.parse(s.header_username, parse::header_name)),
-        ),
-        (
-            "identity_jwt_header",
-            check!(c.parse(s.identity_jwt_header, parse::header_name)),
-        ),
-    ];
+        ("header_email", &s.header_email),
+        ("header_name", &s.header_name),
+        ("header_sub", &s.header_sub),
+        ("header_groups", &s.header_groups),
+        ("header_username", &s.header_username),
+        ("identity_jwt_header", &s.identity_jwt_header),
+    ]
+    .map(|(name, text)| (name, c.parse(name, text, parse::header_name)));
     for (i, (name, value)) in named.iter().enumerate() {
         let Some(value) = value else { continue };
         let same = named[..i].iter().find(|(_, v)| v.as_ref() == Some(value));
@@ -203,25 +185,23 @@ fn headers(c: &mut Checker, s: &Settings) -> Option<IdentityHeaders> {
 fn timeouts(c: &mut Checker, s: &Settings) -> Timeouts {
     let d = parse::duration;
     Timeouts {
-        idp_connect: check!(c.parse(s.idp_connect_timeout, d)).unwrap_or_default(),
-        idp_total: check!(c.parse(s.idp_timeout, d)).unwrap_or_default(),
-        upstream_connect: check!(c.parse(s.upstream_connect_timeout, d)).unwrap_or_default(),
-        upstream_headers: check!(c.parse(s.upstream_timeout, d)).unwrap_or_default(),
-        client_header_read: check!(c.parse(s.client_header_timeout, d)).unwrap_or_default(),
-        idle_keepalive: check!(c.parse(s.idle_timeout, d)).unwrap_or_default(),
-        shutdown_grace: check!(c.parse(s.shutdown_grace, d)).unwrap_or_default(),
+        idp_connect: check!(c.value(s.idp_connect_timeout, d)),
+        idp_total: check!(c.value(s.idp_timeout, d)),
+        upstream_connect: check!(c.value(s.upstream_connect_timeout, d)),
+        upstream_headers: check!(c.value(s.upstream_timeout, d)),
+        client_header_read: check!(c.value(s.client_header_timeout, d)),
+        idle_keepalive: check!(c.value(s.idle_timeout, d)),
+        shutdown_grace: check!(c.value(s.shutdown_grace, d)),
     }
 }
 
 fn limits(c: &mut Checker, s: &Settings) -> Limits {
     Limits {
-        max_request_header_bytes: check!(c.parse(s.max_header_bytes, parse::byte_count))
-            .unwrap_or_default(),
-        max_connections: check!(c.parse(s.max_connections, parse::count)).unwrap_or_default(),
+        max_request_header_bytes: check!(c.value(s.max_header_bytes, parse::byte_count)),
+        max_connections: check!(c.value(s.max_connections, parse::count)),
         workers: check!(c.optional(s.workers, parse::count)).unwrap_or_else(cores),
-        max_idp_body_bytes: check!(c.parse(s.max_idp_body_bytes, parse::byte_count))
-            .unwrap_or_default(),
-        max_pending_logins: check!(c.parse(s.max_pending_logins, parse::count)).unwrap_or_default(),
+        max_idp_body_bytes: check!(c.value(s.max_idp_body_bytes, parse::byte_count)),
+        max_pending_logins: check!(c.value(s.max_pending_logins, parse::count)),
     }
 }
 
