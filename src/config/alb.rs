@@ -1,8 +1,6 @@
 //! The `alb-*` settings: headers in the format of an Application Load
 //! Balancer's `authenticate-cognito` action, for apps written for one.
 
-use std::path::Path;
-
 use super::check::{check, Checker};
 use super::settings::Settings;
 use super::{parse, AlbConfig};
@@ -18,20 +16,13 @@ const SIGNER_SHAPE: &str = "must be the ARN of an Application Load Balancer, \
 pub(crate) fn settings(c: &mut Checker, s: &Settings) -> Option<AlbConfig> {
     let enabled = check!(c.value(s.alb_headers, parse::boolean));
     let signer = check!(c.optional(s.alb_signer, signer_arn));
-    let key_file = check!(c.optional(s.alb_key_file, parse::text));
     if !enabled {
         return None;
     }
-    let key = match key_file {
-        Some(path) => match read_p256_key(Path::new(&path)) {
-            Ok(der) => Some(Secret::new(der)),
-            Err(message) => {
-                c.problem("alb_key_file", message, Some(&path));
-                return None;
-            }
-        },
-        None => None,
-    };
+    let key = check!(c.file(s.alb_key_file, read_p256_key));
+    if key.is_none() && s.alb_key_file.is_some() {
+        return None;
+    }
     let Some(signer) = signer else {
         if s.alb_signer.is_none() {
             c.problem(
@@ -42,6 +33,7 @@ pub(crate) fn settings(c: &mut Checker, s: &Settings) -> Option<AlbConfig> {
         }
         return None;
     };
+    let key = key.map(Secret::new);
     Some(AlbConfig { signer, key })
 }
 

@@ -2,7 +2,9 @@
 //! way the operator wrote it: `session-ttl` for flat settings, or
 //! `provider[2].client_id` inside a table.
 
-use super::parse::Parsed;
+use std::path::Path;
+
+use super::parse::{self, Parsed};
 use super::problem::Problem;
 
 /// `check!(c.optional(s.cookie_domain, parse::domain))`: the field's name is the setting's.
@@ -90,6 +92,19 @@ impl Checker {
             self.problem(field, "is required but not set", None);
         }
         self.optional(field, text, parse)
+    }
+
+    /// A file a setting names, loaded at start: one that cannot be is a problem.
+    pub fn file<T>(
+        &mut self,
+        field: &str,
+        path: &Option<String>,
+        load: impl FnOnce(&Path) -> Result<T, String>,
+    ) -> Option<T> {
+        let path = self.optional(field, path, parse::text)?;
+        load(Path::new(&path))
+            .map_err(|message| self.problem(field, message, Some(&path)))
+            .ok()
     }
 
     /// Every item of a list; each bad one is a problem.

@@ -30,23 +30,16 @@ pub(crate) fn identity_jwt(
         let message = "must be between 1s and 1h";
         c.problem("identity_jwt_ttl", message, Some(&s.identity_jwt_ttl));
     }
-    let key_file = check!(c.optional(s.identity_jwt_key_file, parse::text));
     if !enabled {
         return None;
     }
-    let key = key_file.and_then(|path| match crate::pem::read_p256_key(Path::new(&path)) {
-        Ok(der) => Some(Secret::new(der)),
-        Err(message) => {
-            c.problem("identity_jwt_key_file", message, Some(&path));
-            None
-        }
-    });
+    let key = check!(c.file(s.identity_jwt_key_file, crate::pem::read_p256_key));
     let (upstream, redirect_url) = (upstream?, redirect_url?);
     Some(IdentityJwtConfig {
         issuer: redirect_url.origin().ascii_serialization(),
         audience: audience.unwrap_or_else(|| upstream.origin().ascii_serialization()),
         ttl: Duration::from_secs(ttl.as_secs()),
-        key,
+        key: key.map(Secret::new),
     })
 }
 
@@ -66,11 +59,8 @@ pub(crate) fn tls(c: &mut Checker, s: &Settings) -> (Option<TlsFiles>, Option<Pa
         }
         (Some(cert), Some(key)) => tls_pair(c, cert, key),
     };
-    let ca = check!(c.optional(s.upstream_ca_file, parse::text));
-    if let Some(Err(message)) = ca.as_ref().map(|p| crate::pem::load_roots(Path::new(p))) {
-        c.problem("upstream_ca_file", message, ca.as_deref());
-    }
-    (tls, ca.map(PathBuf::from))
+    let roots = |p: &Path| crate::pem::load_roots(p).map(|_| p.to_path_buf());
+    (tls, check!(c.file(s.upstream_ca_file, roots)))
 }
 
 fn tls_pair(c: &mut Checker, cert: String, key: String) -> Option<TlsFiles> {

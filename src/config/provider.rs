@@ -83,16 +83,11 @@ fn client_auth(c: &mut Checker, p: &ProviderSettings) -> Option<ClientAuth> {
             secret.expose().trim().to_string(),
         )));
     }
-    let Some(path) = check!(c.optional(p.client_secret_file, parse::text)) else {
+    if p.client_secret_file.is_none() {
         return Some(ClientAuth::None);
-    };
-    match secret_files::read_text(&path) {
-        Ok(secret) => Some(ClientAuth::Secret(Secret::new(secret))),
-        Err(message) => {
-            c.problem("client_secret_file", message, Some(&path));
-            None
-        }
     }
+    let secret = check!(c.file(p.client_secret_file, secret_files::read_text))?;
+    Some(ClientAuth::Secret(Secret::new(secret)))
 }
 
 /// The `[[provider]]` tables; the redirect and sign-out URLs default to the main provider's.

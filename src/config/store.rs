@@ -67,7 +67,7 @@ fn url(c: &mut Checker, s: &Settings) -> Option<Result<Secret<String>, ()>> {
         return Some(checked.map(Secret::new));
     }
     let path = check!(c.optional(s.redis_url_file, parse::text))?;
-    let text = secret_files::read_text(&path)
+    let text = secret_files::read_text(Path::new(&path))
         .and_then(|t| redis_url(&t).map_err(|m| format!("the file's URL {m}")));
     Some(text.map(Secret::new).map_err(|message| {
         c.problem("redis_url_file", message, Some(&path));
@@ -80,14 +80,13 @@ fn endpoint(url: Option<&Secret<String>>) -> Option<RedisEndpoint> {
 
 /// A CA file for TLS (`rediss`): readable PEM with at least one certificate.
 fn ca_file(c: &mut Checker, s: &Settings, url: Option<&Secret<String>>) -> Option<PathBuf> {
-    let path = check!(c.optional(s.redis_ca_file, parse::text))?;
-    if let Err(message) = crate::pem::read_certs(Path::new(&path)) {
-        c.problem("redis_ca_file", message, Some(&path));
-    } else if !endpoint(url).is_some_and(|e| e.tls) {
+    let certs = |p: &Path| crate::pem::read_certs(p).map(|_| p.to_path_buf());
+    let path = check!(c.file(s.redis_ca_file, certs))?;
+    if !endpoint(url).is_some_and(|e| e.tls) {
         let message = "needs a TLS redis-url (rediss://, rediss+sentinel:// or rediss+cluster://)";
-        c.problem("redis_ca_file", message, Some(&path));
+        c.problem("redis_ca_file", message, path.to_str());
     }
-    Some(PathBuf::from(path))
+    Some(path)
 }
 
 /// The sentinels' own password (`requirepass` in sentinel.conf), apart from the master's.

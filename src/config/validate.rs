@@ -1,6 +1,8 @@
 //! [`Settings`] (text, merged from every layer) -> a typed [`Config`], or
 //! every problem at once: each check records its problem and checking goes on.
 
+use std::path::Path;
+
 use http::HeaderName;
 
 use super::check::{check, Checker};
@@ -101,7 +103,7 @@ fn cookie_secrets(c: &mut Checker, s: &Settings) -> Vec<Secret<Vec<u8>>> {
         secrets.push(secret.expose().clone().into_bytes());
     }
     for path in &s.cookie_secret_file {
-        match secret_files::read_lines(path) {
+        match secret_files::read_lines(Path::new(path)) {
             Ok(lines) if lines.iter().any(|l| l.len() < MIN_SECRET_BYTES) => {
                 let message = format!(
                     "every secret in the file must be at least {MIN_SECRET_BYTES} bytes ({MAKE_ONE})"
