@@ -5,17 +5,22 @@
 use http::{HeaderName, StatusCode};
 
 use super::check::{check, Checker};
-use super::parse::{self, Parsed};
+use super::parse;
 use super::settings::Settings;
 use super::{ForwardAuthConfig, ForwardAuthIngress, OriginalHeaders};
 
 pub(crate) fn read(c: &mut Checker, s: &Settings) -> ForwardAuthConfig {
-    let ingress = check!(c.parse(s.forward_auth_ingress, kind)).unwrap_or(Kind::Nginx);
-    let ingress = match ingress {
-        Kind::Nginx => ForwardAuthIngress::Nginx,
-        Kind::Traefik => ForwardAuthIngress::Traefik,
-        Kind::Envoy => ForwardAuthIngress::Envoy,
-        Kind::Generic => ForwardAuthIngress::Generic(generic(c, s)),
+    let given = &s.forward_auth_ingress;
+    let ingress = match given.trim().to_ascii_lowercase().as_str() {
+        "traefik" => ForwardAuthIngress::Traefik,
+        "envoy" => ForwardAuthIngress::Envoy,
+        "generic" => ForwardAuthIngress::Generic(generic(c, s)),
+        "nginx" => ForwardAuthIngress::Nginx,
+        _ => {
+            let message = "must be nginx, traefik, envoy or generic";
+            c.problem("forward_auth_ingress", message, Some(given));
+            ForwardAuthIngress::Nginx
+        }
     };
     if !matches!(ingress, ForwardAuthIngress::Generic(_)) {
         let generic_headers = [
@@ -58,24 +63,6 @@ fn generic(c: &mut Checker, s: &Settings) -> OriginalHeaders {
         method: check!(c.optional(s.forward_auth_method_header, parse::header_name)),
         url: url.unwrap_or(HeaderName::from_static("x-original-url")),
         host: check!(c.optional(s.forward_auth_host_header, parse::header_name)),
-    }
-}
-
-#[derive(Clone, Copy)]
-enum Kind {
-    Nginx,
-    Traefik,
-    Envoy,
-    Generic,
-}
-
-fn kind(s: &str) -> Parsed<Kind> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "nginx" => Ok(Kind::Nginx),
-        "traefik" => Ok(Kind::Traefik),
-        "envoy" => Ok(Kind::Envoy),
-        "generic" => Ok(Kind::Generic),
-        _ => Err("must be nginx, traefik, envoy or generic".into()),
     }
 }
 
