@@ -62,16 +62,6 @@ impl Source for MapSource {
     }
 }
 
-impl Source for HashMap<String, String> {
-    fn get(&self, key: &str) -> Option<String> {
-        HashMap::get(self, key).cloned()
-    }
-
-    fn names(&self) -> Vec<String> {
-        self.keys().cloned().collect()
-    }
-}
-
 /// `client_secret_file` -> `SIDECAR_CLIENT_SECRET_FILE`.
 pub fn env_key(setting: &str) -> String {
     format!("SIDECAR_{}", setting.to_ascii_uppercase().replace('-', "_"))
