@@ -81,14 +81,18 @@ pub fn domain_matches(rule: &str, name: &str) -> bool {
     }
 }
 
-/// A DNS name, lower-cased, optionally with a leading `.` for subdomains.
+/// A DNS name, lower-cased, optionally with a leading `.` for subdomains: the
+/// one parser of every domain setting (rules, `cookie-domain`,
+/// `allowed-redirect-domains`) and of redirect hosts.
 pub fn parse_domain(s: &str) -> Result<String, String> {
-    const WHAT: &str = "must be a domain like example.com, or .example.com for its subdomains";
+    const WHAT: &str = "must be a host name like example.com or .example.com";
     let s = s.trim().to_ascii_lowercase();
     let name = s.strip_prefix('.').unwrap_or(&s);
     let ok = !name.is_empty()
         && name.split('.').all(|label| {
             !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
                 && label
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-')
@@ -222,7 +226,17 @@ mod tests {
     #[test]
     fn parsers_accept_good_items_and_explain_bad_ones() {
         assert_eq!(parse_domain(" .Example.COM").unwrap(), ".example.com");
-        for bad in ["", ".", "a..b", "a@b.com", "*", "exa mple.com", "a.com:80"] {
+        for bad in [
+            "",
+            ".",
+            "a..b",
+            "a@b.com",
+            "*",
+            "exa mple.com",
+            "a.com:80",
+            "-a.com",
+            "a-.com",
+        ] {
             assert!(parse_domain(bad).is_err(), "{bad}");
         }
         assert_eq!(parse_email("Ann@Example.com").unwrap(), "ann@example.com");

@@ -24,7 +24,8 @@ const PAIRS: [(&str, &str); 3] = [
 impl Config {
     /// Loads defaults < TOML file (`--config`, `SIDECAR_CONFIG`) < environment <
     /// flags, then validates everything, reporting every problem at once.
-    /// Unknown `SIDECAR_*` variables end up in [`Config::warnings`].
+    /// Unknown `SIDECAR_*` variables end up in [`Config::warnings`], or as
+    /// `warning:` lines after the problems when the configuration is invalid.
     pub fn load(args: &RunArgs, env: &dyn Source) -> Result<Config, ConfigError> {
         let names = setting_names();
         let mut problems = Vec::new();
@@ -35,11 +36,17 @@ impl Config {
         let (env_table, warnings) = source::read(env, &names);
         let flags = args.flags.clone();
         let settings = layered(path.as_deref(), &names, env_table, flags, &mut problems)?;
-        match validate::validate(&settings) {
-            Ok(config) if problems.is_empty() => Ok(Config { warnings, ..config }),
-            Ok(_) => Err(ConfigError(problems)),
-            Err(more) => Err(ConfigError(problems.into_iter().chain(more).collect())),
-        }
+        let problems = match validate::validate(&settings) {
+            Ok(config) if problems.is_empty() => return Ok(Config { warnings, ..config }),
+            Ok(_) => problems,
+            Err(more) => problems.into_iter().chain(more).collect(),
+        };
+        // A misspelt variable is most often why a setting is missing: say so
+        // beside the problems instead of after a start that never comes.
+        let warnings = warnings
+            .into_iter()
+            .map(|w| Problem::new("warning", w, None));
+        Err(ConfigError(problems.into_iter().chain(warnings).collect()))
     }
 }
 

@@ -230,20 +230,10 @@ pub(crate) fn header_name(s: &str) -> Parsed<HeaderName> {
     HeaderName::from_str(s.trim()).map_err(|_| "must be a valid HTTP header name".into())
 }
 
-/// A host name for cookies and redirects, lower-cased; a leading `.` allowed.
+/// A host name for cookies and redirects, lower-cased; a leading `.` allowed
+/// (the same parser as the authorization rules' domains).
 pub(crate) fn domain(s: &str) -> Parsed<String> {
-    let d = s.trim().to_ascii_lowercase();
-    let bare = d.strip_prefix('.').unwrap_or(&d);
-    let ok_label = |l: &str| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-');
-    if bare.is_empty()
-        || !bare
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-        || !bare.split('.').all(ok_label)
-    {
-        return Err("must be a host name like example.com or .example.com".into());
-    }
-    Ok(d)
+    crate::authz::parse_domain(s)
 }
 
 /// An `allowed-redirect-domains` entry: a [`domain`], optionally with `:port`

@@ -690,6 +690,24 @@ fn unknown_sidecar_variables_are_warnings_naming_the_closest_setting() {
 }
 
 #[test]
+fn a_misspelt_variable_is_named_beside_the_setting_it_leaves_unset() {
+    let lines = problems(
+        &[],
+        &[
+            ("SIDECAR_UPSTREAM", ""),
+            ("SIDECAR_UPSTRAEM", "http://127.0.0.1:8080"),
+        ],
+    );
+    assert_eq!(
+        lines,
+        [
+            "upstream: is required but not set",
+            "warning: SIDECAR_UPSTRAEM is not a setting and is ignored; did you mean SIDECAR_UPSTREAM (upstream)?",
+        ]
+    );
+}
+
+#[test]
 fn lists_without_spaces_in_values_take_commas_or_spaces() {
     for scope in [
         "openid,email,profile",
