@@ -163,6 +163,13 @@ class Results:
                       f"row {key} ({what}) ≥ row {pair} in req/s at ≤ its CPU per request "
                       f"({a['rps']:,.0f} vs {b['rps']:,.0f} req/s, {a['cpu10k'] * 100:.1f} vs "
                       f"{b['cpu10k'] * 100:.1f} µs)")
+                # The issue's own wording: the same ratios as the plain rows (3 to 2).
+                if "2" in st and "3" in st:
+                    r_rps, r_cpu = a["rps"] / b["rps"], a["cpu10k"] / b["cpu10k"]
+                    p_rps, p_cpu = st["3"]["rps"] / st["2"]["rps"], st["3"]["cpu10k"] / st["2"]["cpu10k"]
+                    check(r_rps >= p_rps and r_cpu <= p_cpu,
+                          f"row {key} to row {pair} at least row 3's ratios to row 2 "
+                          f"({r_rps:.2f} vs {p_rps:.2f} in req/s, {r_cpu:.2f} vs {p_cpu:.2f} in CPU per request)")
         for key, what in (("3N", "new TLS connections per second"), ("3R", "resumed handshakes per second")):
             pair = nginx_pair(key)
             if key in st and pair in st:
