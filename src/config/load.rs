@@ -35,11 +35,13 @@ impl Config {
         });
         let (env_table, warnings) = source::read(env, &names);
         let flags = args.flags.clone();
-        let settings = layered(path.as_deref(), &names, env_table, flags, &mut problems)?;
-        let problems = match validate::validate(&settings) {
-            Ok(config) if problems.is_empty() => return Ok(Config { warnings, ..config }),
-            Ok(_) => problems,
-            Err(more) => problems.into_iter().chain(more).collect(),
+        let problems = match layered(path.as_deref(), &names, env_table, flags, &mut problems) {
+            Err(ConfigError(problems)) => problems,
+            Ok(settings) => match validate::validate(&settings) {
+                Ok(config) if problems.is_empty() => return Ok(Config { warnings, ..config }),
+                Ok(_) => problems,
+                Err(more) => problems.into_iter().chain(more).collect(),
+            },
         };
         // A misspelt variable is most often why a setting is missing: say so
         // beside the problems instead of after a start that never comes.

@@ -10,6 +10,7 @@ use ipnet::IpNet;
 use url::{Host, Url};
 
 use super::ProviderKind;
+use crate::authz::parse_domain;
 
 pub(crate) type Parsed<T> = Result<T, String>;
 
@@ -230,21 +231,15 @@ pub(crate) fn header_name(s: &str) -> Parsed<HeaderName> {
     HeaderName::from_str(s.trim()).map_err(|_| "must be a valid HTTP header name".into())
 }
 
-/// A host name for cookies and redirects, lower-cased; a leading `.` allowed
-/// (the same parser as the authorization rules' domains).
-pub(crate) fn domain(s: &str) -> Parsed<String> {
-    crate::authz::parse_domain(s)
-}
-
-/// An `allowed-redirect-domains` entry: a [`domain`], optionally with `:port`
+/// An `allowed-redirect-domains` entry: a [`parse_domain`] host, optionally with `:port`
 /// (the redirect policy matches ports exactly, so non-default ports need it).
 pub(crate) fn redirect_domain(s: &str) -> Parsed<String> {
     let s = s.trim();
     let Some((host, port)) = s.rsplit_once(':') else {
-        return domain(s);
+        return parse_domain(s);
     };
     match port.parse::<u16>() {
-        Ok(p) if p > 0 => Ok(format!("{}:{p}", domain(host)?)),
+        Ok(p) if p > 0 => Ok(format!("{}:{p}", parse_domain(host)?)),
         _ => Err(
             "must be a host name like example.com or .example.com, with an optional :port".into(),
         ),
@@ -396,7 +391,7 @@ mod tests {
         assert!(path("/ping").is_ok());
         assert!(header_name("X-User-Email").is_ok());
         assert!(header_name("X User").is_err());
-        assert_eq!(domain(".Example.COM"), Ok(".example.com".into()));
+        assert_eq!(parse_domain(".Example.COM"), Ok(".example.com".into()));
         for bad in [
             "",
             ".",
@@ -406,7 +401,7 @@ mod tests {
             "a.com:80",
             "https://a.com",
         ] {
-            assert!(domain(bad).is_err(), "{bad}");
+            assert!(parse_domain(bad).is_err(), "{bad}");
         }
         assert_eq!(
             redirect_domain(".Example.com:8443"),

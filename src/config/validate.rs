@@ -10,6 +10,7 @@ use super::problem::Problem;
 use super::settings::Settings;
 use super::{alb, forward_auth, parse, pem_files, policy, provider, secret_files, store};
 use super::{Config, CookieConfig, IdentityHeaders, Limits, SessionConfig, Timeouts};
+use crate::authz::parse_domain;
 use crate::secret::Secret;
 
 /// Checks every setting; a `Config` only when nothing is wrong.
@@ -125,7 +126,7 @@ fn cookie(c: &mut Checker, s: &Settings) -> CookieConfig {
     let secrets = cookie_secrets(c, s);
     let secure = check!(c.parse(s.cookie_secure, parse::boolean)).unwrap_or(true);
     let name = check!(c.value(s.cookie_name, parse::cookie_name));
-    let domain = check!(c.optional(s.cookie_domain, parse::domain));
+    let domain = check!(c.optional(s.cookie_domain, parse_domain));
     // Browsers drop prefixed cookies that break the prefix's rules.
     if name.starts_with("__Host-") && domain.is_some() {
         let message = "a __Host- cookie cannot have a cookie-domain";
